@@ -1,0 +1,111 @@
+"""``ttt demo``: fill an artifact root with a real, small, end-to-end demo.
+
+Everything is produced by the real code: a pretrained base, three sessions (linear,
+nonlinear, and a fork of the linear one at a past update that continues differently), a
+session with a μ jump, and a small sweep. Takes about a minute or two on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ttt.cli.common import ArtifactsRoot, console, domain_errors, get_store, progress_bar
+from ttt.store import ArtifactStore
+
+
+def is_empty(store: ArtifactStore) -> bool:
+    """True when the root has no bases and no sessions yet."""
+    return not store.list_ids("base") and not store.list_ids("sessions")
+
+
+def build_demo(store: ArtifactStore, *, quick: bool = False, show_progress: bool = True) -> dict:
+    """Create the demo content; returns the ids that were created."""
+    from ttt.nano.base import pretrain_base
+    from ttt.nano.session import create_session, fork_session, run_session, weight_history
+    from ttt.nano.sweep import run_sweep
+
+    steps = 300 if quick else 1200
+    ids: dict[str, object] = {}
+    with progress_bar("demo: pretraining the Nano base", enabled=show_progress) as bar:
+        ids["base"] = base = pretrain_base(
+            store,
+            preset="tiny" if quick else "default",
+            seed=0,
+            base_id="demo-base",
+            progress=bar,
+        )
+    lin = create_session(
+        store, base_id=base, mu=0.08, env_mode="linear", seed=101, session_id="demo-linear"
+    )
+    nonlin = create_session(
+        store, base_id=base, mu=0.17, env_mode="nonlinear", seed=202, session_id="demo-nonlinear"
+    )
+    jump = create_session(
+        store,
+        base_id=base,
+        mu=0.05,
+        env_mode="linear",
+        seed=303,
+        session_id="demo-jump",
+        env_overrides={"schedule": "jump", "jump_step": steps // 2, "jump_to": 0.2},
+    )
+    for sid in (lin, nonlin, jump):
+        with progress_bar(f"demo: running {sid}", enabled=show_progress) as bar:
+            run_session(store, sid, steps=steps, progress=bar)
+    hist = weight_history(store, lin)
+    k = hist[len(hist) // 3]["k"]
+    fork = fork_session(
+        store,
+        lin,
+        from_update=k,
+        with_momentum=False,
+        new_session_id="demo-linear-fork",
+        overrides={"env": {"mu": 0.2}},
+    )
+    with progress_bar(
+        f"demo: running {fork} (μ changed to 0.2 after the fork)", enabled=show_progress
+    ) as bar:
+        run_session(store, fork, steps=steps // 2, progress=bar)
+    with progress_bar("demo: sweep", enabled=show_progress) as bar:
+        sweep = run_sweep(
+            store,
+            n_sessions=8 if quick else 16,
+            env_modes=("linear", "nonlinear"),
+            steps=300 if quick else 600,
+            seed=1000,
+            base_id=base,
+            sweep_id="demo-sweep",
+            progress=bar,
+        )
+    ids.update(sessions=[lin, nonlin, jump, fork], fork_of=[lin, k], sweep=sweep)
+    return ids
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        if_empty: bool = typer.Option(
+            False, "--if-empty", help="Do nothing when the artifact root already has content."
+        ),
+        quick: bool = typer.Option(False, "--quick", help="Tiny settings (seconds; for tests)."),
+        artifacts_root: Path | None = ArtifactsRoot,
+    ) -> None:
+        """Fill the artifact root with a real demo (base, sessions, a fork, a sweep)."""
+        store = get_store(artifacts_root)
+        if not is_empty(store):
+            if if_empty:
+                console.print(f"artifact root {store.root} already has content; demo skipped")
+                return
+            raise typer.BadParameter(
+                f"artifact root {store.root} is not empty; use another --artifacts-root "
+                "or --if-empty"
+            )
+        with domain_errors():
+            ids = build_demo(store, quick=quick)
+        console.print(f"[bold green]demo ready[/] in {store.root}")
+        console.print(f"  base: {ids['base']}")
+        console.print(f"  sessions: {', '.join(ids['sessions'])}")  # type: ignore[arg-type]
+        console.print(f"  sweep: {ids['sweep']}")
+        console.print(f"  try: ttt nano session list --artifacts-root {store.root}")

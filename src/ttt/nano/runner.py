@@ -1,0 +1,312 @@
+"""The Nano online loop: predict, then learn, one update transaction per chunk.
+
+For S sessions at once (a session is S = 1; a sweep is S = 256), every step:
+
+1. the environment advances; four predictors see the same observation and action:
+   the frozen base (*baseline*), the session's weights at the start of this run without
+   updates (*frozen*), the session's live fast weights (*adaptive*), and the true simulator
+   given μ (*oracle*);
+2. at the end of every chunk of ``plasticity.chunk`` steps (aligned to the global step
+   counter, so stopping and resuming anywhere gives the same chunks) the engine runs one
+   transaction on the chunk: gradient on the training steps, a held-out post-check on the
+   steps it did not train on (every ``holdout_every``-th step), commit or bit-exact rollback.
+
+Predictions for a step are always made *before* the update that uses that step, so the
+adaptive error is an honest online (prequential) error.
+
+The whole resume point is ``NanoRunner.state()``: env (incl. RNG), hidden states, the
+partial chunk, fast weights, optimiser and engine state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ttt.engine import BatchedMuonBackend, TorchOptimBackend, UpdateEngine
+from ttt.engine.backends import PlasticBackend
+from ttt.nano.config import PlasticityConfig
+from ttt.nano.env import EnvConfig, NanoEnv, oracle_step
+from ttt.nano.model import NanoSSMConfig, forward, mse_per_step, plastic_names
+
+
+@dataclass
+class RunnerState:
+    """Everything needed to continue a session exactly (tensors are safetensors-ready)."""
+
+    t: int
+    commits: int
+    plastic: dict[str, Tensor]
+    optim: dict[str, Tensor]
+    engine: dict[str, Tensor]
+    tensors: dict[str, Tensor]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ChunkOutput:
+    """What one call of ``run_chunk`` produced (session 0 of the batch when S = 1)."""
+
+    t: list[int]
+    rows: list[list[Any]]
+    events: list[dict[str, Any]]
+    committed_weights: dict[str, Tensor]
+    obs: Tensor  # (n, 4)
+    actions: Tensor  # (n, 2)
+    mu: Tensor  # (n,)
+    pred_baseline: Tensor  # (n, 4)
+    pred_adaptive: Tensor  # (n, 4)
+    mse: dict[str, Tensor] = field(default_factory=dict)  # name -> (n, S)
+
+
+class NanoRunner:
+    """Online adaptation of S sessions that share one base and one plasticity config."""
+
+    def __init__(
+        self,
+        mcfg: NanoSSMConfig,
+        base_params: dict[str, Tensor],
+        env: NanoEnv,
+        pcfg: PlasticityConfig,
+        plastic: dict[str, Tensor],
+        *,
+        seeds: list[int],
+        batched: bool,
+    ) -> None:
+        self.mcfg = mcfg
+        self.pcfg = pcfg
+        self.env = env
+        self.seeds = seeds
+        self.S = env.n_sessions
+        self.base = {k: v.detach().clone() for k, v in base_params.items()}
+        self.a_raw = self.base["a_raw"]
+        # Frozen copy of the fast weights at the start of this run ("session without updates").
+        self.start_plastic = {n: plastic[n].detach().clone() for n in plastic_names}
+        fast = {n: plastic[n].detach().clone().requires_grad_(True) for n in plastic_names}
+        self.backend: PlasticBackend
+        if batched:
+            self.backend = BatchedMuonBackend(fast, pcfg.muon())
+        else:
+            if self.S != 1:
+                raise ValueError("an unbatched runner holds exactly one session")
+            self.backend = TorchOptimBackend.muon(fast, pcfg.muon())
+        self.engine: UpdateEngine = pcfg.engine(self.backend)
+        n = mcfg.n_state
+        self.h_base = torch.zeros(self.S, n)
+        self.h_adapt = torch.zeros(self.S, n)
+        self.h_frozen = torch.zeros(self.S, n)
+        self.pend_obs = env.obs.unsqueeze(0).clone()  # (m+1, S, 4): partial chunk
+        self.pend_act = torch.zeros(0, self.S, 2, dtype=env.obs.dtype)
+        self.pend_h0 = torch.zeros(self.S, n)  # adaptive hidden state at the chunk start
+        self.commits = 0
+        self.nonlinear = env.nonlinear
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def fresh(
+        cls,
+        mcfg: NanoSSMConfig,
+        base_params: dict[str, Tensor],
+        env_cfg: EnvConfig,
+        pcfg: PlasticityConfig,
+        *,
+        seed: int,
+    ) -> NanoRunner:
+        env = NanoEnv(env_cfg, seed)
+        plastic = {n: base_params[n] for n in plastic_names}
+        return cls(mcfg, base_params, env, pcfg, plastic, seeds=[seed], batched=False)
+
+    @classmethod
+    def resume(
+        cls,
+        mcfg: NanoSSMConfig,
+        base_params: dict[str, Tensor],
+        env_cfg: EnvConfig,
+        pcfg: PlasticityConfig,
+        st: RunnerState,
+    ) -> NanoRunner:
+        seed = int(st.info["seeds"][0])
+        env = NanoEnv(env_cfg, seed)
+        env.load_state_dict({k[4:]: v for k, v in st.tensors.items() if k.startswith("env.")})
+        r = cls(mcfg, base_params, env, pcfg, st.plastic, seeds=[seed], batched=False)
+        r._load(st)
+        return r
+
+    @classmethod
+    def batch(
+        cls,
+        mcfg: NanoSSMConfig,
+        base_params: dict[str, Tensor],
+        env_cfgs: list[EnvConfig],
+        pcfg: PlasticityConfig,
+        seeds: list[int],
+    ) -> NanoRunner:
+        env = NanoEnv(env_cfgs, seeds)
+        s = len(seeds)
+        plastic = {n: base_params[n].unsqueeze(0).repeat(s, 1, 1) for n in plastic_names}
+        return cls(mcfg, base_params, env, pcfg, plastic, seeds=list(seeds), batched=True)
+
+    def _load(self, st: RunnerState) -> None:
+        tz = st.tensors
+        self.h_base = tz["h.baseline"].clone()
+        self.h_adapt = tz["h.adaptive"].clone()
+        self.h_frozen = self.h_adapt.clone()
+        self.pend_obs = tz["pending.obs"].clone()
+        self.pend_act = tz["pending.act"].clone()
+        self.pend_h0 = tz["pending.h0"].clone()
+        self.commits = st.commits
+        self.backend.load_optimizer_state(st.optim)
+        if st.engine:
+            self.engine.load_state_dict({k[7:]: v for k, v in st.engine.items()})
+        if int(self.env.t) != st.t:
+            raise ValueError(f"resume state is inconsistent: env t={self.env.t}, state t={st.t}")
+
+    @property
+    def t(self) -> int:
+        return int(self.env.t)
+
+    def state(self) -> RunnerState:
+        plastic = {n: p.detach().clone() for n, p in self.backend.params.items()}
+        tensors = {f"env.{k}": v for k, v in self.env.state_dict().items()}
+        tensors.update(
+            {
+                "h.baseline": self.h_base.clone(),
+                "h.adaptive": self.h_adapt.clone(),
+                "pending.obs": self.pend_obs.clone(),
+                "pending.act": self.pend_act.clone(),
+                "pending.h0": self.pend_h0.clone(),
+            }
+        )
+        return RunnerState(
+            t=self.t,
+            commits=self.commits,
+            plastic=plastic,
+            optim=self.backend.optimizer_state(),
+            engine={f"engine.{k}": v for k, v in self.engine.state_dict().items()},
+            tensors=tensors,
+            info={"seeds": list(self.seeds)},
+        )
+
+    # -- the loop ----------------------------------------------------------------------
+    def _params(self, plastic: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {**plastic, "a_raw": self.a_raw}
+
+    def steps_to_boundary(self) -> int:
+        return self.pcfg.chunk - (self.t % self.pcfg.chunk)
+
+    @torch.no_grad()
+    def _predict(self, obs: Tensor, act: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Predictions of all four models for obs (n+1, S, 4), act (n, S, 2)."""
+        inp = obs[:-1]
+        fast = {n: p.detach() for n, p in self.backend.params.items()}
+        ob = forward(self.base, self.mcfg, inp, act, self.h_base)
+        of = forward(self._params(self.start_plastic), self.mcfg, inp, act, self.h_frozen)
+        oa = forward(self._params(fast), self.mcfg, inp, act, self.h_adapt)
+        self.h_base, self.h_frozen, self.h_adapt = ob.h_last, of.h_last, oa.h_last
+        mse = {
+            "baseline": mse_per_step(ob, obs),
+            "frozen": mse_per_step(of, obs),
+            "adaptive": mse_per_step(oa, obs),
+        }
+        return mse, {"baseline": ob.pred, "adaptive": oa.pred}
+
+    def run_chunk(self, n: int | None = None, *, record: bool = True) -> ChunkOutput:
+        """Advance ``n`` steps (at most to the next chunk boundary; default: to it)."""
+        limit = self.steps_to_boundary()
+        n = limit if n is None else n
+        if not 1 <= n <= limit:
+            raise ValueError(f"run_chunk: n must be in [1, {limit}] at t={self.t}, got {n}")
+        t0 = self.t
+        obs, act, mus = self.env.rollout(n)  # (n+1, S, 4), (n, S, 2), (n, S)
+        mse, preds = self._predict(obs, act)
+        oracle = oracle_step(obs[:-1], act, mus, self.nonlinear.expand(n, self.S))
+        mse["oracle"] = (oracle - obs[1:]).pow(2).mean(-1).to(torch.float32)  # (n, S)
+        self.pend_obs = torch.cat([self.pend_obs, obs[1:]])
+        self.pend_act = torch.cat([self.pend_act, act])
+        events: list[dict[str, Any]] = []
+        did = torch.zeros(n, self.S, dtype=torch.bool)
+        ok = torch.zeros(n, self.S, dtype=torch.bool)
+        status: list[list[str]] = [[""] * self.S for _ in range(n)]
+        if self.t % self.pcfg.chunk == 0:
+            events = self._transact(self.t - 1)
+            did[-1] = True
+            for i, ev in enumerate(events):
+                ok[-1, i] = ev["status"] == "commit"
+                status[-1][i] = ev["status"]
+        out = ChunkOutput(
+            t=list(range(t0, t0 + n)),
+            rows=[],
+            events=events,
+            committed_weights=(
+                {k: p.detach().clone() for k, p in self.backend.params.items()}
+                if record and self.S == 1
+                else {}
+            ),
+            obs=obs[:-1, 0],
+            actions=act[:, 0],
+            mu=mus[:, 0],
+            pred_baseline=preds["baseline"][:, 0],
+            pred_adaptive=preds["adaptive"][:, 0],
+            mse=mse,
+        )
+        if record and self.S == 1:
+            b, a, f, o = (
+                mse[k][:, 0].tolist() for k in ("baseline", "adaptive", "frozen", "oracle")
+            )
+            m = mus[:, 0].tolist()
+            out.rows = [
+                [t0 + i, b[i], a[i], f[i], o[i], int(did[i, 0]), int(ok[i, 0]), status[i][0], m[i]]
+                for i in range(n)
+            ]
+        return out
+
+    def _transact(self, t_last: int) -> list[dict[str, Any]]:
+        """One engine transaction on the completed chunk held in the pending buffer."""
+        obs, act, h0 = self.pend_obs, self.pend_act, self.pend_h0  # (C+1,S,4), (C,S,2), (S,n)
+        c = act.shape[0]
+        idx = torch.arange(c)
+        hold = (idx % self.pcfg.holdout_every) == (self.pcfg.holdout_every - 1)  # (C,)
+        train = ~hold
+        params = self.backend.params
+        inp = obs[:-1]
+
+        def loss_fn() -> Tensor:
+            out = forward(self._params(params), self.mcfg, inp, act, h0)
+            return mse_per_step(out, obs)[train].mean(0)  # (S,)
+
+        def probe_fn() -> dict[str, Tensor]:
+            out = forward(
+                self._params({k: v.detach() for k, v in params.items()}), self.mcfg, inp, act, h0
+            )
+            per = mse_per_step(out, obs)  # (C, S)
+            return {
+                "holdout_loss": per[hold].mean(0),
+                "train_loss_probe": per[train].mean(0),
+                "max_h": out.max_abs_h.amax(0),
+            }
+
+        res = self.engine.transact(t=t_last, loss_fn=loss_fn, probe_fn=probe_fn)
+        # Carry the hidden state computed with the weights now in force.
+        with torch.no_grad():
+            fast = {k: v.detach() for k, v in params.items()}
+            out = forward(self._params(fast), self.mcfg, inp, act, h0)
+            self.h_adapt = out.h_last
+        events = []
+        for i, ev in enumerate(res.events):
+            d = ev.to_dict()
+            if ev.status == "commit":
+                if self.S == 1:
+                    self.commits += 1
+                d["commit_index"] = self.commits if self.S == 1 else None
+            else:
+                d["commit_index"] = None
+            d["session_index"] = i
+            events.append(d)
+        self.committed_mask = res.committed
+        self.pend_obs = obs[-1:].clone()
+        self.pend_act = act[:0].clone()
+        self.pend_h0 = self.h_adapt.clone()
+        return events

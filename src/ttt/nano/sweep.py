@@ -1,0 +1,225 @@
+"""Sweeps: many Nano sessions across a μ grid (and env modes) in one vectorised run.
+
+All sessions of a sweep advance together: the environment is batched, the fast weights are
+stacked ``(S, rows, cols)`` and stepped by the batched Muon of ``ttt.optim``, and every
+transaction runs for all sessions at once with per-session commit/rollback. Session i of a
+sweep gives the same result as the same session run alone (tests/nano/test_sweep.py).
+
+    ttt nano sweep --sessions 256 --env-modes linear,nonlinear --steps 600
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ttt import __version__
+from ttt.nano.base import latest_base_id, load_base, now_iso
+from ttt.nano.config import PlasticityConfig, apply_overrides
+from ttt.nano.env import EnvConfig
+from ttt.nano.model import NanoSSMConfig
+from ttt.nano.runner import NanoRunner
+from ttt.store import (
+    ArtifactStore,
+    NotFoundError,
+    new_id,
+    read_json,
+    validate_id,
+    write_csv,
+    write_json,
+)
+
+RESULT_COLUMNS = (
+    "session_index",
+    "env_mode",
+    "mu",
+    "noise_std",
+    "seed",
+    "baseline_last100",
+    "adaptive_last100",
+    "oracle_last100",
+    "gain",
+    "commits",
+    "attempts",
+)
+
+
+@dataclass
+class BatchResult:
+    """Per-session results of a batched run."""
+
+    mse: dict[str, Tensor]  # name -> (steps, S)
+    commits: Tensor  # (S,)
+    attempts: Tensor  # (S,)
+    seconds: float
+
+    def last100(self, name: str) -> Tensor:
+        return self.mse[name][-100:].double().mean(0)
+
+    def gain(self) -> Tensor:
+        return 1.0 - self.last100("adaptive") / self.last100("baseline")
+
+
+def run_batch(
+    mcfg: NanoSSMConfig,
+    base_params: dict[str, Tensor],
+    env_cfgs: Sequence[EnvConfig],
+    seeds: Sequence[int],
+    steps: int,
+    pcfg: PlasticityConfig | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> BatchResult:
+    """Run S sessions for ``steps`` steps in one vectorised loop."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    pcfg = pcfg or PlasticityConfig()
+    runner = NanoRunner.batch(mcfg, base_params, list(env_cfgs), pcfg, list(seeds))
+    s = len(seeds)
+    parts: dict[str, list[Tensor]] = {k: [] for k in ("baseline", "adaptive", "frozen", "oracle")}
+    commits = torch.zeros(s, dtype=torch.int64)
+    attempts = torch.zeros(s, dtype=torch.int64)
+    t0 = time.perf_counter()
+    done = 0
+    while done < steps:
+        if cancel is not None and cancel():
+            raise KeyboardInterrupt("sweep cancelled")
+        n = min(runner.steps_to_boundary(), steps - done)
+        out = runner.run_chunk(n, record=False)
+        for k in parts:
+            parts[k].append(out.mse[k])
+        for ev in out.events:
+            i = ev["session_index"]
+            attempts[i] += 1
+            commits[i] += int(ev["status"] == "commit")
+        done += n
+        if progress is not None:
+            progress(done, steps)
+    return BatchResult(
+        mse={k: torch.cat(v) for k, v in parts.items()},
+        commits=commits,
+        attempts=attempts,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def mu_grid(n: int, mu_range: tuple[float, float]) -> list[float]:
+    lo, hi = mu_range
+    if not 0 < lo <= hi < 1:
+        raise ValueError(f"mu_range must satisfy 0 < min <= max < 1, got {mu_range}")
+    if n < 1:
+        raise ValueError(f"n_sessions must be >= 1, got {n}")
+    if n == 1:
+        return [lo]
+    return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+
+
+def run_sweep(
+    store: ArtifactStore,
+    *,
+    n_sessions: int = 32,
+    mu_range: tuple[float, float] = (0.02, 0.25),
+    mus: Sequence[float] | None = None,
+    env_modes: Sequence[str] = ("linear",),
+    steps: int = 600,
+    noise_std: float = 0.0,
+    seed: int = 0,
+    base_id: str | None = None,
+    plasticity_overrides: dict[str, Any] | None = None,
+    sweep_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> str:
+    """Run a sweep and store it under ``sweeps/<sweep_id>/``. Returns the id."""
+    bid = base_id or latest_base_id(store)
+    if bid is None:
+        raise NotFoundError("no Nano base in this artifact root: run `ttt nano pretrain` first")
+    params, mcfg, _ = load_base(store, bid)
+    grid = list(mus) if mus is not None else mu_grid(n_sessions, mu_range)
+    if not env_modes:
+        raise ValueError("env_modes must name at least one mode")
+    cfgs: list[EnvConfig] = []
+    seeds: list[int] = []
+    for mode in env_modes:
+        for i, mu in enumerate(grid):
+            cfgs.append(EnvConfig(mode=mode, mu=float(mu), obs_noise_std=noise_std))
+            seeds.append(seed + i)
+    pcfg = PlasticityConfig.from_dict(
+        apply_overrides(PlasticityConfig().to_dict(), plasticity_overrides)
+    )
+    sid = validate_id(sweep_id, what="sweep id") if sweep_id else new_id("sweep")
+    d = store.create_item("sweeps", sid)
+    config = {
+        "sweep_id": sid,
+        "base_id": bid,
+        "n_sessions": len(cfgs),
+        "mus": grid,
+        "env_modes": list(env_modes),
+        "steps": steps,
+        "noise_std": noise_std,
+        "seed": seed,
+        "plasticity_cfg": pcfg.to_dict(),
+        "created_at": now_iso(),
+        "status": "running",
+        "package_version": __version__,
+        "torch_version": torch.__version__,
+    }
+    write_json(d / "sweep.json", config)
+    try:
+        res = run_batch(mcfg, params, cfgs, seeds, steps, pcfg, progress=progress, cancel=cancel)
+    except BaseException as exc:
+        config.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        write_json(d / "sweep.json", config)
+        raise
+    b100, a100, o100 = res.last100("baseline"), res.last100("adaptive"), res.last100("oracle")
+    gain = res.gain()
+    rows = [
+        {
+            "session_index": i,
+            "env_mode": c.mode,
+            "mu": c.mu,
+            "noise_std": c.obs_noise_std,
+            "seed": seeds[i],
+            "baseline_last100": float(b100[i]),
+            "adaptive_last100": float(a100[i]),
+            "oracle_last100": float(o100[i]),
+            "gain": float(gain[i]),
+            "commits": int(res.commits[i]),
+            "attempts": int(res.attempts[i]),
+        }
+        for i, c in enumerate(cfgs)
+    ]
+    write_csv(d / "results.csv", RESULT_COLUMNS, [[r[c] for c in RESULT_COLUMNS] for r in rows])
+    write_json(d / "results.json", {"rows": rows})
+    config.update(status="completed", seconds=round(res.seconds, 3), finished_at=now_iso())
+    write_json(d / "sweep.json", config)
+    return sid
+
+
+def sweep_rows(store: ArtifactStore, sweep_id: str) -> list[dict[str, Any]]:
+    d = store.item_dir("sweeps", validate_id(sweep_id, what="sweep id"))
+    if not (d / "results.json").exists():
+        raise NotFoundError(f"sweep {sweep_id!r} has no results under {d}")
+    rows: list[dict[str, Any]] = read_json(d / "results.json")["rows"]
+    return rows
+
+
+def write_table(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write rows as CSV (``.csv``) or JSON (anything else) to a user-chosen path."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(RESULT_COLUMNS))
+            w.writeheader()
+            w.writerows(rows)
+    else:
+        path.write_text(json.dumps({"rows": rows}, indent=2), encoding="utf-8")
