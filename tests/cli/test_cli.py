@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from ttt.cli.main import app
@@ -139,7 +138,6 @@ def test_demo_quick_and_if_empty(tmp_path):
     assert res.exit_code != 0
 
 
-@pytest.mark.slow
 def test_bench_nano_quick_prints_json():
     rows = json.loads(invoke("bench", "nano", "--quick", "--json").output)
     assert {"setting", "median_gain", "win_rate", "worst_gain", "ms_per_step"} <= set(rows[0])

@@ -39,6 +39,7 @@ def test_sigkill_mid_run_leaves_a_loadable_session(store):
     time.sleep(0.37)  # land somewhere inside a checkpoint interval
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    proc.stdout.close()
 
     state = json.loads((d / "state.json").read_text())
     assert state["t"] > 0

@@ -401,7 +401,7 @@ def run_session(
                 if cancel is not None and cancel():
                     status = "cancelled"
                     break
-                n = min(runner.pcfg.chunk, steps - done)
+                n = min(runner.steps_to_boundary(), steps - done)
                 chunk = runner.run_chunk(n)
                 for ev in chunk.events:
                     ev["run_id"] = rid
