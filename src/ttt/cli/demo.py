@@ -8,6 +8,7 @@ session with a μ jump, and a small sweep. Takes about a minute or two on 2 CPU 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -20,14 +21,16 @@ def is_empty(store: ArtifactStore) -> bool:
     return not store.list_ids("base") and not store.list_ids("sessions")
 
 
-def build_demo(store: ArtifactStore, *, quick: bool = False, show_progress: bool = True) -> dict:
+def build_demo(
+    store: ArtifactStore, *, quick: bool = False, show_progress: bool = True
+) -> dict[str, Any]:
     """Create the demo content; returns the ids that were created."""
     from ttt.nano.base import pretrain_base
     from ttt.nano.session import create_session, fork_session, run_session, weight_history
     from ttt.nano.sweep import run_sweep
 
     steps = 300 if quick else 1200
-    ids: dict[str, object] = {}
+    ids: dict[str, Any] = {}
     with progress_bar("demo: pretraining the Nano base", enabled=show_progress) as bar:
         ids["base"] = base = pretrain_base(
             store,
@@ -106,6 +109,6 @@ def register(app: typer.Typer) -> None:
             ids = build_demo(store, quick=quick)
         console.print(f"[bold green]demo ready[/] in {store.root}")
         console.print(f"  base: {ids['base']}")
-        console.print(f"  sessions: {', '.join(ids['sessions'])}")  # type: ignore[arg-type]
+        console.print(f"  sessions: {', '.join(ids['sessions'])}")
         console.print(f"  sweep: {ids['sweep']}")
         console.print(f"  try: ttt nano session list --artifacts-root {store.root}")

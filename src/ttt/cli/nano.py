@@ -252,7 +252,7 @@ def session_show(
 
     store = get_store(artifacts_root)
     with domain_errors():
-        info = {
+        info: dict[str, Any] = {
             "meta": read_meta(store, session_id),
             "metrics": read_metrics(store, session_id),
             "runs": list_runs(store, session_id),
