@@ -223,3 +223,19 @@ def test_nan_weights_are_refused_on_load(store):
     save_file({k: v.contiguous() for k, v in w.items()}, str(p))
     with pytest.raises(CorruptFileError, match="plastic_state"):
         S.run_session(store, sid, steps=10)
+
+
+def test_ghost_trajectory_with_the_true_mu_reproduces_a_noise_free_run(store):
+    sid = _new(store, session_id="ghost", mu=0.13)
+    rid = S.run_session(store, sid, steps=50)
+    traj = json.loads((S.run_dir(store, sid, rid) / "trajectory.json").read_text())
+    same = S.ghost_trajectory(store, sid, rid, mu=0.13)
+    assert same["t"] == list(range(50))
+    for a, b in zip(same["obs"], traj["obs"], strict=True):
+        assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-6
+    other = S.ghost_trajectory(store, sid, rid, mu=0.5, start=10, end=30)
+    assert other["t"] == list(range(10, 30))
+    assert other["obs"][0] == same["obs"][10]
+    assert other["obs"][-1] != same["obs"][29]
+    with pytest.raises(ValueError, match="mu"):
+        S.ghost_trajectory(store, sid, rid, mu=2.0)

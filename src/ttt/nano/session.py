@@ -680,3 +680,49 @@ def run_dir(store: ArtifactStore, session_id: str, run_id: str) -> Path:
 
 def read_json_run(store: ArtifactStore, session_id: str, run_id: str, name: str) -> dict[str, Any]:
     return read_json(run_dir(store, session_id, run_id) / name)
+
+
+GHOST_MAX_STEPS = 100_000
+
+
+def ghost_trajectory(
+    store: ArtifactStore,
+    session_id: str,
+    run_id: str,
+    *,
+    mu: float,
+    start: int = 0,
+    end: int | None = None,
+) -> dict[str, Any]:
+    """The run's recorded actions replayed under another μ ("what if μ had been ...").
+
+    Starts from the observed state at step ``start`` of the run and applies the same actions
+    with the noise-free dynamics of the session's env mode. Returns ``{t, obs, mu}``.
+    """
+    from ttt.nano.env import dynamics
+
+    if not 0.0 < mu < 1.0:
+        raise ValueError(f"mu must be in (0, 1), got {mu!r}")
+    rd = run_dir(store, session_id, run_id)
+    run = read_json(rd / "run.json")
+    tr = read_tensors(rd / "trajectory.safetensors", check_finite=False)
+    obs, act = tr["obs"].double(), tr["actions"].double()
+    n = obs.shape[0]
+    stop = n if end is None else min(int(end), n)
+    if not 0 <= start < stop:
+        raise ValueError(f"start/end must satisfy 0 <= start < end <= {n}, got {start}, {end}")
+    if stop - start > GHOST_MAX_STEPS:
+        raise ValueError(f"at most {GHOST_MAX_STEPS} ghost steps per request")
+    nonlinear = torch.tensor(run["env_cfg"]["mode"] == "nonlinear")
+    mu_t = torch.tensor(float(mu), dtype=torch.float64)
+    pos, vel = obs[start, :2], obs[start, 2:]
+    out = [torch.cat([pos, vel])]
+    for i in range(start, stop - 1):
+        pos, vel = dynamics(pos, vel, act[i], mu_t, nonlinear)
+        out.append(torch.cat([pos, vel]))
+    t0 = int(run["t_start"])
+    return {
+        "t": list(range(t0 + start, t0 + stop)),
+        "obs": torch.stack(out).tolist(),
+        "mu": float(mu),
+    }
