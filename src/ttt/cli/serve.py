@@ -6,6 +6,7 @@ ttt serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import typer
@@ -63,6 +64,10 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     app = create_app(settings)
+    # Everything imported so far lives as long as the server: move it out of the cyclic GC's
+    # reach, so a full collection (tens of ms with torch loaded) cannot stall a request.
+    gc.collect()
+    gc.freeze()
     typer.echo(
         f"ttt serve: artifacts {Path(settings.artifacts_root).resolve()} on "
         f"http://{settings.host}:{settings.port}" + (" (token required)" if token else ""),

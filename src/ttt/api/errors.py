@@ -1,0 +1,84 @@
+"""One place that maps domain and store errors to HTTP statuses; every error body is
+``{"detail": ...}`` JSON.
+
+    ValueError (bad parameters)                    -> 422
+    NotFoundError                                  -> 404
+    InvalidIdError, PathEscapeError                -> 400
+    AlreadyExistsError, LockTimeoutError           -> 409
+    CorruptFileError, SchemaVersionError, other StoreError -> 500 (the message names the file)
+    anything else                                  -> 500
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from ttt.store import (
+    AlreadyExistsError,
+    CorruptFileError,
+    InvalidIdError,
+    LockTimeoutError,
+    NotFoundError,
+    PathEscapeError,
+    SchemaVersionError,
+    StoreError,
+)
+
+log = logging.getLogger("ttt.api")
+
+STATUS_BY_ERROR: dict[type[Exception], int] = {
+    ValueError: 422,
+    NotFoundError: 404,
+    InvalidIdError: 400,
+    PathEscapeError: 400,
+    AlreadyExistsError: 409,
+    LockTimeoutError: 409,
+    CorruptFileError: 500,
+    SchemaVersionError: 500,
+    StoreError: 500,
+}
+
+
+def status_for(exc: Exception) -> int:
+    """Status of the most specific mapped class in the exception's MRO."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    status = status_for(exc)
+    if status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    return JSONResponse({"detail": str(exc) or type(exc).__name__}, status_code=status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = getattr(exc, "headers", None)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("%s %s crashed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for cls in STATUS_BY_ERROR:
+        app.add_exception_handler(cls, _domain_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,14 @@
+"""One router per resource; ``ROUTERS`` is the order they are included in."""
+
+from ttt.api.routes import bases, health, jobs, lineage, runs, sessions, sweeps, weights
+
+ROUTERS = [
+    health.router,
+    bases.router,
+    sessions.router,
+    runs.router,
+    weights.router,
+    lineage.router,
+    sweeps.router,
+    jobs.router,
+]
