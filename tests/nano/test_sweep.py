@@ -26,16 +26,17 @@ def test_batched_sessions_equal_one_by_one(store):
     res = run_batch(mcfg, params, cfgs, seeds, steps, pcfg)
     for i, (c, sd) in enumerate(zip(cfgs, seeds, strict=True)):
         r = NanoRunner.fresh(mcfg, params, c, pcfg, seed=sd)
-        mse, statuses = [], []
+        mse, base, statuses = [], [], []
         while r.t < steps:
             out = r.run_chunk(record=False)
             mse.append(out.mse["adaptive"][:, 0])
+            base.append(out.mse["baseline"][:, 0])
             statuses += [e["status"] for e in out.events]
         single = torch.cat(mse)
-        torch.testing.assert_close(res.mse["adaptive"][:, i], single, rtol=2e-3, atol=1e-7)
-        torch.testing.assert_close(
-            res.mse["baseline"][:, i], torch.cat([res.mse["baseline"][:, i]]), rtol=0, atol=0
-        )
+        # The batched Newton-Schulz (bf16 bmm) rounds slightly differently from torch.optim.Muon
+        # (bf16 mm), so errors agree to float tolerance and every decision agrees exactly.
+        torch.testing.assert_close(res.mse["adaptive"][:, i], single, rtol=1e-2, atol=1e-6)
+        torch.testing.assert_close(res.mse["baseline"][:, i], torch.cat(base), rtol=1e-5, atol=0)
         assert int(res.commits[i]) == statuses.count("commit")
         assert int(res.attempts[i]) == len(statuses)
 

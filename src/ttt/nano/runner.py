@@ -98,9 +98,11 @@ class NanoRunner:
         self.h_base = torch.zeros(self.S, n)
         self.h_adapt = torch.zeros(self.S, n)
         self.h_frozen = torch.zeros(self.S, n)
-        self.pend_obs = env.obs.unsqueeze(0).clone()  # (m+1, S, 4): partial chunk
-        self.pend_act = torch.zeros(0, self.S, 2, dtype=env.obs.dtype)
-        self.pend_h0 = torch.zeros(self.S, n)  # adaptive hidden state at the chunk start
+        # The training window: the last ``buffer_chunks`` complete chunks plus the current
+        # partial chunk, and the adaptive hidden state at the start of each of its chunks.
+        self.pend_obs = env.obs.unsqueeze(0).clone()  # (L+1, S, 4)
+        self.pend_act = torch.zeros(0, self.S, 2, dtype=env.obs.dtype)  # (L, S, 2)
+        self.pend_h0 = torch.zeros(1, self.S, n)  # (chunks in window, S, n)
         self.commits = 0
         self.nonlinear = env.nonlinear
 
@@ -264,11 +266,15 @@ class NanoRunner:
         return out
 
     def _transact(self, t_last: int) -> list[dict[str, Any]]:
-        """One engine transaction on the completed chunk held in the pending buffer."""
-        obs, act, h0 = self.pend_obs, self.pend_act, self.pend_h0  # (C+1,S,4), (C,S,2), (S,n)
-        c = act.shape[0]
-        idx = torch.arange(c)
-        hold = (idx % self.pcfg.holdout_every) == (self.pcfg.holdout_every - 1)  # (C,)
+        """One engine transaction on the training window (last ``buffer_chunks`` chunks).
+
+        Held-out steps are chosen by the global step index (every ``holdout_every``-th step),
+        so a step is either always trained on or never, whichever window it falls in.
+        """
+        obs, act, h0 = self.pend_obs, self.pend_act, self.pend_h0[0]  # (L+1,S,4), (L,S,2), (S,n)
+        length = act.shape[0]
+        idx = torch.arange(self.t - length, self.t)  # global t of each window step
+        hold = (idx % self.pcfg.holdout_every) == (self.pcfg.holdout_every - 1)  # (L,)
         train = ~hold
         params = self.backend.params
         inp = obs[:-1]
@@ -306,7 +312,12 @@ class NanoRunner:
             d["session_index"] = i
             events.append(d)
         self.committed_mask = res.committed
-        self.pend_obs = obs[-1:].clone()
-        self.pend_act = act[:0].clone()
-        self.pend_h0 = self.h_adapt.clone()
+        # Slide the window: keep at most buffer_chunks - 1 complete chunks, then start a new one.
+        keep = self.pcfg.buffer_chunks - 1
+        chunks = self.pend_h0.shape[0]
+        drop = max(0, chunks - keep)
+        c = self.pcfg.chunk
+        self.pend_obs = obs[drop * c :].clone()
+        self.pend_act = act[drop * c :].clone()
+        self.pend_h0 = torch.cat([self.pend_h0[drop:], self.h_adapt.unsqueeze(0)])
         return events
