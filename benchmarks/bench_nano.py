@@ -1,6 +1,6 @@
 """Nano quality and speed benchmark; same as ``ttt bench nano --json``.
 
-    python benchmarks/bench_nano.py [--sessions 32 --steps 600 ...]
+python benchmarks/bench_nano.py [--sessions 32 --steps 600 ...]
 """
 
 from __future__ import annotations

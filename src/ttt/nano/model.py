@@ -1,0 +1,306 @@
+"""The Nano model: a diagonal stable SSM that predicts the next observation.
+
+Data flow per step (``obs = [x, y, vx, vy]``, ``a`` = action)::
+
+    z   = φ(obs)                          fixed feature encoder (no learned weights)
+    u   = W_u [z; a/act_scale]            (u_dim,)        plastic
+    h'  = decay ⊙ h + B u                 (n_state,)      B plastic, decay = exp(-softplus(a_raw))
+    ŷ   = W_o h'                          (obs_dim,)      plastic
+    obs' = obs + [v, 0] + out_scale · ŷ   predicted next observation
+
+* ``decay = exp(−softplus(a_raw)) ∈ (0, 1)`` for every real ``a_raw``: the recurrence is
+  stable by construction. ``a_raw`` is learned in pretraining (initialised as a spread of
+  time scales) and frozen online; ``W_u``, ``B`` and ``W_o`` are the plastic matrices.
+* Translation invariance: positions never enter ``z``; the model predicts the *change* of
+  the observation relative to constant-velocity extrapolation (``p + v``, ``v``), so losses
+  and gradients do not grow with the random walk of the position.
+* ``φ`` makes the nonlinear friction law reachable by plastic *linear* maps. The friction
+  coefficient jumps at the speed ``2μ``, which moves with μ; ``φ`` places the velocity in a
+  bank of log-spaced speed bands (hat functions over log-speed that sum to one), so a
+  friction curve ``f(|v|)`` is a linear combination ``Σ_k c_k v b_k(|v|)`` and moving the
+  threshold is a change of the coefficients. A band the session never visits has a zero
+  feature and gets a zero gradient. All scales are fixed constants in the config.
+
+The model is functional and batched over sessions: ``forward(params, cfg, obs, act, h0)``.
+Plastic params may be shared ``(rows, cols)`` or per session ``(S, rows, cols)``; ``a_raw``
+is shared ``(n_state,)``. The recurrence is a loop over time; with per-session weights every
+step is its own small batched matmul, so processing a sequence in chunks with the carried
+hidden state gives bit-identical results to one pass.
+
+    params = init_params(NanoSSMConfig(), seed=0)
+    out = forward(params, cfg, obs[:-1], act, h0=zeros(S, cfg.n_state))
+    loss = mse_per_session(out, obs)          # (S,)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor
+
+plastic_names: tuple[str, ...] = ("W_u", "B", "W_o")
+frozen_names: tuple[str, ...] = ("a_raw",)
+param_names: tuple[str, ...] = (*plastic_names, *frozen_names)
+
+
+def _geom(lo: float, hi: float, k: int) -> tuple[float, ...]:
+    if k == 1:
+        return (lo,)
+    return tuple(round(lo * (hi / lo) ** (i / (k - 1)), 6) for i in range(k))
+
+
+@dataclass(frozen=True)
+class NanoSSMConfig:
+    """Shapes, feature encoder and fixed normalisation constants of the Nano SSM."""
+
+    obs_dim: int = 4
+    act_dim: int = 2
+    u_dim: int = 16
+    n_state: int = 32
+    speed_min: float = 0.03  # centre of the lowest speed band (everything slower is in it)
+    speed_max: float = 1.2  # centre of the highest speed band (everything faster is in it)
+    n_bands: int = 12  # speed bands, log-spaced from speed_min to speed_max
+    vel_scale: float = 2.0  # z uses v / vel_scale
+    act_scale: float = 0.4  # inputs use a / act_scale
+    out_scale: float = 0.35  # predicted change = out_scale · ŷ (+ constant-velocity skip)
+    action_skip: bool = True
+    decay_min: float = 0.02  # a_raw is initialised so that decays span [decay_min, decay_max]
+    decay_max: float = 0.9
+    init_scale: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("u_dim", "n_state", "n_bands"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"NanoSSMConfig.{name} must be an int >= 1, got {v!r}")
+        if self.obs_dim != 4 or self.act_dim != 2:
+            raise ValueError(
+                f"NanoSSMConfig needs obs_dim=4 and act_dim=2 (the point mass), got "
+                f"obs_dim={self.obs_dim!r}, act_dim={self.act_dim!r}"
+            )
+        for name in ("speed_min", "speed_max", "vel_scale", "act_scale", "out_scale", "init_scale"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"NanoSSMConfig.{name} must be a finite number > 0, got {v!r}")
+        if self.n_bands > 1 and not self.speed_min < self.speed_max:
+            raise ValueError(
+                f"NanoSSMConfig.speed_max must be > speed_min, got speed_min={self.speed_min!r}, "
+                f"speed_max={self.speed_max!r}"
+            )
+        if not 0 < self.decay_min <= self.decay_max < 1:
+            raise ValueError(
+                "NanoSSMConfig needs 0 < decay_min <= decay_max < 1, got "
+                f"decay_min={self.decay_min!r}, decay_max={self.decay_max!r}"
+            )
+
+    @property
+    def z_dim(self) -> int:
+        """Size of φ(obs): one copy of the 2-D velocity per speed band."""
+        return 2 * self.n_bands
+
+    @property
+    def in_dim(self) -> int:
+        return self.z_dim + self.act_dim
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {
+            "W_u": (self.u_dim, self.in_dim),
+            "B": (self.n_state, self.u_dim),
+            "W_o": (self.obs_dim, self.n_state),
+            "a_raw": (self.n_state,),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["z_dim"] = self.z_dim  # derived; written for readers, checked on load
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NanoSSMConfig:
+        d = dict(d)
+        z_dim = d.pop("z_dim", None)
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"NanoSSMConfig: unknown fields {sorted(unknown)}")
+        cfg = cls(**d)
+        if z_dim is not None and z_dim != cfg.z_dim:
+            raise ValueError(f"NanoSSMConfig: z_dim={z_dim} does not match derived {cfg.z_dim}")
+        return cfg
+
+
+def model_signature(cfg: NanoSSMConfig) -> str:
+    """Short sha256 of the canonical JSON config: equal signatures = compatible weights."""
+    blob = json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def param_count(cfg: NanoSSMConfig) -> dict[str, int]:
+    """Number of scalars per parameter plus ``plastic`` and ``total``."""
+    counts = {k: math.prod(s) for k, s in cfg.shapes().items()}
+    counts["plastic"] = sum(counts[k] for k in plastic_names)
+    counts["total"] = sum(counts[k] for k in param_names)
+    return counts
+
+
+def decay_of(a_raw: Tensor) -> Tensor:
+    """exp(−softplus(a_raw)) ∈ (0, 1); computed as a sigmoid so it never rounds to 0 or 1."""
+    # exp(-softplus(x)) = 1 / (1 + e^x) = sigmoid(-x); clamp keeps it strictly inside (0, 1)
+    # in float32 even for |a_raw| ~ 1e4.
+    tiny = torch.finfo(a_raw.dtype).tiny
+    return torch.sigmoid(-a_raw).clamp(min=tiny, max=1.0 - torch.finfo(a_raw.dtype).eps)
+
+
+def init_params(cfg: NanoSSMConfig, seed: int = 0) -> dict[str, Tensor]:
+    """Random plastic matrices (scaled orthogonal-ish) and a spread of decays."""
+    g = torch.Generator().manual_seed(seed)
+    shapes = cfg.shapes()
+    params: dict[str, Tensor] = {}
+    for name in plastic_names:
+        rows, cols = shapes[name]
+        w = torch.randn(rows, cols, generator=g) / math.sqrt(cols)
+        params[name] = w * cfg.init_scale
+    decays = torch.exp(
+        torch.linspace(math.log(cfg.decay_min), math.log(cfg.decay_max), cfg.n_state)
+    )  # (n,)
+    params["a_raw"] = torch.log(1.0 / decays - 1.0)  # inverse of sigmoid(-a_raw)
+    return params
+
+
+def speed_bands(cfg: NanoSSMConfig, speed: Tensor) -> Tensor:
+    """Partition of unity over log-speed: (...,) -> (..., n_bands), rows sum to 1.
+
+    Band k is a triangle (hat) centred on θ_k = speed_min·r^k in log-speed; a speed between
+    two centres splits linearly between those two bands, and speeds beyond the ends fall
+    fully into the end bands. At most two bands are non-zero, so a band never visited has an
+    exactly zero feature and gets an exactly zero gradient.
+    """
+    K = cfg.n_bands
+    if K == 1:
+        return torch.ones(*speed.shape, 1, dtype=speed.dtype)
+    step = math.log(cfg.speed_max / cfg.speed_min) / (K - 1)
+    pos = (torch.log(speed.clamp(min=1e-30)) - math.log(cfg.speed_min)) / step  # (...,)
+    pos = pos.clamp(0.0, K - 1.0).unsqueeze(-1)  # (..., 1)
+    centres = torch.arange(K, dtype=speed.dtype)  # (K,)
+    return (1.0 - (pos - centres).abs()).clamp(min=0.0)  # (..., K)
+
+
+def features(cfg: NanoSSMConfig, obs: Tensor, act: Tensor) -> Tensor:
+    """[φ(obs); a / act_scale]: (..., 4), (..., 2) -> (..., in_dim), float32."""
+    vel = obs[..., 2:4].to(torch.float32)  # (..., 2)
+    v = vel / cfg.vel_scale  # (..., 2)
+    bands = speed_bands(cfg, torch.linalg.vector_norm(vel, dim=-1))  # (..., K)
+    banded = (v.unsqueeze(-2) * bands.unsqueeze(-1)).flatten(-2)  # (..., 2K)
+    a = act.to(torch.float32) / cfg.act_scale  # (..., 2)
+    return torch.cat([banded, a], dim=-1)  # (..., z_dim + act_dim)
+
+
+@dataclass
+class ForwardOut:
+    """Result of ``forward`` over T steps for S sessions."""
+
+    pred: Tensor  # (T, S, 4) predicted next observation (dtype of obs)
+    delta: Tensor  # (T, S, 4) predicted change obs[t+1] - obs[t] (float32)
+    h: Tensor  # (T, S, n) hidden state after each step
+    max_abs_h: Tensor  # (T, S) max |h| per step
+
+    @property
+    def h_last(self) -> Tensor:
+        return self.h[-1]  # (S, n)
+
+
+def _check_params(params: dict[str, Tensor], cfg: NanoSSMConfig, S: int) -> bool:
+    """Validate shapes; returns True when the plastic params are per session."""
+    shapes = cfg.shapes()
+    batched = {name: params[name].dim() == 3 for name in plastic_names}
+    if len(set(batched.values())) != 1:
+        raise ValueError("plastic params must be all shared (2-D) or all per session (3-D)")
+    is_batched = batched["W_u"]
+    for name in plastic_names:
+        want = (S, *shapes[name]) if is_batched else shapes[name]
+        if tuple(params[name].shape) != want:
+            raise ValueError(f"param {name!r} has shape {tuple(params[name].shape)}, want {want}")
+    if tuple(params["a_raw"].shape) != shapes["a_raw"]:
+        raise ValueError(f"param 'a_raw' has shape {tuple(params['a_raw'].shape)}")
+    return is_batched
+
+
+def forward(
+    params: dict[str, Tensor],
+    cfg: NanoSSMConfig,
+    obs: Tensor,
+    act: Tensor,
+    h0: Tensor | None = None,
+) -> ForwardOut:
+    """Run the SSM over a sequence.
+
+    obs: (T, S, 4) observations at t; act: (T, S, 2) actions applied at t; h0: (S, n) or
+    None (zeros). Returns predictions of obs[t+1] for every t (see ``ForwardOut``).
+    """
+    if obs.dim() != 3 or obs.shape[-1] != cfg.obs_dim or act.shape != (*obs.shape[:2], 2):
+        raise ValueError(f"need obs (T, S, 4) and act (T, S, 2), got {obs.shape}, {act.shape}")
+    T, S, _ = obs.shape
+    batched = _check_params(params, cfg, S)
+    h = torch.zeros(S, cfg.n_state) if h0 is None else h0
+    x = features(cfg, obs, act)  # (T, S, in)
+    decay = decay_of(params["a_raw"])  # (n,)
+    W_u, B, W_o = params["W_u"], params["B"], params["W_o"]
+    hs = []
+    if batched:
+        # Per step: (S, 1, in) @ (S, in, u) etc. One step's math never depends on T, so
+        # chunked processing equals one pass bit for bit.
+        ys = []
+        for t in range(T):
+            u = torch.bmm(x[t].unsqueeze(1), W_u.mT)  # (S, 1, u)
+            b = torch.bmm(u, B.mT).squeeze(1)  # (S, n)
+            h = decay * h + b  # (S, n)
+            hs.append(h)
+            ys.append(torch.bmm(h.unsqueeze(1), W_o.mT).squeeze(1))  # (S, 4)
+        h_all = torch.stack(hs)  # (T, S, n)
+        y = torch.stack(ys)  # (T, S, 4)
+    else:
+        b_all = (x @ W_u.T) @ B.T  # (T, S, n): row-wise, identical for any split of T
+        for t in range(T):
+            h = decay * h + b_all[t]  # (S, n)
+            hs.append(h)
+        h_all = torch.stack(hs)  # (T, S, n)
+        y = h_all @ W_o.T  # (T, S, 4)
+    vel = obs[..., 2:4].to(torch.float32)  # (T, S, 2)
+    if cfg.action_skip:
+        acc = act.to(torch.float32)  # (T, S, 2)
+        skip = torch.cat([vel + acc, acc], dim=-1)  # (T, S, 4): frictionless p + v + a, v + a
+    else:
+        skip = torch.cat([vel, torch.zeros_like(vel)], dim=-1)  # (T, S, 4): p + v, v
+    delta = skip + cfg.out_scale * y  # (T, S, 4)
+    pred = obs + delta.to(obs.dtype)
+    return ForwardOut(pred=pred, delta=delta, h=h_all, max_abs_h=h_all.abs().amax(-1))
+
+
+def target_delta(obs: Tensor) -> Tensor:
+    """obs (T+1, S, 4) -> observed change obs[t+1] - obs[t] (T, S, 4) in float32.
+
+    The difference is taken in the observation dtype (float64 from the env) before the cast,
+    so large positions cost no precision.
+    """
+    return (obs[1:] - obs[:-1]).to(torch.float32)
+
+
+def mse_per_step(out: ForwardOut, obs: Tensor) -> Tensor:
+    """Squared error of the predicted next observation, mean over the 4 dims: (T, S).
+
+    obs: (T+1, S, 4) — the inputs obs[:-1] and the targets obs[1:].
+    """
+    return (out.delta - target_delta(obs)).pow(2).mean(-1)
+
+
+def mse_per_session(out: ForwardOut, obs: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean over time (optionally over steps where ``mask`` (T,) is True): (S,)."""
+    per_step = mse_per_step(out, obs)  # (T, S)
+    if mask is None:
+        return per_step.mean(0)
+    return per_step[mask].mean(0)
