@@ -34,8 +34,10 @@ if [ ! -f "$stamp" ]; then
 fi
 if [ "$DASH" = 1 ] && [ -f dashboard/package.json ]; then
   if [ ! -d dashboard/node_modules ] || [ dashboard/package-lock.json -nt dashboard/node_modules/.package-lock.json ]; then
-    echo "==> npm ci (dashboard)"
-    (cd dashboard && npm ci --no-audit --no-fund)
+    echo "==> npm install (dashboard, exact versions from package-lock.json)"
+    # Not `npm ci`: the registry mirror here has no packages for other platforms, so the lock
+    # file cannot list tailwind's optional darwin/win32 binaries and `npm ci` refuses it.
+    (cd dashboard && npm install --no-audit --no-fund --no-save)
   fi
   echo "==> building the dashboard"
   (cd dashboard && npm run build --silent)

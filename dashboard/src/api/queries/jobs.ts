@@ -1,0 +1,36 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { apiGet, apiPost } from '../client'
+import { useEventSource } from '../sse'
+import type { Job } from '../types'
+
+export const getJob = (id: string, signal?: AbortSignal) =>
+  apiGet<Job>(`/jobs/${encodeURIComponent(id)}`, undefined, signal)
+export const cancelJob = (id: string) => apiPost<Job>(`/jobs/${encodeURIComponent(id)}/cancel`, {})
+
+const FINAL = new Set(['completed', 'failed', 'cancelled'])
+export const jobFinished = (j: Job | undefined) => !!j && FINAL.has(j.status)
+
+/**
+ * A job, followed over SSE (`/jobs/{id}/stream`: `progress`, then `done` with the final
+ * job) until it finishes; a slow poll covers a dropped stream.
+ */
+export function useJob(id: string | null) {
+  const qc = useQueryClient()
+  const q = useQuery({
+    queryKey: ['job', id],
+    queryFn: ({ signal }) => getJob(id as string, signal),
+    enabled: !!id,
+    refetchInterval: (qq) => (jobFinished(qq.state.data) ? false : 3000),
+  })
+  const open = !!id && !!q.data && !jobFinished(q.data)
+  useEventSource(open ? `/jobs/${encodeURIComponent(id as string)}/stream` : null, {
+    progress: (d) => {
+      const p = d as { status?: Job['status']; done?: number; total?: number }
+      qc.setQueryData<Job>(['job', id], (old) =>
+        old ? { ...old, status: p.status ?? old.status, progress: { done: p.done ?? 0, total: p.total ?? 0 } } : old,
+      )
+    },
+    done: (d) => qc.setQueryData<Job>(['job', id], d as Job),
+  })
+  return q
+}

@@ -1,0 +1,54 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
+import { lazy, Suspense } from 'react'
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router'
+import { ApiError } from '@/api/client'
+import { AppShell } from '@/components/layout/AppShell'
+import { Loading } from '@/components/ui/States'
+import { LaterRelease } from './LaterRelease'
+import { NanoLayout } from './nano/NanoLayout'
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      staleTime: 15_000,
+      refetchOnWindowFocus: false,
+      // 4xx answers are final; only retry when nothing answered or the server failed
+      retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 1,
+      retryDelay: 800,
+    },
+  },
+})
+
+const NotFound = lazy(() => import('./NotFound'))
+
+function RedirectKeepSearch({ to }: { to: string }) {
+  const loc = useLocation()
+  return <Navigate to={{ pathname: to, search: loc.search }} replace />
+}
+
+export function App() {
+  return (
+    <QueryClientProvider client={queryClient}>
+      <BrowserRouter>
+        <Routes>
+          <Route element={<AppShell />}>
+            <Route index element={<RedirectKeepSearch to="/nano/overview" />} />
+            <Route path="nano" element={<RedirectKeepSearch to="/nano/overview" />} />
+            <Route path="nano/:tab" element={<NanoLayout />} />
+            <Route path="text" element={<LaterRelease area="Text" />} />
+            <Route path="train" element={<LaterRelease area="Train" />} />
+            <Route path="chat" element={<LaterRelease area="Chat" />} />
+            <Route
+              path="*"
+              element={
+                <Suspense fallback={<Loading what="page" />}>
+                  <NotFound />
+                </Suspense>
+              }
+            />
+          </Route>
+        </Routes>
+      </BrowserRouter>
+    </QueryClientProvider>
+  )
+}

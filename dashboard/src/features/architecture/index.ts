@@ -1,0 +1,1 @@
+export { ArchitectureTab as default } from './components/ArchitectureTab'

@@ -1,0 +1,1 @@
+export { EnvironmentTab as default } from './components/EnvironmentTab'

@@ -1,0 +1,1 @@
+export { TransactionsTab as default } from './components/TransactionsTab'

@@ -1,0 +1,1 @@
+export { WeightsTab as default } from './components/WeightsTab'
