@@ -99,6 +99,15 @@ export async function axeSerious(page) {
 }
 
 export async function shot(page, name) {
+  // let entry transitions (fade-in/slide-in) finish; infinite ones (spinners) are skipped
+  await page.evaluate(() =>
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((a) => a.effect?.getComputedTiming().iterations !== Infinity)
+        .map((a) => a.finished.catch(() => null)),
+    ),
+  )
   await page.screenshot({ path: join(RESULTS, `${name}.png`), fullPage: true })
 }
 
