@@ -156,7 +156,10 @@ def test_robust_z_uses_only_committed_history_and_never_divides_by_zero():
     check = GradNormRobustZ(z_max=6.0, min_history=8, rel_floor=0.05)
     # MAD is 0, so the scale is floored at rel_floor * median = 0.1: z(3.0) = 10 > 6.
     out = check.evaluate({"grad_norm": torch.tensor([3.0])}, h)
-    assert math.isclose(float(out.value[0]), 10.0)
+    assert out.score is not None and math.isclose(float(out.score[0]), 10.0)
+    # value and threshold are both grad norms: limit = median + z_max * scale = 2 + 6 * 0.1
+    assert float(out.value[0]) == 3.0 and math.isclose(float(out.threshold[0]), 2.6)
+    assert out.record(0)["score"] == pytest.approx(10.0)
     assert not bool(out.passed[0])
     assert "robust z" in (out.reasons[0] or "")
     ok = check.evaluate({"grad_norm": torch.tensor([2.05])}, h)

@@ -101,6 +101,8 @@ export interface Check {
   value: number | null
   threshold: number | null
   reason: string | null
+  /** the statistic behind a relative check (robust z); value/threshold are in the checked unit */
+  score?: number | null
 }
 
 export type UpdateEvent = Omit<KnownKeys<S['UpdateEvent']>, 'checks'> & { checks?: Check[] }

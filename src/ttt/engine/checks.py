@@ -54,17 +54,24 @@ class CheckOutcome:
     value: Tensor  # (S,) float, NaN where not applicable
     threshold: Tensor  # (S,) float, the effective threshold (NaN where not applicable)
     reasons: list[str | None]  # per session: plain-English reason when failed, else None
+    # (S,) the statistic behind a relative check (robust z), NaN where not applicable; value
+    # and threshold stay in the checked quantity's own units so they can be compared.
+    score: Tensor | None = None
 
     def record(self, i: int) -> dict[str, Any]:
         v = float(self.value[i])
         th = float(self.threshold[i])
-        return {
+        rec: dict[str, Any] = {
             "name": self.name,
             "passed": bool(self.passed[i]),
             "value": v if math.isfinite(v) else None,
             "threshold": th if math.isfinite(th) else None,
             "reason": self.reasons[i],
         }
+        if self.score is not None:
+            sc = float(self.score[i])
+            rec["score"] = sc if math.isfinite(sc) else None
+        return rec
 
 
 @dataclass
@@ -179,7 +186,7 @@ class GradNormRobustZ(Check):
         enough = history.count >= self.min_history
         th = torch.where(enough, med + self.z_max * scale, torch.full_like(g, math.inf))
         passed = ~enough | (z <= self.z_max)
-        value = torch.where(enough, z, torch.full_like(g, math.nan))
+        score = torch.where(enough, z, torch.full_like(g, math.nan))
         reasons = [
             None
             if bool(passed[i])
@@ -188,7 +195,7 @@ class GradNormRobustZ(Check):
             f"i.e. grad_norm <= {_fmt(float(th[i]))})"
             for i in range(len(g))
         ]
-        return CheckOutcome(self.name, self.status, passed, value, th, reasons)
+        return CheckOutcome(self.name, self.status, passed, g, th, reasons, score=score)
 
 
 @dataclass

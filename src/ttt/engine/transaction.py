@@ -304,7 +304,7 @@ class UpdateEngine:
                     post_loss=_num(post.get(self.loss_key), i) if did_step else None,
                     train_loss=_num(train_loss, i),
                     grad_norm=_num(grad_norm, i),
-                    grad_norm_z=_num(z_out.value, i) if z_out is not None else None,
+                    grad_norm_z=_num(z_out.score if z_out is not None else None, i),
                     pre_max_h=_num(pre.get("max_h"), i),
                     post_max_h=_num(post.get("max_h"), i) if did_step else None,
                     lr=float(lr_used[i]),

@@ -97,7 +97,10 @@ export function EventDetail({ ev }: { ev: UpdateEvent }) {
                   {c.name}
                   {c.reason && <div className="mt-0.5 font-sans text-[11px] text-zinc-400">{c.reason}</div>}
                 </th>
-                <td className="tabular py-1 pl-2 text-right font-mono text-zinc-100">{fmtNum(c.value)}</td>
+                <td className="tabular py-1 pl-2 text-right font-mono text-zinc-100">
+                  {fmtNum(c.value)}
+                  {c.score !== null && c.score !== undefined && <div className="text-[11px] text-zinc-500">z {fmtNum(c.score, 3)}</div>}
+                </td>
                 <td className="tabular py-1 pl-2 text-right font-mono text-zinc-400">{fmtNum(c.threshold)}</td>
                 <td className={`whitespace-nowrap py-1 pl-2 text-right ${c.passed ? 'text-emerald-300' : 'text-red-300'}`}>{c.passed ? '✓ pass' : '✗ fail'}</td>
               </tr>
