@@ -449,8 +449,12 @@ export function TimeChart(props: TimeChartProps) {
     const xv = u.data[0][idx]
     const bk = p.bucket ?? 1
     const rows: string[] = []
-    const head =
-      bk > 1
+    // a chart with no tooltip series (the timeline lane) has only its two end points: name the
+    // time under the pointer instead of the nearest data point
+    const laneOnly = p.series.every((s) => s.tooltip === false)
+    const head = laneOnly
+      ? `t ${fmtInt(Math.round(u.posToVal(left, 'x')))}`
+      : bk > 1
         ? `t ${fmtInt(xv)}–${fmtInt(xv + bk - 1)} <span class="text-zinc-500">(${fmtInt(bk)} steps)</span>`
         : `t ${p.integerX === false ? fmtNum(xv) : fmtInt(xv)}`
     rows.push(`<div class="mb-0.5 font-semibold text-zinc-100">${head}</div>`)
