@@ -18,6 +18,7 @@ from ttt.nano.model import (
     mse_per_step,
     param_count,
     plastic_names,
+    rebalance_gauge,
     speed_bands,
 )
 
@@ -207,3 +208,33 @@ def test_forward_rejects_bad_shapes():
     bad = dict(params, W_o=params["W_o"].unsqueeze(0).repeat(3, 1, 1))
     with pytest.raises(ValueError, match="all shared"):
         forward(bad, CFG, obs[:-1], act)
+
+
+@pytest.mark.parametrize("ratios", [(1.0, 10.0, 10.0), (1.0, 1.0, 1.0), (5.0, 0.5, 2.0)])
+def test_gauge_rebalance_preserves_the_function(ratios):
+    params = init_params(CFG, seed=4)
+    params["W_o"] = params["W_o"] * 0.2  # start far from the target gauge
+    obs, act = _data(S=3, T=60)
+    new = rebalance_gauge(params, ratios)
+    norms = [float(torch.linalg.matrix_norm(new[n], ord=2)) for n in plastic_names]
+    for n, r in zip(norms, ratios, strict=True):
+        assert n / norms[0] == pytest.approx(r / ratios[0], rel=1e-5)
+    assert torch.equal(new["a_raw"], params["a_raw"])
+    a = forward(params, CFG, obs[:-1], act)
+    b = forward(new, CFG, obs[:-1], act)
+    torch.testing.assert_close(b.delta, a.delta, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(mse_per_step(b, obs), mse_per_step(a, obs), rtol=1e-4, atol=1e-9)
+    # Only the scale of the hidden state changes (by α·β).
+    scale = float(b.h.abs().amax() / a.h.abs().amax())
+    torch.testing.assert_close(b.h, a.h * scale, rtol=1e-5, atol=1e-6)
+    # Idempotent: a base already in the gauge stays (numerically) where it is.
+    again = rebalance_gauge(new, ratios)
+    for n in plastic_names:
+        torch.testing.assert_close(again[n], new[n], rtol=1e-5, atol=0.0)
+
+
+def test_gauge_rebalance_rejects_bad_ratios():
+    params = init_params(CFG, seed=0)
+    for bad in [(1.0, 0.0, 1.0), (1.0, -2.0, 1.0), (1.0, math.inf, 1.0), (1.0, 2.0)]:
+        with pytest.raises(ValueError, match="gauge"):
+            rebalance_gauge(params, bad)  # type: ignore[arg-type]

@@ -1,10 +1,12 @@
 """Nano pretraining: the tiny budget learns, is deterministic, and keeps seeds disjoint."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from ttt.nano.env import PRETRAIN_SEED_BASE
-from ttt.nano.model import NanoSSMConfig, decay_of, plastic_names
+from ttt.nano.model import NanoSSMConfig, decay_of, forward, plastic_names
 from ttt.nano.pretrain import PretrainConfig, pretrain, tiny_model_config
 
 
@@ -40,6 +42,8 @@ def test_pretraining_seeds_are_disjoint_from_evaluation_seeds():
 def test_config_roundtrip_and_validation():
     cfg = PretrainConfig(seed=2, env_modes=("linear",), obs_noise_levels=(0.0, 0.01))
     assert PretrainConfig.from_dict(cfg.to_dict()) == cfg
+    no_gauge = PretrainConfig(gauge=None)
+    assert PretrainConfig.from_dict(no_gauge.to_dict()) == no_gauge
     assert NanoSSMConfig.from_dict(NanoSSMConfig().to_dict()) == NanoSSMConfig()
     for kwargs, field in [
         ({"steps": 0}, "steps"),
@@ -50,6 +54,8 @@ def test_config_roundtrip_and_validation():
         ({"obs_noise_levels": (-0.1,)}, "obs_noise_levels"),
         ({"momentum": 1.0}, "momentum"),
         ({"seed": -1}, "seed"),
+        ({"gauge": (1.0, 0.0, 10.0)}, "gauge"),
+        ({"gauge": (1.0, 10.0)}, "gauge"),
     ]:
         with pytest.raises(ValueError, match=field):
             PretrainConfig(**kwargs)
@@ -61,3 +67,19 @@ def test_progress_callback_can_cancel():
 
     with pytest.raises(KeyboardInterrupt):
         pretrain(PretrainConfig.tiny(), tiny_model_config(), progress=cancel)
+
+
+def test_pretrained_base_is_stored_in_the_gauge_with_the_same_function():
+    cfg = PretrainConfig.tiny(seed=1)
+    assert cfg.gauge == (1.0, 10.0, 10.0)
+    params, mcfg, _ = pretrain(cfg, tiny_model_config())
+    norms = [float(torch.linalg.matrix_norm(params[n], ord=2)) for n in plastic_names]
+    assert norms[1] / norms[0] == pytest.approx(10.0, rel=1e-5)
+    assert norms[2] / norms[0] == pytest.approx(10.0, rel=1e-5)
+    raw, _, _ = pretrain(dataclasses.replace(cfg, gauge=None), mcfg)
+    assert torch.equal(raw["a_raw"], params["a_raw"])
+    obs = torch.randn(30, 2, 4, generator=torch.Generator().manual_seed(0)) * 0.3
+    act = torch.randn(29, 2, 2, generator=torch.Generator().manual_seed(1)) * 0.05
+    a = forward(raw, mcfg, obs[:-1], act).delta
+    b = forward(params, mcfg, obs[:-1], act).delta
+    torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)

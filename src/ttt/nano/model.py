@@ -172,6 +172,34 @@ def init_params(cfg: NanoSSMConfig, seed: int = 0) -> dict[str, Tensor]:
     return params
 
 
+def rebalance_gauge(
+    params: dict[str, Tensor], ratios: tuple[float, float, float] = (1.0, 10.0, 10.0)
+) -> dict[str, Tensor]:
+    """Rescale W_u, B, W_o so their spectral norms are in ``ratios``, same function.
+
+    The model has a scale gauge: ``W_u → αW_u, B → βB, W_o → γW_o`` with ``αβγ = 1`` scales
+    ``u`` by α and ``h`` by αβ (the recurrence is linear and starts from zero) and leaves
+    ``ŷ = W_o h`` unchanged. Pretraining leaves the gauge wherever it drifted, but Muon's
+    step is a fixed *spectral* size per matrix, so the gauge decides how large each online
+    step is relative to each matrix. Fixing it makes the online step sizes the same for
+    every base: with (1, 10, 10) the input map ``W_u`` (where the per-speed-band friction
+    coefficients live) moves ten times more, relatively, than ``B`` and ``W_o``.
+    ``a_raw`` and any other entry are returned unchanged. Expects a zero initial state (or
+    one rescaled by αβ) for exact equality.
+    """
+    if len(ratios) != 3 or not all(math.isfinite(r) and r > 0 for r in ratios):
+        raise ValueError(f"gauge ratios must be three finite numbers > 0, got {ratios!r}")
+    norms = [float(torch.linalg.matrix_norm(params[n].double(), ord=2)) for n in plastic_names]
+    if not all(math.isfinite(n) and n > 0 for n in norms):
+        raise ValueError(f"cannot rebalance matrices with spectral norms {norms}")
+    # Common scale s with Π(s·r_i) = Π n_i keeps the product (the function) fixed.
+    s = math.exp(sum(math.log(n / r) for n, r in zip(norms, ratios, strict=True)) / 3)
+    out = dict(params)
+    for name, n, r in zip(plastic_names, norms, ratios, strict=True):
+        out[name] = params[name] * (s * r / n)
+    return out
+
+
 def speed_bands(cfg: NanoSSMConfig, speed: Tensor) -> Tensor:
     """Partition of unity over log-speed: (...,) -> (..., n_bands), rows sum to 1.
 

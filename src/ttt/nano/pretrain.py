@@ -3,7 +3,10 @@
 The base is trained on a pool of simulated sessions (μ ~ U(mu_range), env modes and
 observation-noise levels mixed), on random windows of ``seq_len`` steps starting from a zero
 hidden state. ``torch.optim.Muon`` trains the 2-D matrices (``W_u``, ``B``, ``W_o``) and
-AdamW the decays ``a_raw``; both follow a linear warmup and a linear decay to zero.
+AdamW the decays ``a_raw``; both follow a linear warmup and a linear decay to zero. At the
+end the plastic matrices are put in a fixed gauge (``model.rebalance_gauge``: same function,
+spectral norms of W_u, B, W_o in the ratio ``gauge``), so that the online Muon steps, whose
+size is per-matrix spectral, mean the same for every base.
 Everything is seeded: the same ``PretrainConfig`` gives bit-identical weights on one machine.
 
 Seed convention: pretraining sessions use env seeds ``PRETRAIN_SEED_BASE + k``
@@ -31,6 +34,7 @@ from ttt.nano.model import (
     init_params,
     mse_per_session,
     plastic_names,
+    rebalance_gauge,
 )
 
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -54,6 +58,9 @@ class PretrainConfig:
     env_modes: tuple[str, ...] = MODES
     obs_noise_levels: tuple[float, ...] = (0.0, 0.0, 0.005, 0.01, 0.02)
     log_every: int = 50
+    # Spectral-norm ratio W_u : B : W_o of the final base (function-preserving); None keeps
+    # whatever gauge training ended in. (1, 10, 10) lets online learning move W_u most.
+    gauge: tuple[float, float, float] | None = (1.0, 10.0, 10.0)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_sessions", "seq_len", "pool_sessions", "pool_steps"):
@@ -88,6 +95,16 @@ class PretrainConfig:
             )
         if self.log_every < 1:
             raise ValueError(f"PretrainConfig.log_every must be >= 1, got {self.log_every}")
+        if self.gauge is not None:
+            g = tuple(self.gauge)
+            if len(g) != 3 or not all(
+                isinstance(x, int | float) and math.isfinite(x) and x > 0 for x in g
+            ):
+                raise ValueError(
+                    f"PretrainConfig.gauge must be None or three finite numbers > 0, "
+                    f"got {self.gauge!r}"
+                )
+            object.__setattr__(self, "gauge", (float(g[0]), float(g[1]), float(g[2])))
         object.__setattr__(self, "mu_range", (float(lo), float(hi)))
         object.__setattr__(self, "env_modes", tuple(self.env_modes))
         object.__setattr__(self, "obs_noise_levels", tuple(float(x) for x in self.obs_noise_levels))
@@ -111,13 +128,14 @@ class PretrainConfig:
         d["mu_range"] = list(self.mu_range)
         d["env_modes"] = list(self.env_modes)
         d["obs_noise_levels"] = list(self.obs_noise_levels)
+        d["gauge"] = None if self.gauge is None else list(self.gauge)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PretrainConfig:
         d = dict(d)
-        for k in ("mu_range", "env_modes", "obs_noise_levels"):
-            if k in d:
+        for k in ("mu_range", "env_modes", "obs_noise_levels", "gauge"):
+            if d.get(k) is not None:
                 d[k] = tuple(d[k])
         return cls(**d)
 
@@ -209,6 +227,8 @@ def pretrain(
             if progress is not None:
                 progress(step + 1, cfg.steps, rec)
     final = {k: v.detach().clone() for k, v in params.items()}
+    if cfg.gauge is not None:
+        final = rebalance_gauge(final, cfg.gauge)
     return final, model_cfg, log
 
 
