@@ -10,7 +10,7 @@ import importlib
 import typer
 
 from ttt import __version__
-from ttt.cli import bench, demo, nano
+from ttt.cli import bench, demo, lm, nano
 
 app = typer.Typer(
     name="ttt",
@@ -39,6 +39,7 @@ def _root(
 
 app.add_typer(nano.app, name="nano")
 app.add_typer(bench.app, name="bench")
+app.add_typer(lm.app, name="lm")
 demo.register(app)
 
 # Optional command groups provided by other layers register themselves if present.
