@@ -133,6 +133,10 @@ def test_demo_quick_and_if_empty(tmp_path):
     assert {"demo-linear", "demo-nonlinear", "demo-linear-fork"} <= ids
     fork = next(s for s in listing["items"] if s["session_id"] == "demo-linear-fork")
     assert fork["parent"]["session_id"] == "demo-linear"
+    models = json.loads(invoke("lm", "list", "--json", *r).output)
+    assert models["default"] == "demo-lm"
+    lm = next(m for m in models["models"] if m["model_id"] == "demo-lm")
+    assert lm["status"] == "completed" and lm["promoted"]
     assert "skipped" in invoke("demo", "--if-empty", *r).output
     res = invoke("demo", *r, ok=False)
     assert res.exit_code != 0

@@ -2,7 +2,8 @@
 
 Everything is produced by the real code: a pretrained base, three sessions (linear,
 nonlinear, and a fork of the linear one at a past update that continues differently), a
-session with a μ jump, and a small sweep. Takes about a minute or two on 2 CPU cores.
+session with a μ jump, a small sweep, and a small TinyLm text model trained on the built-in
+corpus. Takes a few minutes on 2 CPU cores (``--quick``: seconds).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from ttt.store import ArtifactStore
 
 
 def is_empty(store: ArtifactStore) -> bool:
-    """True when the root has no bases and no sessions yet."""
-    return not store.list_ids("base") and not store.list_ids("sessions")
+    """True when the root has no bases, sessions or text models yet."""
+    return not any(store.list_ids(kind) for kind in ("base", "sessions", "text_models"))
 
 
 def build_demo(
@@ -83,6 +84,18 @@ def build_demo(
             progress=bar,
         )
     ids.update(sessions=[lin, nonlin, jump, fork], fork_of=[lin, k], sweep=sweep)
+    from ttt.text.train import train_model
+
+    with progress_bar(
+        "demo: training a TinyLm on the built-in corpus", enabled=show_progress
+    ) as bar:
+        res = train_model(
+            store,
+            preset="tiny" if quick else "demo",
+            model_id="demo-lm",
+            progress=lambda done, total, _row: bar(done, total),
+        )
+    ids["text_model"] = res.model_id
     return ids
 
 
@@ -111,4 +124,5 @@ def register(app: typer.Typer) -> None:
         console.print(f"  base: {ids['base']}")
         console.print(f"  sessions: {', '.join(ids['sessions'])}")
         console.print(f"  sweep: {ids['sweep']}")
+        console.print(f"  text model: {ids['text_model']}")
         console.print(f"  try: ttt nano session list --artifacts-root {store.root}")
