@@ -58,7 +58,7 @@ export function HeroMetrics({ detail, spark, live }: { detail: SessionDetail; sp
       <Stat testId="stat-commits" label="Committed / attempted" value={`${fmtInt(committed)} / ${fmtInt(attempted)}`} sub={`${fmtInt(rolled)} rolled back`}>
         <Ring value={committed} total={attempted} />
       </Stat>
-      <Stat testId="stat-mu" label="Hidden μ (friction)" value={fmtNum(meta.mu, 4)} sub={`${meta.env_mode} · range ${fmtNum(muMin)}–${fmtNum(muMax)}`}>
+      <Stat testId="stat-mu" label="Hidden μ (friction)" value={fmtNum(meta.mu, 4)} sub={`${meta.env_mode} · ${scheduleText(envCfg) ?? `range ${fmtNum(muMin)}–${fmtNum(muMax)}`}`}>
         <svg width="44" height="24" role="img" aria-label={`μ sits at ${Math.round(muFrac * 100)}% of its range`}>
           <line x1="2" x2="42" y1="12" y2="12" stroke="#3f3f46" strokeWidth="3" strokeLinecap="round" />
           <circle cx={2 + muFrac * 40} cy="12" r="4" fill="#fbbf24" />
@@ -67,4 +67,13 @@ export function HeroMetrics({ detail, spark, live }: { detail: SessionDetail; sp
       <Stat testId="stat-age" label="Session age" value={fmtAge(meta.created_at)} sub={`${fmtDate(meta.created_at)} · ${fmtInt(m.steps_total ?? null)} steps`} />
     </div>
   )
+}
+
+/** "jumps to 0.2 at t 600" / "drifts 1e-4 per step" for a non-constant μ schedule, else null. */
+export function scheduleText(env: Record<string, unknown>): string | null {
+  if (env.schedule === 'jump' && typeof env.jump_to === 'number' && typeof env.jump_step === 'number') {
+    return `jumps to ${fmtNum(env.jump_to, 4)} at t ${fmtInt(env.jump_step)}`
+  }
+  if (env.schedule === 'drift' && typeof env.drift_rate === 'number') return `drifts ${fmtNum(env.drift_rate, 3)} per step`
+  return null
 }
