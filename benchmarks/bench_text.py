@@ -5,7 +5,11 @@
 * ``scan``: the chunked parallel scan vs the step-by-step reference on 2,048-token
   sequences (ms, forward + backward for the scan; max abs difference in float32 and float64).
 * ``generation``: ms per token with the carried recurrent state vs recomputing the prefix.
-* ``train``: training tokens/s of the demo-size model (random tokens, the real step).
+* ``train``: training tokens/s of the demo and default models (random tokens, the real
+  step), their FLOPs per token (forward + backward, counted by
+  ``torch.utils.flop_counter.FlopCounterMode``: matmuls only, the element-wise scan is not
+  counted) and the fraction of this machine's dense float32 matmul peak, measured in the
+  same run with the same thread count, that this reaches.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 from dataclasses import replace
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from ttt.text.model import TinyLm, scan, scan_reference
 from ttt.text.train import make_optimizers, preset_configs, train_step
@@ -38,6 +43,9 @@ def bench_scan(T: int, E: int, repeat: int) -> dict[str, float]:
     def vectorised() -> None:
         scan(a, b).sum().backward()
 
+    def reference() -> None:
+        scan_reference(a, b).sum().backward()
+
     with torch.no_grad():
         ms_scan_fwd = _time(lambda: scan(a, b), repeat)
         ms_ref_fwd = _time(lambda: scan_reference(a, b), max(1, repeat // 4))
@@ -49,6 +57,7 @@ def bench_scan(T: int, E: int, repeat: int) -> dict[str, float]:
         "ms_scan_forward": ms_scan_fwd,
         "ms_reference_forward": ms_ref_fwd,
         "ms_scan_forward_backward": _time(vectorised, repeat),
+        "ms_reference_forward_backward": _time(reference, max(1, repeat // 4)),
         "max_abs_diff_float32": diff32,
         "max_abs_diff_float64": diff64,
         "max_abs_state": float(ref64.abs().max()),
@@ -74,22 +83,39 @@ def bench_generation(model: TinyLm, prefix: int, new: int) -> dict[str, float]:
     }
 
 
-def bench_train(steps: int) -> dict[str, float]:
-    tcfg, mcfg = preset_configs("demo")
-    mcfg = replace(mcfg, vocab_size=2048)
+def matmul_peak_gflops(n: int = 1024, repeat: int = 10) -> float:
+    """Dense float32 matmul throughput of this machine (same thread count), GFLOP/s."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=g)
+    b = torch.randn(n, n, generator=g)
+    ms = _time(lambda: a @ b, repeat)
+    return 2 * n**3 / (ms / 1000) / 1e9
+
+
+def bench_train(preset: str, steps: int, peak_gflops: float) -> dict[str, float | str | int]:
+    tcfg, mcfg = preset_configs(preset)
     model = TinyLm(mcfg, seed=0)
     opts = make_optimizers(model, tcfg)
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, mcfg.vocab_size, (tcfg.batch_size, tcfg.seq_len + 1), generator=g)
-    train_step(model, opts, x[:, :-1], x[:, 1:], 0, tcfg)
+    tokens_per_step = tcfg.batch_size * tcfg.seq_len
+    with FlopCounterMode(display=False) as fc:
+        train_step(model, opts, x[:, :-1], x[:, 1:], 0, tcfg)
+    flops_per_token = fc.get_total_flops() / tokens_per_step
     t0 = time.perf_counter()
     for s in range(steps):
         train_step(model, opts, x[:, :-1], x[:, 1:], s + 1, tcfg)
     elapsed = time.perf_counter() - t0
+    tps = steps * tokens_per_step / elapsed
     return {
-        "config": "demo",
+        "config": preset,
         "n_params": model.num_params(),
-        "tokens_per_s": steps * tcfg.batch_size * tcfg.seq_len / elapsed,
+        "vocab_size": mcfg.vocab_size,
+        "tokens_per_step": tokens_per_step,
+        "tokens_per_s": tps,
+        "flops_per_token": flops_per_token,
+        "achieved_gflops": tps * flops_per_token / 1e9,
+        "fraction_of_matmul_peak": tps * flops_per_token / 1e9 / peak_gflops,
     }
 
 
@@ -107,8 +133,13 @@ def main() -> None:
         "threads": args.threads,
         "scan": bench_scan(2048, 256, repeat),
         "generation": bench_generation(model, 512, 16 if args.quick else 64),
-        "train": bench_train(3 if args.quick else 20),
     }
+    peak = matmul_peak_gflops(repeat=3 if args.quick else 10)
+    out["matmul_peak_gflops_float32"] = peak
+    out["train"] = [
+        bench_train("demo", 3 if args.quick else 20, peak),
+        bench_train("default", 2 if args.quick else 5, peak),
+    ]
     print(json.dumps(out, indent=2))
 
 
