@@ -1,4 +1,5 @@
-"""Long work (pretrain a base, create/run/fork a session, sweeps) as cancellable jobs.
+"""Long work (pretrain a base, create/run/fork a session, sweeps, train a text model) as
+cancellable jobs.
 
 A job is a folder ``jobs/<job_id>/`` in the artifact store:
 
@@ -123,6 +124,35 @@ def _run_sweep(
     return {"sweep_id": run_sweep(store, **p, progress=progress, cancel=cancel)}
 
 
+def _train_lm(
+    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
+) -> dict[str, Any]:
+    """Train a TinyLm (``ttt.text.train.train_model``). ``corpus``: absolute paths that the
+    caller (the API) has already checked to lie inside the artifact root or a configured
+    corpus folder; empty = the built-in corpus. A cancel stops at the next step with a
+    checkpoint (model status ``cancelled``, resumable)."""
+    import torch
+
+    from ttt.text.train import corpus_from_args, train_model
+
+    torch.set_num_threads(max(1, int(p.get("threads") or 1)))
+    overrides: dict[str, Any] = {}
+    for key in ("steps", "lr", "seed"):
+        if p.get(key) is not None:
+            overrides[key] = p[key]
+    result = train_model(
+        store,
+        corpus=corpus_from_args(p.get("corpus") or None),
+        preset=str(p.get("preset", "tiny")),
+        overrides=overrides,
+        model_id=p.get("model_id"),
+        promote=bool(p.get("promote", False)),
+        progress=lambda step, total, _info: progress(step, total),
+        cancel=cancel,
+    )
+    return {"model_id": result.model_id, "status": result.status, "step": result.step}
+
+
 def _selftest(
     store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
 ) -> dict[str, Any]:
@@ -146,6 +176,7 @@ JOB_KINDS: dict[str, JobFn] = {
     "run_session": _run_session,
     "fork_session": _fork_session,
     "run_sweep": _run_sweep,
+    "train_lm": _train_lm,
     "selftest": _selftest,
 }
 

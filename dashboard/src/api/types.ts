@@ -123,3 +123,12 @@ export type Architecture = Omit<S['Architecture'], 'muon' | 'model_cfg'> & {
 
 /** One live per-step row: [t, baseline, adaptive, frozen, oracle, did_update, update_ok, status, mu]. */
 export type LiveRow = [number, number, number, number, number, number, number, string, number]
+
+export type TextModelSummary = S['TextModelSummary']
+export type TextModelStatus = TextModelSummary['status']
+export type TextModelList = S['TextModelList']
+export type TrainLogRow = KnownKeys<S['TrainLogRow']>
+export type TrainLmRequest = S['TrainLmRequest']
+export type GenerateRequest = S['GenerateRequest']
+export type GenerateOut = S['GenerateOut']
+export type TrainStreamStatus = S['TrainStreamStatus']

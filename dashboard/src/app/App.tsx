@@ -20,6 +20,7 @@ const queryClient = new QueryClient({
 })
 
 const NotFound = lazy(() => import('./NotFound'))
+const TrainPage = lazy(() => import('@/features/train'))
 
 function RedirectKeepSearch({ to }: { to: string }) {
   const loc = useLocation()
@@ -36,7 +37,14 @@ export function App() {
             <Route path="nano" element={<RedirectKeepSearch to="/nano/overview" />} />
             <Route path="nano/:tab" element={<NanoLayout />} />
             <Route path="text" element={<LaterRelease area="Text" />} />
-            <Route path="train" element={<LaterRelease area="Train" />} />
+            <Route
+              path="train"
+              element={
+                <Suspense fallback={<Loading what="Train" />}>
+                  <TrainPage />
+                </Suspense>
+              }
+            />
             <Route path="chat" element={<LaterRelease area="Chat" />} />
             <Route
               path="*"

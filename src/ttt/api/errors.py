@@ -5,6 +5,7 @@
     NotFoundError                                  -> 404
     InvalidIdError, PathEscapeError                -> 400
     AlreadyExistsError, LockTimeoutError           -> 409
+    ModelStateError (e.g. promoting a failed model) -> 409
     CorruptFileError, SchemaVersionError, other StoreError -> 500 (the message names the file)
     anything else                                  -> 500
 """
@@ -29,11 +30,13 @@ from ttt.store import (
     SchemaVersionError,
     StoreError,
 )
+from ttt.text.registry import ModelStateError
 
 log = logging.getLogger("ttt.api")
 
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     ValueError: 422,
+    ModelStateError: 409,
     NotFoundError: 404,
     InvalidIdError: 400,
     PathEscapeError: 400,

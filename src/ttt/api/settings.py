@@ -42,6 +42,11 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(1 << 20, ge=1, description="Largest accepted request body.")
     dashboard_dist: Path = Field(DEFAULT_DASHBOARD_DIST, description="Built dashboard folder.")
     max_jobs: int = Field(2, ge=1, le=64, description="Jobs running at once (worker processes).")
+    corpus_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra folders a training corpus may come from (besides the artifact "
+        "root); comma-separated in TTT_CORPUS_DIRS. No other path is ever read.",
+    )
     job_cancel_grace_s: float = Field(
         10.0, ge=0, description="Seconds a cancelled job may take to stop before it is killed."
     )
@@ -51,6 +56,13 @@ class ApiSettings(BaseSettings):
     def _split_origins(cls, v: Any) -> Any:
         if isinstance(v, str):
             return [o.strip() for o in v.split(",") if o.strip()]
+        return v
+
+    @field_validator("corpus_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [d.strip() for d in v.split(",") if d.strip()]
         return v
 
     @field_validator("token", mode="before")

@@ -17,7 +17,8 @@ class JobProgress(BaseModel):
 class Job(BaseModel):
     job_id: str
     kind: str = Field(
-        description="pretrain_base | create_session | run_session | fork_session | run_sweep"
+        description="pretrain_base | create_session | run_session | fork_session | run_sweep "
+        "| train_lm"
     )
     status: JobStatus
     params: dict[str, Any] = Field(

@@ -1,6 +1,16 @@
 """One router per resource; ``ROUTERS`` is the order they are included in."""
 
-from ttt.api.routes import bases, health, jobs, lineage, runs, sessions, sweeps, weights
+from ttt.api.routes import (
+    bases,
+    health,
+    jobs,
+    lineage,
+    runs,
+    sessions,
+    sweeps,
+    text_models,
+    weights,
+)
 
 ROUTERS = [
     health.router,
@@ -10,5 +20,6 @@ ROUTERS = [
     weights.router,
     lineage.router,
     sweeps.router,
+    text_models.router,
     jobs.router,
 ]

@@ -1,0 +1,1 @@
+export { TrainPage as default } from './components/TrainPage'
