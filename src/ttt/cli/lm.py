@@ -5,6 +5,9 @@ ttt lm train --corpus notes/ --steps 2000   # your own .txt/.md/.text/.tex/.rst 
 ttt lm generate "The list type" --max-tokens 80
 ttt lm eval
 ttt lm list
+
+Data-parallel training (README "Text models"):
+torchrun --nproc-per-node 2 -m ttt lm train --preset demo --threads 1
 """
 
 from __future__ import annotations
@@ -174,17 +177,27 @@ def train_cmd(
     ),
     device: str = DeviceOpt,
     threads: int | None = ThreadsOpt,
+    distributed: bool | None = typer.Option(
+        None,
+        "--distributed/--no-distributed",
+        help="Data-parallel over a torch.distributed group (gloo on CPU, NCCL on CUDA); "
+        "default: on when launched by torchrun. The batch is split across processes; "
+        "only rank 0 writes and prints.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the model's meta as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Train a TinyLm (or resume one). Ctrl-C stops cleanly at a step boundary."""
+    from ttt.text.distributed import DistributedError, env_rank, launched_by_torchrun
     from ttt.text.registry import read_meta
     from ttt.text.train import TrainingError, corpus_from_args, resume_training, train_model
 
     _set_threads(threads)
+    dist_on = launched_by_torchrun() if distributed is None else distributed
+    main = not dist_on or env_rank() == 0  # other ranks train silently
     store = get_store(artifacts_root)
-    with domain_errors(), _training_errors(TrainingError):
+    with domain_errors(), _training_errors(TrainingError), _training_errors(DistributedError):
         overrides = {
             k: v
             for k, v in {
@@ -205,14 +218,23 @@ def train_cmd(
             if v is not None
         }
         model_ov.update(parse_kv(model_set, "model"))
-        with _graceful_interrupt() as stop, _train_progress(not (as_json or quiet)) as bar:
+        show_bar = main and not (as_json or quiet)
+        with _graceful_interrupt() as stop, _train_progress(show_bar) as bar:
             if resume:
                 result = resume_training(
-                    store, resume, device=device, progress=bar, cancel=lambda: stop[0]
+                    store,
+                    resume,
+                    device=device,
+                    progress=bar,
+                    cancel=lambda: stop[0],
+                    distributed=dist_on,
                 )
             else:
-                corp = corpus_from_args(
-                    [str(p) for p in corpus or []], skip_bad_files=skip_bad_files
+                # Only rank 0 reads the corpus (and writes the token files the others use).
+                corp = (
+                    corpus_from_args([str(p) for p in corpus or []], skip_bad_files=skip_bad_files)
+                    if main
+                    else None
                 )
                 result = train_model(
                     store,
@@ -225,10 +247,13 @@ def train_cmd(
                     promote=promote,
                     progress=bar,
                     cancel=lambda: stop[0],
+                    distributed=dist_on,
                 )
-                for s in corp.skipped:
+                for s in corp.skipped if corp is not None else []:
                     console.print(f"[yellow]skipped[/] {s['document']}: {s['reason']}")
         meta = read_meta(store, result.model_id)
+    if not main:
+        return
     if as_json:
         print_json(meta)
         return

@@ -454,11 +454,14 @@ class TokenBuffer:
         win = torch.from_numpy(np.asarray(self.data[idx], dtype=np.int64))
         return win[:, :-1], win[:, 1:]
 
+    def sample_starts(self, batch: int, seq_len: int, generator: torch.Generator) -> Tensor:
+        """``batch`` uniformly random window starts (B,), drawn from ``generator``."""
+        self._need(seq_len)
+        return torch.randint(self.n_tokens - seq_len, (batch,), generator=generator)
+
     def sample(self, batch: int, seq_len: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """``batch`` windows at uniformly random offsets (drawn from ``generator``)."""
-        self._need(seq_len)
-        starts = torch.randint(self.n_tokens - seq_len, (batch,), generator=generator)
-        return self.windows(starts, seq_len)
+        return self.windows(self.sample_starts(batch, seq_len, generator), seq_len)
 
     def eval_starts(self, n_windows: int, seq_len: int) -> Tensor:
         """Fixed, evenly spaced window starts (the same every evaluation)."""

@@ -18,8 +18,9 @@ every optimizer state tensor. So training N steps equals training k steps, stopp
 resuming for N − k steps, bit for bit (tested).
 
 The step is separable for data parallelism: ``compute_grads`` (forward + backward), then a
-``grad_hook`` over the gradients (where a ``torch.distributed`` all-reduce slots in), then
-``apply_update`` (clip, schedule, optimizer steps).
+``grad_hook`` over the gradients and the loss, then ``apply_update`` (clip, schedule,
+optimizer steps). Under ``torchrun`` the hook is an all-reduce that averages them across
+processes, each of which ran its slice of the same global batch (``ttt.text.distributed``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import math
 import platform
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ from ttt.store import (
 )
 from ttt.text import registry
 from ttt.text.corpus import Corpus, TokenBuffer, write_token_files
+from ttt.text.distributed import DataParallel, data_parallel
 from ttt.text.model import TinyLm, TinyLmConfig
 from ttt.text.registry import (
     CANCELLED,
@@ -262,13 +265,14 @@ def train_step(
     cfg: TrainConfig,
     grad_hook: GradHook | None = None,
 ) -> dict[str, float]:
-    """One optimisation step; ``grad_hook`` sees every gradient between backward and update
-    (e.g. an all-reduce that averages gradients across data-parallel processes)."""
-    loss = compute_grads(model, opts, x, y)
+    """One optimisation step; ``grad_hook`` sees every gradient and the loss (last, shape (1,))
+    between backward and update, and may change them in place (e.g. an all-reduce that
+    averages them across data-parallel processes, so they all check the same loss)."""
+    loss = compute_grads(model, opts, x, y).reshape(1)
+    if grad_hook is not None:
+        grad_hook([*(p.grad for p in opts.params if p.grad is not None), loss])
     if not torch.isfinite(loss):
         raise TrainingError(f"non-finite training loss at step {step + 1}")
-    if grad_hook is not None:
-        grad_hook([p.grad for p in opts.params if p.grad is not None])
     return {"loss": float(loss), **apply_update(opts, step, cfg)}
 
 
@@ -376,15 +380,41 @@ def train_model(
     promote: bool = True,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    distributed: bool | None = None,
 ) -> TrainResult:
     """Create ``text_models/<model_id>/`` and train it (see the module docstring).
 
     ``corpus`` defaults to the built-in one. ``promote``: a completed model becomes eligible
     as the default model. ``cancel()`` is polled every step: a cancelled run saves a
-    checkpoint at that step and can be resumed with ``resume_training``."""
+    checkpoint at that step and can be resumed with ``resume_training``. ``distributed``:
+    train data-parallel in a ``torch.distributed`` group (None: when launched by torchrun);
+    rank 0 prepares the data and writes everything, the other ranks' ``corpus`` is unused."""
+    with data_parallel(device, distributed) as dp:
+        prepare = lambda: _prepare(  # noqa: E731
+            store, corpus, preset, overrides, model_overrides, model_id, device, promote,
+            world_size=dp.world_size if dp else 1,
+        )  # fmt: skip
+        mid = prepare() if dp is None else dp.from_main(prepare)
+        return _resume(store, mid, device, progress, cancel, dp)
+
+
+def _prepare(
+    store: ArtifactStore,
+    corpus: Corpus | None,
+    preset: str,
+    overrides: dict[str, Any] | None,
+    model_overrides: dict[str, Any] | None,
+    model_id: str | None,
+    device: str,
+    promote: bool,
+    *,
+    world_size: int,
+) -> str:
+    """Validate, scan the corpus, train the tokenizer, write the token files; the model id."""
     tcfg, mcfg = preset_configs(preset)
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **(overrides or {})})
     mcfg = TinyLmConfig.from_dict({**mcfg.to_dict(), **(model_overrides or {})})
+    _check_world_size(tcfg, world_size)
     mid = validate_id(model_id, what="text model id") if model_id else new_id("lm")
     corpus = corpus if corpus is not None else Corpus.builtin()
     manifest = corpus.scan()  # a bad corpus fails before anything is written
@@ -430,7 +460,15 @@ def train_model(
         except BaseException as e:
             registry.update_meta(store, mid, status=FAILED, error=_describe(e))
             raise
-    return resume_training(store, mid, device=device, progress=progress, cancel=cancel)
+    return mid
+
+
+def _check_world_size(tcfg: TrainConfig, world_size: int) -> None:
+    if tcfg.batch_size % world_size:
+        raise ValueError(
+            f"batch_size {tcfg.batch_size} must be a multiple of the {world_size} "
+            "data-parallel processes (each takes an equal slice of the global batch)"
+        )
 
 
 def resume_training(
@@ -440,26 +478,52 @@ def resume_training(
     device: str | None = None,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    distributed: bool | None = None,
 ) -> TrainResult:
-    """Continue a ``training``/``cancelled``/``failed`` model from its latest checkpoint."""
-    with store.lock(KIND, model_id, timeout=1.0):
-        meta = registry.read_meta(store, model_id)
-        if meta["status"] not in (TRAINING, CANCELLED, FAILED):
-            raise ModelStateError(
-                f"text model {model_id!r} has status {meta['status']!r}; only training, "
-                "cancelled or failed models can be resumed"
+    """Continue a ``training``/``cancelled``/``failed`` model from its latest checkpoint
+    (data-parallel like ``train_model`` when ``distributed``)."""
+    dev = device or registry.read_meta(store, model_id).get("device", "cpu")
+    with data_parallel(dev, distributed) as dp:
+        return _resume(store, model_id, dev, progress, cancel, dp)
+
+
+def _resume(
+    store: ArtifactStore,
+    model_id: str,
+    device: str,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+    dp: DataParallel | None,
+) -> TrainResult:
+    main = dp is None or dp.is_main
+    with ExitStack() as held:
+
+        def start() -> dict[str, Any]:  # rank 0 only: lock, check and mark the model
+            held.enter_context(store.lock(KIND, model_id, timeout=1.0))
+            meta = registry.read_meta(store, model_id)
+            if meta["status"] not in (TRAINING, CANCELLED, FAILED):
+                raise ModelStateError(
+                    f"text model {model_id!r} has status {meta['status']!r}; only training, "
+                    "cancelled or failed models can be resumed"
+                )
+            if "tokens" not in meta:
+                raise ModelStateError(
+                    f"text model {model_id!r} failed before its corpus was tokenised; "
+                    "train a new one"
+                )
+            world_size = dp.world_size if dp else 1
+            _check_world_size(TrainConfig.from_dict(meta["train_cfg"]), world_size)
+            return registry.update_meta(
+                store, model_id, status=TRAINING, error=None, device=device, world_size=world_size
             )
-        if "tokens" not in meta:
-            raise ModelStateError(
-                f"text model {model_id!r} failed before its corpus was tokenised; train a new one"
-            )
-        dev = device or meta.get("device", "cpu")
-        meta = registry.update_meta(store, model_id, status=TRAINING, error=None, device=dev)
+
+        meta = start() if dp is None else dp.from_main(start)
         try:
-            return _run(store, model_id, meta, dev, progress, cancel)
+            return _run(store, model_id, meta, dp.device if dp else device, progress, cancel, dp)
         except BaseException as e:
-            status = CANCELLED if isinstance(e, KeyboardInterrupt) else FAILED
-            registry.update_meta(store, model_id, status=status, error=_describe(e))
+            if main:
+                status = CANCELLED if isinstance(e, KeyboardInterrupt) else FAILED
+                registry.update_meta(store, model_id, status=status, error=_describe(e))
             raise
 
 
@@ -474,8 +538,17 @@ def _run(
     device: str,
     progress: Progress | None,
     cancel: Callable[[], bool] | None,
+    dp: DataParallel | None,
 ) -> TrainResult:
+    """The training loop. With ``dp`` every rank runs it on its slice of each global batch;
+    only rank 0 evaluates, logs, checkpoints and writes the result (which all ranks return)."""
+    main = dp is None or dp.is_main
     d = registry.model_dir(store, mid)
+    if not d.is_dir():
+        raise ModelStateError(
+            f"{d} is not visible here; data-parallel ranks need the artifact root on a "
+            "filesystem shared with rank 0"
+        )
     tcfg = TrainConfig.from_dict(meta["train_cfg"])
     mcfg = TinyLmConfig.from_dict(meta["model_cfg"])
     train_buf, val_buf = TokenBuffer.open(d, "train"), TokenBuffer.open(d, "val")
@@ -483,9 +556,11 @@ def _run(
     model.train()
     opts = make_optimizers(model, tcfg)
     start = load_checkpoint(d, model, opts)
-    _truncate_log(d / "train_log.jsonl", start)
+    if main:
+        _truncate_log(d / "train_log.jsonl", start)
+    grad_hook = dp.all_reduce_mean if dp is not None else None
 
-    tokens_per_step = tcfg.batch_size * tcfg.seq_len
+    tokens_per_step = tcfg.batch_size * tcfg.seq_len  # the global batch, over all ranks
     t_run = time.perf_counter()
     t_log, losses = time.perf_counter(), []
     val_loss: float | None = None
@@ -493,13 +568,19 @@ def _run(
     step = start
     status = COMPLETED
     while step < tcfg.steps:
-        if cancel is not None and cancel():
+        stop = cancel is not None and cancel()
+        if stop if dp is None else dp.any(stop):  # every rank stops at the same step
             status = CANCELLED
             break
-        x, y = train_buf.sample(tcfg.batch_size, tcfg.seq_len, batch_generator(tcfg, step))
-        info = train_step(model, opts, x.to(device), y.to(device), step, tcfg)
+        starts = train_buf.sample_starts(tcfg.batch_size, tcfg.seq_len, batch_generator(tcfg, step))
+        if dp is not None:
+            starts = dp.shard(starts)  # same seeded global batch everywhere; keep our slice
+        x, y = train_buf.windows(starts, tcfg.seq_len)
+        info = train_step(model, opts, x.to(device), y.to(device), step, tcfg, grad_hook)
         step += 1
         losses.append(info["loss"])
+        if not main:
+            continue
         last = step == tcfg.steps
         evaluated = step % tcfg.eval_every == 0 or last
         if evaluated:
@@ -526,40 +607,47 @@ def _run(
 
     elapsed = time.perf_counter() - t_run
     trained = step - start
-    if status == CANCELLED:
+
+    def cancelled() -> TrainResult:
         if step > start:
             save_checkpoint(d, step, model, opts)
         registry.update_meta(store, mid, status=CANCELLED, step=step)
         return TrainResult(mid, CANCELLED, step, {})
 
-    weights = model.state_dict()
-    write_tensors(d / WEIGHTS_FILE, weights)
-    save_checkpoint(d, step, model, opts)  # lets a later run extend training from here
-    final_val = (
-        val_loss
-        if val_loss is not None
-        else evaluate_loss(model, val_buf, tcfg.seq_len, tcfg.eval_windows)
-    )
-    metrics = {
-        "train_loss": rec.get("train_loss"),
-        "val_loss": final_val,
-        "val_ppl": math.exp(min(final_val, 50.0)),
-        "tokens_per_s": trained * tokens_per_step / elapsed if trained and elapsed > 0 else None,
-        "seconds": round(elapsed, 2),
-        "train_tokens_seen": step * tokens_per_step,
-        "n_params": model.num_params(),
-    }
-    registry.update_meta(
-        store,
-        mid,
-        status=COMPLETED,
-        step=step,
-        metrics=metrics,
-        weights_sha256=weights_sha256(weights),
-        promoted=bool(meta.get("promote_on_complete", False)),
-        completed_at=registry.now_iso(),
-    )
-    return TrainResult(mid, COMPLETED, step, metrics)
+    def completed() -> TrainResult:
+        weights = model.state_dict()
+        write_tensors(d / WEIGHTS_FILE, weights)
+        save_checkpoint(d, step, model, opts)  # lets a later run extend training from here
+        final_val = (
+            val_loss
+            if val_loss is not None
+            else evaluate_loss(model, val_buf, tcfg.seq_len, tcfg.eval_windows)
+        )
+        metrics = {
+            "train_loss": rec.get("train_loss"),
+            "val_loss": final_val,
+            "val_ppl": math.exp(min(final_val, 50.0)),
+            "tokens_per_s": trained * tokens_per_step / elapsed
+            if trained and elapsed > 0
+            else None,
+            "seconds": round(elapsed, 2),
+            "train_tokens_seen": step * tokens_per_step,
+            "n_params": model.num_params(),
+        }
+        registry.update_meta(
+            store,
+            mid,
+            status=COMPLETED,
+            step=step,
+            metrics=metrics,
+            weights_sha256=weights_sha256(weights),
+            promoted=bool(meta.get("promote_on_complete", False)),
+            completed_at=registry.now_iso(),
+        )
+        return TrainResult(mid, COMPLETED, step, metrics)
+
+    finish = cancelled if status == CANCELLED else completed
+    return finish() if dp is None else dp.from_main(finish)
 
 
 def _truncate_log(path: Path, step: int) -> None:
