@@ -94,6 +94,7 @@ def matmul_peak_gflops(n: int = 1024, repeat: int = 10) -> float:
 
 def bench_train(preset: str, steps: int, peak_gflops: float) -> dict[str, float | str | int]:
     tcfg, mcfg = preset_configs(preset)
+    mcfg = replace(mcfg, vocab_size=tcfg.vocab_size)  # as trained: the tokenizer's size
     model = TinyLm(mcfg, seed=0)
     opts = make_optimizers(model, tcfg)
     g = torch.Generator().manual_seed(0)
