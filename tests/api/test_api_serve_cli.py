@@ -73,3 +73,14 @@ def test_token_from_environment(cli, started, tmp_path: Path, monkeypatch) -> No
     monkeypatch.setenv("TTT_API_TOKEN", "from-env")
     r = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--artifacts-root", str(tmp_path)])
     assert r.exit_code == 0, r.output
+
+
+def test_corpus_dir_option_reaches_the_settings(cli, started, tmp_path: Path) -> None:
+    corpora = tmp_path / "corpora"
+    corpora.mkdir()
+    r = CliRunner().invoke(
+        cli, ["serve", "--artifacts-root", str(tmp_path / "a"), "--corpus-dir", str(corpora)]
+    )
+    assert r.exit_code == 0, r.output
+    (call,) = started
+    assert call["app"].state.ctx.settings.corpus_dirs == [corpora]

@@ -39,6 +39,12 @@ def serve(
         None, help="Built dashboard folder (default: dashboard/dist of this checkout)."
     ),
     max_jobs: int = typer.Option(2, help="Jobs (worker processes) running at once."),
+    corpus_dir: list[Path] = typer.Option(
+        [],
+        "--corpus-dir",
+        help="Extra folder a training corpus may be read from, besides the artifact root "
+        "(repeatable; env TTT_CORPUS_DIRS, comma-separated).",
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
     """Serve the artifacts API and the dashboard."""
@@ -57,6 +63,8 @@ def serve(
         values["artifacts_root"] = artifacts_root
     if dashboard_dist is not None:
         values["dashboard_dist"] = dashboard_dist
+    if corpus_dir:
+        values["corpus_dirs"] = list(corpus_dir)
     try:
         settings = ApiSettings.model_validate(values)
         check_bind_security(settings)
