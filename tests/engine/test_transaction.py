@@ -9,6 +9,9 @@ import torch
 
 from ttt.engine import (
     BatchedMuonBackend,
+    CanaryAlignmentMin,
+    CanaryDelta,
+    CanaryRobustZ,
     ChecksConfig,
     GateDecision,
     GradHistory,
@@ -20,6 +23,7 @@ from ttt.engine import (
     StepSizeControl,
     TorchOptimBackend,
     UpdateEngine,
+    canary_probe_dict,
 )
 from ttt.optim import MuonConfig
 
@@ -265,3 +269,148 @@ def test_batched_engine_matches_single_sessions():
         assert statuses == [row[i] for row in batched_status]
         torch.testing.assert_close(wb.detach()[i], w.detach(), rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(engine.lr[i], eng.lr[0])
+
+
+# -- canaries, named histories, prepare, directional signal ---------------------------------
+
+
+def _canary_setup(seed: int = 0, checks: ChecksConfig | None = None, **kw):
+    """One session whose canary is a second regression task (per-canary probes, k = 2)."""
+    x, y = _problem(seed)
+    g = torch.Generator().manual_seed(100 + seed)
+    xc = torch.randn(2, 16, 4, generator=g)
+    yc = xc @ torch.randn(2, 4, 3, generator=g)
+    w, backend, engine = _single(seed, checks=checks, **kw)
+
+    def canary_losses():
+        return ((torch.einsum("kti,ji->ktj", xc, w) - yc) ** 2).mean(dim=(1, 2)).unsqueeze(0)
+
+    def loss_fn():
+        return ((x[:24] @ w.T - y[:24]) ** 2).mean().reshape(1)
+
+    def probe_fn():
+        return {
+            "holdout_loss": ((x[24:] @ w.T - y[24:]) ** 2).mean().reshape(1),
+            **canary_probe_dict(canary_losses()),
+        }
+
+    return w, backend, engine, loss_fn, probe_fn, canary_losses
+
+
+def test_canary_fields_in_events_and_history_of_committed_deltas_only():
+    checks = ChecksConfig(post=[CanaryRobustZ(min_history=2)])
+    w, backend, engine, loss_fn, probe_fn, _ = _canary_setup(checks=checks)
+    for t in range(3):
+        ev = engine.transact(t=t, loss_fn=loss_fn, probe_fn=probe_fn).events[0]
+        assert ev.status == "commit"
+        assert ev.canary_before == pytest.approx(ev.probes_pre["canary_loss"])
+        assert ev.canary_after == pytest.approx(ev.probes_post["canary_loss"])
+        per = [
+            ev.probes_post[f"canary_loss.{c}"] - ev.probes_pre[f"canary_loss.{c}"] for c in (0, 1)
+        ]
+        assert ev.canary_delta == pytest.approx(max(per))
+        assert ev.canary_worst == f"canary_loss.{per.index(max(per))}"
+        rec = next(c for c in ev.checks if c["name"] == "canary_robust_z")
+        assert rec["canary_delta"] == pytest.approx(ev.canary_delta)
+        assert (ev.canary_z is None) == (t < 2) and rec.get("canary_z") == ev.canary_z
+    hist = engine.histories["canary_delta"]
+    assert int(hist.count[0]) == 3
+    # A rolled-back update's canary delta never enters the history.
+    engine.checks = ChecksConfig(post=[CanaryDelta(max_delta=-1.0)])
+    ev = engine.transact(t=3, loss_fn=loss_fn, probe_fn=probe_fn).events[0]
+    assert ev.status == "rollback_canary" and ev.canary_delta is not None
+    assert int(engine.histories["canary_delta"].count[0]) == 3
+    assert int(engine.history.count[0]) == 3
+
+
+def test_canary_robust_z_rolls_back_an_outlier_bit_exactly():
+    checks = ChecksConfig(post=[CanaryRobustZ(z_max=3.0, min_history=3, abs_floor=1e-12)])
+    w, backend, engine, loss_fn, probe_fn, _ = _canary_setup(checks=checks)
+    # A committed history of tiny canary deltas, then a write that damages the canary.
+    hist = engine.history_for("canary_delta")
+    for v in (1e-6, -1e-6, 2e-6, 0.0):
+        hist.push(torch.tensor([v]), torch.tensor([True]))
+    engine.lr.fill_(0.1)
+    before = w.detach().clone()
+    opt_before = _opt_state(backend)
+    ev = engine.transact(t=0, loss_fn=loss_fn, probe_fn=probe_fn).events[0]
+    assert ev.canary_delta is not None and ev.canary_delta > 1e-3
+    assert ev.status == "rollback_canary" and ev.canary_z is not None and ev.canary_z > 3.0
+    assert torch.equal(w.detach(), before) and _opt_state(backend) == opt_before
+
+
+def test_engine_state_dict_keeps_named_histories_and_loads_old_dicts():
+    checks = ChecksConfig(post=[CanaryRobustZ()])
+    w, backend, engine, loss_fn, probe_fn, _ = _canary_setup(checks=checks)
+    for t in range(4):
+        engine.transact(t=t, loss_fn=loss_fn, probe_fn=probe_fn)
+    sd = engine.state_dict()
+    assert {"history.values", "history.count", "history.canary_delta.values"} <= set(sd)
+    _, _, fresh, *_ = _canary_setup(checks=checks)
+    fresh.load_state_dict(sd)
+    assert set(fresh.state_dict()) == set(sd)
+    for k, v in fresh.state_dict().items():
+        torch.testing.assert_close(v, sd[k], rtol=0, atol=0, equal_nan=True)
+    # A state dict written before named histories existed: canary history starts empty.
+    old = {k: sd[k] for k in ("lr", "attempts", "history.values", "history.count")}
+    _, _, legacy, loss2, probe2, _ = _canary_setup(checks=checks)
+    legacy.load_state_dict(old)
+    assert set(legacy.histories) == {"grad_norm"}
+    ev = legacy.transact(t=0, loss_fn=loss2, probe_fn=probe2).events[0]
+    assert ev.status == "commit" and ev.canary_z is None
+    assert int(legacy.histories["canary_delta"].count[0]) == 1
+    # Engines without a canary write exactly the keys they always wrote.
+    _, _, plain = _single()
+    assert set(plain.state_dict()) == {"lr", "attempts", "history.values", "history.count"}
+
+
+def test_prepare_sees_pre_step_weights_and_leaves_the_chunk_gradient_alone():
+    x, y = _problem()
+    w, backend, engine = _single()
+    loss_fn, probe_fn = _fns(w, x, y)
+    seen = {}
+
+    class Spy:
+        def prepare(self, active, canary_grads=None):
+            seen["w"] = w.detach().clone()
+            seen["grad_none"] = w.grad is None
+            (w**2).sum().backward()  # a careless canary fn that accumulates into .grad
+            seen["canary_grads"] = canary_grads
+
+        def __call__(self, before, after, active):
+            return dict(after), [{"ok": True}]
+
+    engine.projection = Spy()
+    # Reference: the same step without the projection.
+    w2, _, engine2 = _single()
+    engine2.transact(t=0, loss_fn=_fns(w2, x, y)[0], probe_fn=_fns(w2, x, y)[1])
+    before = w.detach().clone()
+    ev = engine.transact(t=0, loss_fn=loss_fn, probe_fn=probe_fn).events[0]
+    assert torch.equal(seen["w"], before) and seen["grad_none"]
+    assert seen["canary_grads"] is None and ev.projection == {"ok": True}
+    assert torch.equal(w.detach(), w2.detach())
+
+
+def test_grad_alignment_signal_and_pre_check():
+    from ttt.safety.spfw import canary_grads
+
+    w, backend, engine, loss_fn, probe_fn, canary_losses = _canary_setup()
+    engine.canary_grads_fn = lambda: canary_grads(canary_losses(), {"W": w}, batched=False)
+    # Expected cosines from the gradients at the pre-step weights.
+    (g_chunk,) = torch.autograd.grad(loss_fn().sum(), w)
+    g_c = engine.canary_grads_fn()["W"][0]  # (k, 3, 4)
+    cos = torch.nn.functional.cosine_similarity(g_c.reshape(2, -1), g_chunk.reshape(1, -1))
+    ev = engine.transact(t=0, loss_fn=loss_fn, probe_fn=probe_fn).events[0]
+    assert ev.grad_alignment is not None
+    assert ev.grad_alignment["cos"] == pytest.approx(cos.tolist(), abs=1e-6)
+    assert ev.grad_alignment["min_cos"] == pytest.approx(min(cos.tolist()), abs=1e-6)
+    # The pre-check refuses a write that points against a canary more than allowed.
+    limit = float(cos.min()) + 0.01
+    engine.checks = ChecksConfig(pre=[CanaryAlignmentMin(min_cos=limit)])
+    w_before = w.detach().clone()
+    ev = engine.transact(t=1, loss_fn=loss_fn, probe_fn=probe_fn).events[0]
+    assert ev.status == "rollback_canary" and "points against a canary" in ev.reasons[0]
+    assert torch.equal(w.detach(), w_before)
+    engine.canary_grads_fn = None
+    with pytest.raises(ValueError, match="canary_grads_fn"):
+        engine.transact(t=2, loss_fn=loss_fn, probe_fn=probe_fn)

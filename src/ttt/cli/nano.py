@@ -33,6 +33,28 @@ SetOpt = typer.Option(
 EnvSetOpt = typer.Option(
     None, "--env-set", help="Environment override key=value (repeatable), e.g. --env-set mu=0.4."
 )
+CanaryOpt = typer.Option(
+    False,
+    "--canary",
+    help="Probe a canary (fixed reference trajectories at a reference μ) around every update.",
+)
+CanaryMaxDeltaOpt = typer.Option(
+    None,
+    "--canary-max-delta",
+    help="Roll back a write that raises the canary loss by more than this (implies --canary).",
+)
+CanaryZOpt = typer.Option(
+    None,
+    "--canary-z",
+    help="Roll back a write whose canary-loss rise is a robust-z outlier above this z against "
+    "the session's committed updates (implies --canary).",
+)
+SpfwOpt = typer.Option(
+    None,
+    "--spfw",
+    help="Project every write so that no canary loss rises to first order: halfspace or "
+    "nullspace (implies --canary).",
+)
 
 
 def _env_overrides(
@@ -63,6 +85,29 @@ def _plast_overrides(
     ov: dict[str, Any] = {k: v for k, v in {"lr": lr, "chunk": chunk}.items() if v is not None}
     ov.update(parse_kv(extra, "plasticity"))
     return ov
+
+
+def _with_safety(
+    ov: dict[str, Any],
+    canary: bool,
+    canary_max_delta: float | None,
+    canary_z: float | None,
+    spfw: str | None,
+) -> dict[str, Any]:
+    """Add the canary / canary-rollback / SPFW options to plasticity overrides."""
+    from ttt.nano.config import PlasticityConfig, safety_overrides
+
+    checks = ov.get("checks") or PlasticityConfig().checks
+    extra = safety_overrides(
+        checks,
+        canary=canary,
+        canary_max_delta=canary_max_delta,
+        canary_z=canary_z,
+        spfw=spfw,
+    )
+    if "canary" in ov and "canary" in extra:
+        extra.pop("canary")  # an explicit --set canary=... wins
+    return {**ov, **extra}
 
 
 @app.command("pretrain")
@@ -103,6 +148,10 @@ def session_new(
     chunk: int | None = typer.Option(None, help="Steps per update transaction."),
     set_: list[str] | None = SetOpt,
     env_set: list[str] | None = EnvSetOpt,
+    canary: bool = CanaryOpt,
+    canary_max_delta: float | None = CanaryMaxDeltaOpt,
+    canary_z: float | None = CanaryZOpt,
+    spfw: str | None = SpfwOpt,
     session_id: str | None = typer.Option(None, "--id", help="Id of the new session."),
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
@@ -111,6 +160,9 @@ def session_new(
 
     store = get_store(artifacts_root)
     with domain_errors():
+        plast = _with_safety(
+            _plast_overrides(lr, chunk, set_), canary, canary_max_delta, canary_z, spfw
+        )
         sid = create_session(
             store,
             base_id=base,
@@ -120,7 +172,7 @@ def session_new(
             env_overrides=_env_overrides(
                 noise, process_noise, schedule, drift_rate, jump_step, jump_to, env_set
             ),
-            plasticity_overrides=_plast_overrides(lr, chunk, set_),
+            plasticity_overrides=plast,
             session_id=session_id,
         )
     typer.echo(sid)
@@ -296,6 +348,11 @@ def sweep_cmd(
     base: str | None = typer.Option(None, "--base", help="Base id (default: newest)."),
     out: Path | None = typer.Option(None, help="Also write the table to this CSV/JSON file."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    set_: list[str] | None = SetOpt,
+    canary: bool = CanaryOpt,
+    canary_max_delta: float | None = CanaryMaxDeltaOpt,
+    canary_z: float | None = CanaryZOpt,
+    spfw: str | None = SpfwOpt,
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Run many sessions across a μ grid at once (vectorised); one result table."""
@@ -304,6 +361,7 @@ def sweep_cmd(
     store = get_store(artifacts_root)
     modes = tuple(m.strip() for m in env_modes.split(",") if m.strip())
     with domain_errors(), progress_bar("sweep", enabled=not as_json) as bar:
+        plast = _with_safety(parse_kv(set_, "plasticity"), canary, canary_max_delta, canary_z, spfw)
         sid = run_sweep(
             store,
             n_sessions=sessions,
@@ -313,6 +371,7 @@ def sweep_cmd(
             noise_std=noise,
             seed=seed,
             base_id=base,
+            plasticity_overrides=plast or None,
             progress=bar,
         )
         rows = sweep_rows(store, sid)

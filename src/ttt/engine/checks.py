@@ -7,6 +7,16 @@ a single chat session run the same code.
 
 Pre-checks look at the gradient before the step; post-checks compare probes taken before and
 after the step on data the step did not train on (held-out steps, canaries).
+
+Relative checks judge a value against the session's own *history of committed updates*
+(``SignalHistory``, one per signal, named by the check's ``history_key``: ``grad_norm`` for
+the gradient-norm checks, ``canary_delta`` for ``CanaryRobustZ``). Blocked and rolled-back
+updates never enter a history.
+
+Canary probes follow one convention (``canary_probe_dict``): ``canary_loss`` is the mean over
+canaries, ``canary_loss.0``, ``canary_loss.1``, ... the per-canary losses, each ``(S,)``.
+When per-canary values are present the canary checks judge the **worst canary** (the max over
+canaries of after − before); otherwise the delta of the mean.
 """
 
 from __future__ import annotations
@@ -57,6 +67,8 @@ class CheckOutcome:
     # (S,) the statistic behind a relative check (robust z), NaN where not applicable; value
     # and threshold stay in the checked quantity's own units so they can be compared.
     score: Tensor | None = None
+    # Per session: extra JSON-safe fields merged into the record (e.g. canary before/after).
+    details: list[dict[str, Any]] | None = None
 
     def record(self, i: int) -> dict[str, Any]:
         v = float(self.value[i])
@@ -71,33 +83,36 @@ class CheckOutcome:
         if self.score is not None:
             sc = float(self.score[i])
             rec["score"] = sc if math.isfinite(sc) else None
+        if self.details is not None:
+            rec.update(self.details[i])
         return rec
 
 
 @dataclass
-class GradHistory:
-    """Per-session ring buffer of gradient norms of *committed* updates only.
+class SignalHistory:
+    """Per-session ring buffer of one signal's values from *committed* updates only.
 
     Blocked or rolled-back updates never enter, so an attacker cannot drag the baseline that
     judges the next update. Tensors so that it can be saved with safetensors and batched.
+    The engine keeps one per signal (``grad_norm``, ``canary_delta``, ...).
     """
 
-    values: Tensor  # (S, H)
+    values: Tensor  # (S, H), NaN marks unused slots
     count: Tensor  # (S,) int64, number of valid entries (<= H)
 
     @classmethod
-    def empty(cls, n_sessions: int, capacity: int = 64) -> GradHistory:
+    def empty(cls, n_sessions: int, capacity: int = 64) -> SignalHistory:
         return cls(
             values=torch.full((n_sessions, capacity), float("nan"), dtype=torch.float64),
             count=torch.zeros(n_sessions, dtype=torch.int64),
         )
 
-    def push(self, norms: Tensor, mask: Tensor) -> None:
-        """Append norms[i] for sessions where mask[i] (shift left, newest last)."""
+    def push(self, values: Tensor, mask: Tensor) -> None:
+        """Append values[i] for sessions where mask[i] (shift left, newest last)."""
         if not bool(mask.any()):
             return
         shifted = torch.roll(self.values, shifts=-1, dims=1)
-        shifted[:, -1] = norms.to(torch.float64)
+        shifted[:, -1] = values.to(torch.float64)
         self.values = torch.where(mask.view(-1, 1), shifted, self.values)
         cap = self.values.shape[1]
         self.count = torch.where(mask, (self.count + 1).clamp(max=cap), self.count)
@@ -113,11 +128,31 @@ class GradHistory:
         return {"values": self.values.clone(), "count": self.count.clone()}
 
     @classmethod
-    def from_state_dict(cls, d: Mapping[str, Tensor]) -> GradHistory:
+    def from_state_dict(cls, d: Mapping[str, Tensor]) -> SignalHistory:
         return cls(values=d["values"].clone(), count=d["count"].clone())
 
-    def select(self, idx: int) -> GradHistory:
-        return GradHistory(self.values[idx : idx + 1].clone(), self.count[idx : idx + 1].clone())
+    def select(self, idx: int) -> SignalHistory:
+        return SignalHistory(self.values[idx : idx + 1].clone(), self.count[idx : idx + 1].clone())
+
+
+# The original name: the gradient-norm history is one SignalHistory among others.
+GradHistory = SignalHistory
+
+MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution x 1.4826 = its standard deviation
+
+
+def robust_z(
+    x: Tensor, history: SignalHistory, *, rel_floor: float, abs_floor: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Robust z of x (S,) against the committed history: ``(z, median, scale)``, all (S,).
+
+    ``z = (x - median) / scale`` with ``scale = max(1.4826 * MAD, rel_floor * |median|,
+    abs_floor)``: the floors keep a flat history (MAD = 0) from dividing by zero, and make a
+    tiny wobble around a constant history a finite z. NaN where the history is empty.
+    """
+    med, mad = history.median_mad()
+    scale = torch.maximum(MAD_TO_SIGMA * mad, rel_floor * med.abs()).clamp(min=abs_floor)
+    return (x.double() - med) / scale, med, scale
 
 
 class Check:
@@ -126,6 +161,10 @@ class Check:
     kind: ClassVar[str] = "check"
     stage: ClassVar[str] = "post"  # "pre" (gradient) or "post" (after the step)
     status: ClassVar[str] = ROLLBACK_LOSS_REGRESSION
+    # Name of the committed-history the engine passes to ``evaluate`` (None: no history).
+    # Pre-checks get (signals, history); post-checks with a history_key get
+    # (pre, post, history), the others (pre, post).
+    history_key: ClassVar[str | None] = None
 
     @property
     def name(self) -> str:
@@ -145,8 +184,9 @@ class GradNormMax(Check):
     kind: ClassVar[str] = "grad_norm_max"
     stage: ClassVar[str] = "pre"
     status: ClassVar[str] = ROLLBACK_GRAD_NORM
+    history_key: ClassVar[str | None] = "grad_norm"
 
-    def evaluate(self, signals: Mapping[str, Tensor], history: GradHistory) -> CheckOutcome:
+    def evaluate(self, signals: Mapping[str, Tensor], history: SignalHistory) -> CheckOutcome:
         g = signals["grad_norm"].double()
         th = torch.full_like(g, self.max_norm)
         passed = g <= th
@@ -176,13 +216,11 @@ class GradNormRobustZ(Check):
     kind: ClassVar[str] = "grad_norm_robust_z"
     stage: ClassVar[str] = "pre"
     status: ClassVar[str] = ROLLBACK_GRAD_NORM
+    history_key: ClassVar[str | None] = "grad_norm"
 
-    def evaluate(self, signals: Mapping[str, Tensor], history: GradHistory) -> CheckOutcome:
+    def evaluate(self, signals: Mapping[str, Tensor], history: SignalHistory) -> CheckOutcome:
         g = signals["grad_norm"].double()
-        med, mad = history.median_mad()
-        scale = torch.maximum(1.4826 * mad, self.rel_floor * med.abs())
-        scale = scale.clamp(min=self.abs_floor)
-        z = (g - med) / scale
+        z, med, scale = robust_z(g, history, rel_floor=self.rel_floor, abs_floor=self.abs_floor)
         enough = history.count >= self.min_history
         th = torch.where(enough, med + self.z_max * scale, torch.full_like(g, math.inf))
         passed = ~enough | (z <= self.z_max)
@@ -207,8 +245,9 @@ class GradNormMedianMultiple(Check):
     kind: ClassVar[str] = "grad_norm_median_multiple"
     stage: ClassVar[str] = "pre"
     status: ClassVar[str] = ROLLBACK_GRAD_NORM
+    history_key: ClassVar[str | None] = "grad_norm"
 
-    def evaluate(self, signals: Mapping[str, Tensor], history: GradHistory) -> CheckOutcome:
+    def evaluate(self, signals: Mapping[str, Tensor], history: SignalHistory) -> CheckOutcome:
         g = signals["grad_norm"].double()
         med, _ = history.median_mad()
         enough = history.count >= self.min_history
@@ -280,9 +319,120 @@ class StateNormMax(Check):
         return CheckOutcome(self.name, self.status, passed, h, th, reasons)
 
 
+def canary_keys(probes: Mapping[str, Any], key: str = "canary_loss") -> list[str]:
+    """Per-canary probe keys ``f"{key}.{c}"`` present in ``probes``, in canary order."""
+    prefix = f"{key}."
+    idx = sorted(
+        int(k[len(prefix) :]) for k in probes if k.startswith(prefix) and k[len(prefix) :].isdigit()
+    )
+    return [f"{prefix}{i}" for i in idx]
+
+
+def canary_probe_dict(losses: Tensor, key: str = "canary_loss") -> dict[str, Tensor]:
+    """Probe entries for k canaries: losses (S, k) -> {key: mean (S,), key.c: (S,) per canary}.
+
+    The engine records every entry in ``probes_pre`` / ``probes_post``; the canary checks
+    judge the worst canary.
+    """
+    if losses.dim() != 2 or losses.shape[1] < 1:
+        raise ValueError(f"canary losses must be (S, k) with k >= 1, got {tuple(losses.shape)}")
+    out = {key: losses.mean(dim=1)}
+    for c in range(losses.shape[1]):
+        out[f"{key}.{c}"] = losses[:, c]
+    return out
+
+
+@dataclass
+class CanaryValues:
+    """Canary loss before/after a step and the delta the canary checks judge, all (S,)."""
+
+    before: Tensor  # mean canary loss before the step
+    after: Tensor  # mean canary loss after the step
+    delta: Tensor  # worst canary: max_c (after_c - before_c); the mean's delta if no per-canary
+    worst: list[str]  # per session: probe key of the canary that gave ``delta``
+    worst_before: Tensor  # that canary's loss before
+    worst_after: Tensor  # and after
+
+    def details(self, i: int, z: Tensor | None = None) -> dict[str, Any]:
+        """JSON-safe canary fields of session i (for check records and events)."""
+
+        def num(x: Tensor) -> float | None:
+            v = float(x[i])
+            return v if math.isfinite(v) else None
+
+        d: dict[str, Any] = {
+            "canary_before": num(self.before),
+            "canary_after": num(self.after),
+            "canary_delta": num(self.delta),
+            "canary_worst": self.worst[i],
+            "canary_worst_before": num(self.worst_before),
+            "canary_worst_after": num(self.worst_after),
+        }
+        if z is not None:
+            d["canary_z"] = num(z)
+        return d
+
+
+def canary_values(
+    pre: Mapping[str, Tensor], post: Mapping[str, Tensor], key: str = "canary_loss"
+) -> CanaryValues | None:
+    """Canary before/after/delta from pre/post probes (None when no canary was probed).
+
+    With per-canary probes (``key.0``, ``key.1``, ...) the judged delta is the **max over
+    canaries** of after − before (a NaN anywhere makes it NaN, which every canary check
+    fails); without them it is the delta of ``key`` (the mean).
+    """
+    keys = [k for k in canary_keys(pre, key) if k in post]
+    if keys:
+        b = torch.stack([pre[k].double() for k in keys], dim=1)  # (S, k)
+        a = torch.stack([post[k].double() for k in keys], dim=1)  # (S, k)
+        d = a - b  # (S, k)
+        bad = torch.isnan(d).any(dim=1)  # (S,)
+        worst_val, idx = d.nan_to_num(nan=math.inf).max(dim=1)  # (S,), (S,)
+        delta = torch.where(bad, torch.full_like(worst_val, math.nan), worst_val)
+        before = pre[key].double() if key in pre else b.mean(dim=1)
+        after = post[key].double() if key in post else a.mean(dim=1)
+        pick = idx.view(-1, 1)
+        return CanaryValues(
+            before=before,
+            after=after,
+            delta=delta,
+            worst=[keys[int(j)] for j in idx],
+            worst_before=b.gather(1, pick).squeeze(1),
+            worst_after=a.gather(1, pick).squeeze(1),
+        )
+    if key in pre and key in post:
+        before, after = pre[key].double(), post[key].double()
+        return CanaryValues(
+            before=before,
+            after=after,
+            delta=after - before,
+            worst=[key] * before.shape[0],
+            worst_before=before,
+            worst_after=after,
+        )
+    return None
+
+
+def _need_canary(
+    kind: str, key: str, pre: Mapping[str, Tensor], post: Mapping[str, Tensor]
+) -> CanaryValues:
+    vals = canary_values(pre, post, key)
+    if vals is None:
+        raise ValueError(
+            f"{kind}: the probes have no {key!r} (nor per-canary {key}.0, {key}.1, ...); "
+            "give the domain a canary probe"
+        )
+    return vals
+
+
 @dataclass
 class CanaryDelta(Check):
-    """Canary loss may rise by at most ``max_delta`` (absolute) after the step."""
+    """Canary loss may rise by at most ``max_delta`` (absolute) after the step.
+
+    With per-canary probes the worst canary is judged (max over canaries of after − before);
+    otherwise the mean canary loss ``key``. A NaN canary loss after the step fails.
+    """
 
     max_delta: float = 0.05
     key: str = "canary_loss"
@@ -290,20 +440,149 @@ class CanaryDelta(Check):
     stage: ClassVar[str] = "post"
     status: ClassVar[str] = ROLLBACK_CANARY
 
+    def __post_init__(self) -> None:
+        if not (isinstance(self.max_delta, int | float) and math.isfinite(self.max_delta)):
+            raise ValueError(
+                f"canary_delta.max_delta must be a finite number, got {self.max_delta!r}"
+            )
+
     def evaluate(self, pre: Mapping[str, Tensor], post: Mapping[str, Tensor]) -> CheckOutcome:
-        a = pre[self.key].double()
-        b = post[self.key].double()
-        delta = b - a
-        th = torch.full_like(delta, self.max_delta)
-        passed = delta <= th
+        v = _need_canary(self.kind, self.key, pre, post)
+        delta = v.delta
+        th = torch.full_like(delta, float(self.max_delta))
+        passed = delta <= th  # NaN fails
         reasons = [
             None
             if bool(passed[i])
-            else f"canary loss rose by {_fmt(float(delta[i]))} ({_fmt(float(a[i]))} -> "
-            f"{_fmt(float(b[i]))}), above the limit {_fmt(self.max_delta)}"
-            for i in range(len(a))
+            else f"canary loss rose by {_fmt(float(delta[i]))} ({v.worst[i]}: "
+            f"{_fmt(float(v.worst_before[i]))} -> {_fmt(float(v.worst_after[i]))}), above the "
+            f"limit {_fmt(self.max_delta)}"
+            for i in range(len(delta))
         ]
-        return CheckOutcome(self.name, self.status, passed, delta, th, reasons)
+        details = [v.details(i) for i in range(len(delta))]
+        return CheckOutcome(self.name, self.status, passed, delta, th, reasons, details=details)
+
+
+@dataclass
+class CanaryRobustZ(Check):
+    """Canary-loss delta judged against this session's committed updates (robust z).
+
+    ``z = (delta - median) / scale`` over the history of *committed* canary deltas (the
+    engine's ``canary_delta`` history; blocked or rolled-back updates never enter it), with
+    ``scale = max(1.4826 * MAD, rel_floor * |median|, abs_floor)``: the floors are what keeps
+    a flat history (MAD = 0) from dividing by zero. ``abs_floor`` is in canary-loss units:
+    the smallest spread of deltas taken seriously. Fails when ``z > z_max`` *and*
+    ``delta > min_delta`` (a drop of the canary loss never fails), or when the delta is not
+    finite. Passes (and says so in the record: ``score`` None) until ``min_history`` committed
+    deltas exist. Judges the same delta as ``CanaryDelta`` (worst canary when per-canary
+    probes are present).
+    """
+
+    z_max: float = 6.0
+    min_history: int = 8
+    rel_floor: float = 0.05
+    abs_floor: float = 1e-8
+    min_delta: float = 0.0
+    key: str = "canary_loss"
+    kind: ClassVar[str] = "canary_robust_z"
+    stage: ClassVar[str] = "post"
+    status: ClassVar[str] = ROLLBACK_CANARY
+    history_key: ClassVar[str | None] = "canary_delta"
+
+    def __post_init__(self) -> None:
+        for name in ("z_max", "rel_floor", "abs_floor", "min_delta"):
+            x = getattr(self, name)
+            if not (isinstance(x, int | float) and math.isfinite(x)):
+                raise ValueError(f"canary_robust_z.{name} must be a finite number, got {x!r}")
+        if self.z_max <= 0 or self.rel_floor < 0 or self.abs_floor <= 0:
+            raise ValueError(
+                "canary_robust_z needs z_max > 0, rel_floor >= 0 and abs_floor > 0, got "
+                f"z_max={self.z_max!r}, rel_floor={self.rel_floor!r}, abs_floor={self.abs_floor!r}"
+            )
+        if isinstance(self.min_history, bool) or not isinstance(self.min_history, int):
+            raise ValueError(
+                f"canary_robust_z.min_history must be an int, got {self.min_history!r}"
+            )
+        if self.min_history < 1:
+            raise ValueError(f"canary_robust_z.min_history must be >= 1, got {self.min_history}")
+
+    def evaluate(
+        self,
+        pre: Mapping[str, Tensor],
+        post: Mapping[str, Tensor],
+        history: SignalHistory | None = None,
+    ) -> CheckOutcome:
+        v = _need_canary(self.kind, self.key, pre, post)
+        delta = v.delta
+        if history is None:
+            history = SignalHistory.empty(delta.shape[0])
+        z, med, scale = robust_z(delta, history, rel_floor=self.rel_floor, abs_floor=self.abs_floor)
+        enough = history.count >= self.min_history
+        finite = torch.isfinite(delta)
+        limit = torch.maximum(med + self.z_max * scale, torch.full_like(delta, self.min_delta))
+        th = torch.where(enough, limit, torch.full_like(delta, math.inf))
+        passed = finite & (~enough | (z <= self.z_max) | (delta <= self.min_delta))
+        score = torch.where(enough, z, torch.full_like(delta, math.nan))
+        reasons: list[str | None] = []
+        for i in range(len(delta)):
+            if bool(passed[i]):
+                reasons.append(None)
+            elif not bool(finite[i]):
+                reasons.append(f"canary loss after the step is not finite ({v.worst[i]})")
+            else:
+                reasons.append(
+                    f"canary loss rose by {_fmt(float(delta[i]))} ({v.worst[i]}: "
+                    f"{_fmt(float(v.worst_before[i]))} -> {_fmt(float(v.worst_after[i]))}), "
+                    f"{_fmt(float(z[i]))} robust z above this session's committed median delta "
+                    f"{_fmt(float(med[i]))} (limit z = {_fmt(self.z_max)}, i.e. delta <= "
+                    f"{_fmt(float(th[i]))})"
+                )
+        details = [v.details(i, score) for i in range(len(delta))]
+        return CheckOutcome(
+            self.name, self.status, passed, delta, th, reasons, score=score, details=details
+        )
+
+
+@dataclass
+class CanaryAlignmentMin(Check):
+    """Directional pre-check: refuse a write whose gradient points against a canary.
+
+    The engine computes ``canary_cos_min``: the smallest cosine, over canaries, between the
+    chunk's training gradient and the canary's gradient (both at the pre-step weights). A
+    descent step moves along the negative training gradient, so to first order a canary's
+    loss rises when that cosine is negative. Fails when it is below ``min_cos``. Needs the
+    engine's ``canary_grads_fn``. (Muon orthogonalises the step, so this is a signal about
+    the gradient, not a bound on the write: SPFW bounds the write.)
+    """
+
+    min_cos: float = -0.5
+    key: str = "canary_cos_min"
+    kind: ClassVar[str] = "canary_alignment_min"
+    stage: ClassVar[str] = "pre"
+    status: ClassVar[str] = ROLLBACK_CANARY
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.min_cos, int | float) and -1.0 <= self.min_cos <= 1.0):
+            raise ValueError(
+                f"canary_alignment_min.min_cos must be in [-1, 1], got {self.min_cos!r}"
+            )
+
+    def evaluate(self, signals: Mapping[str, Tensor], history: SignalHistory) -> CheckOutcome:
+        if self.key not in signals:
+            raise ValueError(
+                f"{self.kind}: no {self.key!r} signal; give the engine a canary_grads_fn"
+            )
+        c = signals[self.key].double()
+        th = torch.full_like(c, float(self.min_cos))
+        passed = c >= th  # NaN fails
+        reasons = [
+            None
+            if bool(passed[i])
+            else f"the update's gradient points against a canary: cos = {_fmt(float(c[i]))} "
+            f"below the limit {_fmt(self.min_cos)}"
+            for i in range(len(c))
+        ]
+        return CheckOutcome(self.name, self.status, passed, c, th, reasons)
 
 
 @dataclass
@@ -351,5 +630,7 @@ CHECK_KINDS: dict[str, type[Check]] = {
         LossRegression,
         StateNormMax,
         CanaryDelta,
+        CanaryRobustZ,
+        CanaryAlignmentMin,
     )
 }

@@ -1,7 +1,8 @@
 """The update transaction: one guarded write to the fast weights.
 
-    gate -> probe(pre) -> gradient -> pre-checks -> snapshot -> Muon step(s) -> projection
-         -> probe(post) -> post-checks -> commit or rollback -> one UpdateEvent per session
+    gate -> probe(pre) -> gradient [-> canary gradients, alignment] -> pre-checks -> snapshot
+         [-> projection.prepare] -> Muon step(s) -> projection -> probe(post) -> post-checks
+         -> commit or rollback -> one UpdateEvent per session
 
 Every domain (Nano sessions and sweeps, Sentry, chat) writes through ``UpdateEngine``. The
 domain supplies:
@@ -12,11 +13,22 @@ domain supplies:
 * ``probe_fn()``: no-grad measurements ``{name: (S,)}`` taken before and after the step, on
   data the step did not train on (``holdout_loss``), hidden-state size (``max_h``), canaries
   (``canary_loss``)...,
-* optionally a gate decision and a projection of the weight change (SPFW).
+* optionally a gate decision and a projection of the weight change (SPFW),
+* optionally ``canary_grads_fn()``: per-canary gradients ``{name: (S, k, *param_shape)}`` at
+  the current (pre-step) weights. The engine then records the *directional signal* (cos and
+  dot between the chunk gradient and each canary gradient, ``event.grad_alignment``; signals
+  ``canary_cos_min`` / ``canary_dot_min`` for pre-checks) and hands the same gradients to the
+  projection's ``prepare``.
 
-Rollback restores weights and optimiser state bit-exactly (see backends). Committed gradient
-norms feed a per-session history used by relative pre-checks; blocked or rolled-back updates
-never enter it.
+Canary fields of an event: ``canary_before`` / ``canary_after`` (mean canary loss probe),
+``canary_delta`` (the delta the canary checks judge: worst canary when per-canary probes are
+present), ``canary_worst`` (which probe key), ``canary_z`` (robust z, when a
+``canary_robust_z`` check ran); the same numbers are in that check's record in
+``event.checks``, and every per-canary loss is in ``probes_pre`` / ``probes_post``.
+
+Rollback restores weights and optimiser state bit-exactly (see backends). Committed values of
+each signal feed a per-session history (``grad_norm``; ``canary_delta`` whenever a canary is
+probed) used by relative checks; blocked or rolled-back updates never enter them.
 """
 
 from __future__ import annotations
@@ -36,10 +48,18 @@ from ttt.engine.checks import (
     COMMIT,
     ROLLBACK_GRAD_NORM,
     ROLLBACK_LOSS_REGRESSION,
+    Check,
     CheckOutcome,
     ChecksConfig,
-    GradHistory,
+    SignalHistory,
+    canary_keys,
+    canary_values,
 )
+
+GRAD_NORM_HISTORY = "grad_norm"
+CANARY_DELTA_HISTORY = "canary_delta"
+
+CanaryGradsFn = Callable[[], Mapping[str, Tensor]]
 
 
 @dataclass
@@ -78,11 +98,70 @@ class StepSizeControl:
 
 
 class Projection(Protocol):
-    """Constrains the weight change of a step (SPFW); returns new weights and stats."""
+    """Constrains the weight change of a step (SPFW); returns new weights and stats.
+
+    ``before`` / ``after``: the plastic weights before the step and after the Muon step(s),
+    shaped like ``backend.params``; ``active`` (S,) bool: sessions that stepped. Returns the
+    weights to apply (sessions that are not active are ignored) and one JSON-safe stats dict
+    (or None) per session.
+
+    A projection may also define ``prepare(active, canary_grads=None)``: the engine calls it
+    after the snapshot and before the step, while the weights are still the pre-step ones
+    (with the engine's canary gradients when it has a ``canary_grads_fn``). The chunk
+    gradient in ``.grad`` is set aside during the call and restored afterwards.
+    """
 
     def __call__(
         self, before: Mapping[str, Tensor], after: Mapping[str, Tensor], active: Tensor
     ) -> tuple[dict[str, Tensor], list[dict[str, Any] | None]]: ...
+
+
+def flatten_sessions(tensors: Mapping[str, Tensor], names: Sequence[str], s: int) -> Tensor:
+    """Concatenate per-session tensors across names: each (S, ...) or (...) with S = 1 ->
+    (S, n) float64, in the given name order."""
+    parts = [tensors[n].detach().double().reshape(s, -1) for n in names]
+    return torch.cat(parts, dim=1)
+
+
+def flatten_canary_grads(
+    grads: Mapping[str, Tensor], params: Mapping[str, Tensor], s: int
+) -> Tensor:
+    """Canary gradients {name: (S, k, *param_shape)} -> (S, k, n) float64, in ``params`` order.
+
+    ``param_shape`` is one session's shape: ``p.shape`` for a single-session backend,
+    ``p.shape[1:]`` for a batched one.
+    """
+    k: int | None = None
+    parts = []
+    for name, p in params.items():
+        if name not in grads:
+            raise ValueError(f"canary gradients miss the plastic tensor {name!r}")
+        g = grads[name].detach()
+        per = p.numel() // s
+        if g.dim() < 2 or g.shape[0] != s or g[0, 0].numel() != per:
+            raise ValueError(
+                f"canary gradient {name!r} must be (S={s}, k, *{tuple(p.shape[-2:])}), "
+                f"got {tuple(g.shape)}"
+            )
+        if k is None:
+            k = g.shape[1]
+        elif g.shape[1] != k:
+            raise ValueError(f"canary gradients disagree on k: {k} vs {g.shape[1]} ({name!r})")
+        parts.append(g.double().reshape(s, k, per))
+    return torch.cat(parts, dim=2)
+
+
+def grad_alignment(grad: Tensor, canary: Tensor) -> tuple[Tensor, Tensor]:
+    """Dot and cosine between the chunk gradient (S, n) and canary gradients (S, k, n).
+
+    Returns (dot, cos), both (S, k); cos is 0 where either gradient is zero. A descent step
+    moves along -grad, so a negative cos means the step raises that canary's loss (to first
+    order).
+    """
+    dot = torch.einsum("skn,sn->sk", canary, grad)  # (S, k)
+    norms = canary.norm(dim=2) * grad.norm(dim=1, keepdim=True)  # (S, k)
+    cos = torch.where(norms > 0, dot / norms.clamp(min=1e-300), torch.zeros_like(dot))
+    return dot, cos
 
 
 @dataclass
@@ -124,6 +203,14 @@ class UpdateEvent:
     projection: dict[str, Any] | None = None
     gate: dict[str, Any] | None = None
     duration_ms: float = 0.0
+    # Canary (None when no canary was probed; after/delta/z None when no step was taken).
+    canary_before: float | None = None
+    canary_after: float | None = None
+    canary_delta: float | None = None
+    canary_worst: str | None = None
+    canary_z: float | None = None
+    # Directional signal: {"dot": [k], "cos": [k], "min_cos": x} when canary gradients exist.
+    grad_alignment: dict[str, Any] | None = None
 
     @property
     def committed(self) -> bool:
@@ -143,7 +230,7 @@ class TransactionResult:
 class UpdateEngine:
     """Runs transactions for the S sessions held by a backend.
 
-    The engine's own state (per-session lr, committed-gradient history, attempt counter) is
+    The engine's own state (per-session lr, committed-value histories, attempt counter) is
     small and serialisable with ``state_dict()`` so that a resumed session continues exactly.
     """
 
@@ -157,6 +244,8 @@ class UpdateEngine:
         loss_key: str = "holdout_loss",
         projection: Projection | None = None,
         history_capacity: int = 64,
+        canary_key: str = "canary_loss",
+        canary_grads_fn: CanaryGradsFn | None = None,
     ) -> None:
         if steps_per_update < 1:
             raise ValueError(f"steps_per_update must be >= 1, got {steps_per_update}")
@@ -166,25 +255,93 @@ class UpdateEngine:
         self.steps_per_update = steps_per_update
         self.loss_key = loss_key
         self.projection = projection
+        self.canary_key = canary_key
+        self.canary_grads_fn = canary_grads_fn
+        self.history_capacity = history_capacity
         s = backend.n_sessions
         self.lr = torch.full((s,), self.step_size.lr, dtype=torch.float64)
-        self.history = GradHistory.empty(s, history_capacity)
+        # One committed-value history per signal; "grad_norm" always exists, the others are
+        # created when first needed (a check asks for one, or a canary is probed).
+        self.histories: dict[str, SignalHistory] = {
+            GRAD_NORM_HISTORY: SignalHistory.empty(s, history_capacity)
+        }
         self.attempts = torch.zeros(s, dtype=torch.int64)
+
+    @property
+    def history(self) -> SignalHistory:
+        """The committed gradient-norm history (``histories["grad_norm"]``)."""
+        return self.histories[GRAD_NORM_HISTORY]
+
+    @history.setter
+    def history(self, h: SignalHistory) -> None:
+        self.histories[GRAD_NORM_HISTORY] = h
+
+    def history_for(self, key: str) -> SignalHistory:
+        """The committed history of signal ``key`` (created empty on first use)."""
+        if key not in self.histories:
+            self.histories[key] = SignalHistory.empty(
+                self.backend.n_sessions, self.history_capacity
+            )
+        return self.histories[key]
 
     # -- persistence -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Tensor]:
-        return {
+        """Tensors only: ``lr``, ``attempts``, ``history.values`` / ``history.count`` (the
+        gradient-norm history, under its original keys) and ``history.<signal>.values`` /
+        ``.count`` for every other history."""
+        out = {
             "lr": self.lr.clone(),
             "attempts": self.attempts.clone(),
             **{f"history.{k}": v for k, v in self.history.state_dict().items()},
         }
+        for name in sorted(self.histories):
+            if name != GRAD_NORM_HISTORY:
+                for k, v in self.histories[name].state_dict().items():
+                    out[f"history.{name}.{k}"] = v
+        return out
 
     def load_state_dict(self, d: Mapping[str, Tensor]) -> None:
+        """Load a state dict; one written before a history existed loads it as empty."""
         self.lr = d["lr"].clone().to(torch.float64)
         self.attempts = d["attempts"].clone().to(torch.int64)
-        self.history = GradHistory.from_state_dict(
-            {"values": d["history.values"], "count": d["history.count"]}
-        )
+        histories = {
+            GRAD_NORM_HISTORY: SignalHistory.from_state_dict(
+                {"values": d["history.values"], "count": d["history.count"]}
+            )
+        }
+        for key in d:
+            parts = key.split(".")
+            if len(parts) == 3 and parts[0] == "history" and parts[2] == "values":
+                name = parts[1]
+                if f"history.{name}.count" not in d:
+                    raise ValueError(f"engine state has {key!r} but no history.{name}.count")
+                histories[name] = SignalHistory.from_state_dict(
+                    {"values": d[key], "count": d[f"history.{name}.count"]}
+                )
+        self.histories = histories
+
+    # -- helpers -----------------------------------------------------------------------
+    def _pre_history(self, c: Check) -> SignalHistory:
+        return self.history_for(c.history_key or GRAD_NORM_HISTORY)
+
+    def _post_evaluate(
+        self, c: Check, pre: Mapping[str, Tensor], post: Mapping[str, Tensor]
+    ) -> CheckOutcome:
+        if c.history_key is not None:
+            return c.evaluate(pre, post, self.history_for(c.history_key))  # type: ignore[attr-defined]
+        return c.evaluate(pre, post)  # type: ignore[attr-defined]
+
+    def _without_grads(self, fn: Callable[[], Any]) -> Any:
+        """Call fn with the plastic ``.grad`` set aside (restored afterwards, untouched)."""
+        params = self.backend.params
+        saved = {n: p.grad for n, p in params.items()}
+        for p in params.values():
+            p.grad = None
+        try:
+            return fn()
+        finally:
+            for n, p in params.items():
+                p.grad = saved[n]
 
     # -- the transaction ---------------------------------------------------------------
     def transact(
@@ -219,8 +376,27 @@ class UpdateEngine:
         finite = torch.isfinite(grad_norm) & torch.isfinite(train_loss)
         signals = {"grad_norm": grad_norm, "train_loss": train_loss}
 
+        # Canary gradients at the pre-step weights: the directional signal, and SPFW's input.
+        canary_grads: dict[str, Tensor] | None = None
+        align: tuple[Tensor, Tensor] | None = None
+        if self.canary_grads_fn is not None:
+            fn = self.canary_grads_fn
+            canary_grads = dict(self._without_grads(lambda: dict(fn())))
+            params = self.backend.params
+            g_canary = flatten_canary_grads(canary_grads, params, s)  # (S, k, n)
+            g_chunk = torch.cat(
+                [
+                    (p.grad if p.grad is not None else torch.zeros_like(p)).double().reshape(s, -1)
+                    for p in params.values()
+                ],
+                dim=1,
+            )  # (S, n)
+            align = grad_alignment(g_chunk, g_canary)
+            signals["canary_dot_min"] = align[0].min(dim=1).values
+            signals["canary_cos_min"] = align[1].min(dim=1).values
+
         pre_out: list[CheckOutcome] = [
-            c.evaluate(signals, self.history)  # type: ignore[attr-defined]
+            c.evaluate(signals, self._pre_history(c))  # type: ignore[attr-defined]
             for c in self.checks.pre
         ]
         pre_ok = finite.clone()
@@ -229,6 +405,9 @@ class UpdateEngine:
         active = allowed & pre_ok
 
         snap = self.backend.snapshot()
+        prepare = getattr(self.projection, "prepare", None)
+        if prepare is not None and bool(active.any()):
+            self._without_grads(lambda: prepare(active, canary_grads=canary_grads))
         if bool(active.any()):
             for k in range(self.steps_per_update):
                 if k > 0:
@@ -248,13 +427,11 @@ class UpdateEngine:
         post_out: list[CheckOutcome] = []
         post_ok = active.clone()
         if post:
-            post_out = [
-                c.evaluate(pre, post)  # type: ignore[attr-defined]
-                for c in self.checks.post
-            ]
+            post_out = [self._post_evaluate(c, pre, post) for c in self.checks.post]
             for o in post_out:
                 post_ok &= o.passed
         committed = active & post_ok
+        canary = canary_values(pre, post, self.canary_key) if post else None
         self.backend.restore(snap, ~committed)
 
         regressed = torch.zeros(s, dtype=torch.bool)
@@ -264,9 +441,16 @@ class UpdateEngine:
         lr_used = self.lr.clone()
         self.lr = self.step_size.next_lr(self.lr, committed, regressed)
         self.history.push(grad_norm, committed)
+        if canary is not None:
+            ok = committed & torch.isfinite(canary.delta)
+            self.history_for(CANARY_DELTA_HISTORY).push(canary.delta, ok)
         self.attempts += 1
 
         z_out = next((o for o in pre_out if o.name == "grad_norm_robust_z"), None)
+        cz_out = next((o for o in post_out if o.name == "canary_robust_z"), None)
+        canary_pre = pre.get(self.canary_key)
+        if canary_pre is None and (ckeys := canary_keys(pre, self.canary_key)):
+            canary_pre = torch.stack([pre[k] for k in ckeys], dim=1).mean(dim=1)
         duration_ms = (time.perf_counter() - t0) * 1000.0
         events: list[UpdateEvent] = []
         for i in range(s):
@@ -324,6 +508,27 @@ class UpdateEngine:
                         else None
                     ),
                     duration_ms=duration_ms,
+                    canary_before=_num(canary_pre, i),
+                    canary_after=_num(canary.after, i) if did_step and canary else None,
+                    canary_delta=_num(canary.delta, i) if did_step and canary else None,
+                    canary_worst=canary.worst[i] if did_step and canary else None,
+                    canary_z=(_num(cz_out.score, i) if did_step and cz_out is not None else None),
+                    grad_alignment=_alignment_record(align, i),
                 )
             )
         return TransactionResult(events=events, committed=committed, attempted=allowed)
+
+
+def _alignment_record(align: tuple[Tensor, Tensor] | None, i: int) -> dict[str, Any] | None:
+    if align is None:
+        return None
+    dot, cos = align
+
+    def clean(xs: list[float]) -> list[float | None]:
+        return [x if math.isfinite(x) else None for x in xs]
+
+    return {
+        "dot": clean(dot[i].tolist()),
+        "cos": clean(cos[i].tolist()),
+        "min_cos": _num(cos[i].min().reshape(1), 0),
+    }

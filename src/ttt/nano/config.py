@@ -3,6 +3,19 @@
 Every field is validated in ``__post_init__`` (ValueError naming the field) and can be set
 from the CLI or the API as an override; the effective config of each run is recorded in its
 ``run.json``.
+
+Safety options (all off by default, so default sessions behave exactly as before):
+
+* ``canary``: fixed reference trajectories (``NanoCanaryConfig``) whose loss under the
+  current fast weights is probed before and after every update (``canary_loss``,
+  ``canary_loss.0`` ...) and, with ``grad_alignment``, whose gradients give the directional
+  signal;
+* canary rollback: add ``{"kind": "canary_delta", ...}`` and/or
+  ``{"kind": "canary_robust_z", ...}`` to ``checks.post`` (needs ``canary``);
+* ``spfw``: project every write so that no canary's loss rises to first order
+  (``ttt.safety.spfw.SpfwConfig``; needs ``canary``).
+
+    --set 'canary={}' --set 'spfw={"mode": "halfspace"}'
 """
 
 from __future__ import annotations
@@ -12,9 +25,21 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
-from ttt.engine import ChecksConfig, StepSizeControl, UpdateEngine
+from ttt.engine import CanaryGradsFn, ChecksConfig, Projection, StepSizeControl, UpdateEngine
 from ttt.engine.backends import PlasticBackend
+from ttt.nano.env import MODES, MU_TRAIN_RANGE
 from ttt.optim import MuonConfig
+from ttt.safety.spfw import SpfwConfig
+
+# What Nano supports of the safety layer (rendered by ``python -m ttt.safety.coverage``).
+SAFETY_SUPPORT: dict[str, bool | str] = {
+    "update_transaction": "yes: one engine transaction per chunk, sessions and batched sweeps",
+    "gate": "n/a (physics input)",
+    "canary_rollback": "yes: reference-μ trajectories, absolute delta and robust z",
+    "grad_alignment": "yes: grad norm, canary cos/dot (pre-check canary_alignment_min)",
+    "spfw": "yes: half-space or null-space projection of the weight change",
+}
+CANARY_CHECK_KINDS = ("canary_delta", "canary_robust_z", "canary_alignment_min")
 
 
 def _default_checks() -> dict[str, Any]:
@@ -38,6 +63,50 @@ def _default_checks() -> dict[str, Any]:
 
 
 @dataclass
+class NanoCanaryConfig:
+    """Nano's canary: ``n`` fixed reference trajectories of ``steps`` steps.
+
+    They are generated from each session's own env config (policy, noise, mode unless
+    ``env_mode`` is set) with a *reference* μ (default: the middle of the base's pretraining
+    range, i.e. physics the base already knows), a constant schedule and fixed seeds
+    ``seed + i`` — so they never depend on the session's μ, its seed or its progress, and are
+    rebuilt identically on resume. The canary loss of a session is the prequential MSE of
+    its current fast weights on these trajectories (hidden state from zero). A session whose
+    own μ equals the reference μ probes its own physics; pick ``mu`` accordingly.
+    """
+
+    n: int = 3
+    steps: int = 48
+    mu: float = round((MU_TRAIN_RANGE[0] + MU_TRAIN_RANGE[1]) / 2, 6)
+    env_mode: str | None = None
+    seed: int = 0
+    grad_alignment: bool = True
+
+    def __post_init__(self) -> None:
+        for name, lo, hi in (("n", 1, 16), ("steps", 2, 10_000)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ValueError(
+                    f"plasticity.canary.{name} must be an int in [{lo}, {hi}], got {v!r}"
+                )
+        if not isinstance(self.mu, int | float) or not 0.0 < self.mu < 1.0:
+            raise ValueError(f"plasticity.canary.mu must be in (0, 1), got {self.mu!r}")
+        if self.env_mode is not None and self.env_mode not in MODES:
+            raise ValueError(
+                f"plasticity.canary.env_mode must be one of {MODES} or null, got {self.env_mode!r}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"plasticity.canary.seed must be an int >= 0, got {self.seed!r}")
+        if not isinstance(self.grad_alignment, bool):
+            raise ValueError(
+                f"plasticity.canary.grad_alignment must be a bool, got {self.grad_alignment!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class PlasticityConfig:
     """Online learning of W_u, B, W_o: Muon + held-out check + step-size control."""
 
@@ -55,6 +124,8 @@ class PlasticityConfig:
     buffer_chunks: int = 16
     steps_per_update: int = 6
     checks: dict[str, Any] = field(default_factory=_default_checks)
+    canary: dict[str, Any] | None = None
+    spfw: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("lr", "lr_min", "lr_max", "backoff", "growth", "momentum", "weight_decay"):
@@ -77,7 +148,22 @@ class PlasticityConfig:
         # Validate the nested configs by building them once.
         self.muon()
         self.step_size()
-        self.checks_config()
+        checks = self.checks_config()
+        for name in ("canary", "spfw"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, Mapping):
+                raise ValueError(f"plasticity.{name} must be an object or null, got {v!r}")
+        self.canary_config()
+        self.spfw_config()
+        if self.canary is None:
+            used = [c.kind for c in (*checks.pre, *checks.post) if c.kind in CANARY_CHECK_KINDS]
+            if used:
+                raise ValueError(
+                    f"plasticity.checks use {', '.join(used)} but plasticity.canary is off "
+                    "(set canary={} to probe the canary)"
+                )
+            if self.spfw is not None:
+                raise ValueError("plasticity.spfw needs plasticity.canary (set canary={})")
 
     def muon(self) -> MuonConfig:
         return MuonConfig(
@@ -100,13 +186,34 @@ class PlasticityConfig:
     def checks_config(self) -> ChecksConfig:
         return ChecksConfig.from_dict(self.checks)
 
-    def engine(self, backend: PlasticBackend) -> UpdateEngine:
+    def canary_config(self) -> NanoCanaryConfig | None:
+        if self.canary is None:
+            return None
+        return from_dict(NanoCanaryConfig, self.canary, "plasticity.canary")
+
+    def spfw_config(self) -> SpfwConfig | None:
+        if self.spfw is None:
+            return None
+        try:
+            return SpfwConfig.from_dict(self.spfw)
+        except TypeError as exc:
+            raise ValueError(f"plasticity.spfw: {exc}") from exc
+
+    def engine(
+        self,
+        backend: PlasticBackend,
+        *,
+        projection: Projection | None = None,
+        canary_grads_fn: CanaryGradsFn | None = None,
+    ) -> UpdateEngine:
         return UpdateEngine(
             backend,
             self.checks_config(),
             step_size=self.step_size(),
             steps_per_update=self.steps_per_update,
             loss_key="holdout_loss",
+            projection=projection,
+            canary_grads_fn=canary_grads_fn,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +239,34 @@ def from_dict(cls: type[T], d: Mapping[str, Any], what: str) -> T:
         return cls(**dict(d))
     except TypeError as exc:
         raise ValueError(f"{what}: {exc}") from exc
+
+
+def safety_overrides(
+    checks: Mapping[str, Any],
+    *,
+    canary: bool = False,
+    canary_max_delta: float | None = None,
+    canary_z: float | None = None,
+    spfw: str | None = None,
+) -> dict[str, Any]:
+    """Plasticity overrides that switch on Nano's canary, canary rollback and SPFW.
+
+    ``checks``: the checks dict to extend (the defaults or a session's). Canary rollback and
+    SPFW imply the canary probe. Returns {} when nothing is switched on.
+    """
+    out: dict[str, Any] = {}
+    post = [dict(c) for c in checks.get("post", []) if c.get("kind") not in CANARY_CHECK_KINDS]
+    if canary_max_delta is not None:
+        post.append({"kind": "canary_delta", "max_delta": canary_max_delta})
+    if canary_z is not None:
+        post.append({"kind": "canary_robust_z", "z_max": canary_z})
+    if canary_max_delta is not None or canary_z is not None:
+        out["checks"] = {"pre": list(checks.get("pre", [])), "post": post}
+    if spfw is not None:
+        out["spfw"] = {"mode": spfw}
+    if canary or out:
+        out["canary"] = {}
+    return out
 
 
 def apply_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -16,21 +16,78 @@ adaptive error is an honest online (prequential) error.
 
 The whole resume point is ``NanoRunner.state()``: env (incl. RNG), hidden states, the
 partial chunk, fast weights, optimiser and engine state.
+
+With ``plasticity.canary`` the runner also builds ``NanoCanary`` (fixed reference
+trajectories, rebuilt identically from the config on resume): its loss under the current fast
+weights is probed around every update (``canary_loss``, ``canary_loss.0`` ...), its gradients
+feed the engine's directional signal and SPFW (``plasticity.spfw``), and the per-step rows get
+``canary_loss`` / ``canary_delta`` columns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ttt.engine import BatchedMuonBackend, TorchOptimBackend, UpdateEngine
+from ttt.engine import BatchedMuonBackend, TorchOptimBackend, UpdateEngine, canary_probe_dict
 from ttt.engine.backends import PlasticBackend
-from ttt.nano.config import PlasticityConfig
-from ttt.nano.env import EnvConfig, NanoEnv, oracle_step
+from ttt.nano.config import NanoCanaryConfig, PlasticityConfig
+from ttt.nano.env import EnvConfig, NanoEnv, oracle_step, simulate
 from ttt.nano.model import NanoSSMConfig, forward, mse_per_step, plastic_names
+from ttt.safety.spfw import SpfwProjection, canary_grads
+
+CANARY_STEP_COLUMNS = ("canary_loss", "canary_delta")
+
+
+class NanoCanary:
+    """Fixed reference trajectories of S sessions and their loss under given fast weights.
+
+    Session i gets ``cfg.n`` trajectories made from its own env config with μ = ``cfg.mu``
+    (constant schedule, ``cfg.env_mode`` if set) and seeds ``cfg.seed + j``; so session i of
+    a batch has exactly the canary it has alone.
+    """
+
+    def __init__(
+        self,
+        cfg: NanoCanaryConfig,
+        env_cfgs: list[EnvConfig],
+        mcfg: NanoSSMConfig,
+        a_raw: Tensor,
+    ) -> None:
+        self.cfg = cfg
+        self.mcfg = mcfg
+        self.a_raw = a_raw
+        self.S = len(env_cfgs)
+        cfgs = [
+            replace(
+                c,
+                mu=cfg.mu,
+                mode=cfg.env_mode or c.mode,
+                schedule="constant",
+                drift_rate=0.0,
+                jump_step=0,
+                jump_to=None,
+            )
+            for c in env_cfgs
+            for _ in range(cfg.n)
+        ]
+        seeds = [cfg.seed + j for _ in env_cfgs for j in range(cfg.n)]
+        obs, act, _ = simulate(cfgs, seeds, cfg.steps)  # (T+1, S*n, 4), (T, S*n, 2)
+        self.obs, self.act = obs, act
+
+    def losses(self, plastic: dict[str, Tensor]) -> Tensor:
+        """Canary MSE per session and trajectory, (S, n); differentiable w.r.t. ``plastic``.
+
+        plastic: shared (rows, cols) for one session, or per session (S, rows, cols).
+        """
+        n = self.cfg.n
+        p = {k: (w.repeat_interleave(n, dim=0) if w.dim() == 3 else w) for k, w in plastic.items()}
+        out = forward({**p, "a_raw": self.a_raw}, self.mcfg, self.obs[:-1], self.act)
+        per = mse_per_step(out, self.obs).mean(0)  # (S*n,)
+        return per.view(self.S, n).double()
 
 
 @dataclass
@@ -93,7 +150,23 @@ class NanoRunner:
             if self.S != 1:
                 raise ValueError("an unbatched runner holds exactly one session")
             self.backend = TorchOptimBackend.muon(fast, pcfg.muon())
-        self.engine: UpdateEngine = pcfg.engine(self.backend)
+        self.batched = batched
+        ccfg = pcfg.canary_config()
+        self.canary = (
+            NanoCanary(ccfg, list(env.cfgs), mcfg, self.a_raw) if ccfg is not None else None
+        )
+        spfw_cfg = pcfg.spfw_config()
+        projection = (
+            SpfwProjection(spfw_cfg, self._canary_grads, canary_losses_fn=self._canary_losses_now)
+            if spfw_cfg is not None
+            else None
+        )
+        want_grads = ccfg is not None and (ccfg.grad_alignment or spfw_cfg is not None)
+        self.engine: UpdateEngine = pcfg.engine(
+            self.backend,
+            projection=projection,
+            canary_grads_fn=self._canary_grads if want_grads else None,
+        )
         n = mcfg.n_state
         self.h_base = torch.zeros(self.S, n)
         self.h_adapt = torch.zeros(self.S, n)
@@ -169,6 +242,28 @@ class NanoRunner:
     @property
     def t(self) -> int:
         return int(self.env.t)
+
+    @property
+    def per_step_extra_columns(self) -> tuple[str, ...]:
+        """Columns the per-step rows carry after the standard ones."""
+        return CANARY_STEP_COLUMNS if self.canary is not None else ()
+
+    # -- canary ------------------------------------------------------------------------
+    def _canary_losses_now(self) -> Tensor:
+        """(S, n) canary losses of the fast weights in force (no grad)."""
+        if self.canary is None:
+            raise RuntimeError("no canary configured")
+        with torch.no_grad():
+            return self.canary.losses({k: v.detach() for k, v in self.backend.params.items()})
+
+    def _canary_grads(self) -> dict[str, Tensor]:
+        """Per-canary gradients at the current weights: {name: (S, n, rows, cols)}."""
+        if self.canary is None:
+            raise RuntimeError("no canary configured")
+        params = self.backend.params
+        with torch.enable_grad():
+            losses = self.canary.losses(dict(params))  # (S, n)
+            return canary_grads(losses, params, batched=self.batched)
 
     def state(self) -> RunnerState:
         plastic = {n: p.detach().clone() for n, p in self.backend.params.items()}
@@ -263,6 +358,11 @@ class NanoRunner:
                 [t0 + i, b[i], a[i], f[i], o[i], int(did[i, 0]), int(ok[i, 0]), status[i][0], m[i]]
                 for i in range(n)
             ]
+            if self.canary is not None:
+                for row in out.rows:
+                    row.extend([None, None])
+                if events:  # the update is recorded on the chunk's last row
+                    out.rows[-1][-2:] = _canary_cells(events[0])
         return out
 
     def _transact(self, t_last: int) -> list[dict[str, Any]]:
@@ -288,11 +388,14 @@ class NanoRunner:
                 self._params({k: v.detach() for k, v in params.items()}), self.mcfg, inp, act, h0
             )
             per = mse_per_step(out, obs)  # (C, S)
-            return {
+            probes = {
                 "holdout_loss": per[hold].mean(0),
                 "train_loss_probe": per[train].mean(0),
                 "max_h": out.max_abs_h.amax(0),
             }
+            if self.canary is not None:
+                probes.update(canary_probe_dict(self._canary_losses_now()))
+            return probes
 
         res = self.engine.transact(t=t_last, loss_fn=loss_fn, probe_fn=probe_fn)
         # Carry the hidden state computed with the weights now in force.
@@ -321,3 +424,10 @@ class NanoRunner:
         self.pend_act = act[drop * c :].clone()
         self.pend_h0 = torch.cat([self.pend_h0[drop:], self.h_adapt.unsqueeze(0)])
         return events
+
+
+def _canary_cells(ev: dict[str, Any]) -> list[float | None]:
+    """[canary_loss, canary_delta] of an update row: the canary loss of the weights in force
+    after the transaction (after if committed, else before) and the delta it judged."""
+    in_force = ev.get("canary_after") if ev["status"] == "commit" else ev.get("canary_before")
+    return [in_force, ev.get("canary_delta")]

@@ -477,7 +477,8 @@ class _RunWriter:
 
     def finish(self, runner: NanoRunner) -> dict[str, Any]:
         self._live.close()
-        write_csv(self.rd / "per_step.csv", PER_STEP_COLUMNS, self.rows)
+        columns = PER_STEP_COLUMNS + runner.per_step_extra_columns
+        write_csv(self.rd / "per_step.csv", columns, self.rows)
         write_json_list(self.rd / "update_events.json", self.events)
         if self.rows:
             traj = {k: torch.cat(v) for k, v in self.traj.items()}
@@ -523,6 +524,21 @@ def summarize(rows: list[list[Any]], events: list[dict[str, Any]]) -> dict[str, 
     committed = by_status.get("commit", 0)
     b100, a100 = _mean(b[-100:]), _mean(a[-100:])
     improvement = (1.0 - a100 / b100) if (a100 is not None and b100) else None
+    extra: dict[str, Any] = {}
+    canary_events = [e for e in events if e.get("canary_before") is not None]
+    if canary_events:
+        last = canary_events[-1]
+        extra["canary_loss_first"] = canary_events[0]["canary_before"]
+        extra["canary_loss_last"] = (
+            last.get("canary_after") if last["status"] == "commit" else last["canary_before"]
+        )
+    projected = [e["projection"] for e in events if e.get("projection")]
+    if projected:
+        removed = [
+            p["fraction_removed"] for p in projected if p.get("fraction_removed") is not None
+        ]
+        extra["spfw_projected"] = sum(1 for p in projected if p.get("violations_before", 0) > 0)
+        extra["spfw_fraction_removed_mean"] = _mean(removed)
     return {
         "baseline_mse_mean": _mean(b),
         "adaptive_mse_mean": _mean(a),
@@ -536,6 +552,7 @@ def summarize(rows: list[list[Any]], events: list[dict[str, Any]]) -> dict[str, 
         "updates_rolled_back": len(events) - committed,
         "rollbacks_by_status": {k: v for k, v in by_status.items() if k != "commit"},
         "steps": len(rows),
+        **extra,
     }
 
 

@@ -6,12 +6,14 @@ transaction runs for all sessions at once with per-session commit/rollback. Sess
 sweep gives the same result as the same session run alone (tests/nano/test_sweep.py).
 
     ttt nano sweep --sessions 256 --env-modes linear,nonlinear --steps 600
+    ttt nano sweep --sessions 32 --canary-z 6 --spfw halfspace     # with canary rollback + SPFW
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +52,13 @@ RESULT_COLUMNS = (
     "commits",
     "attempts",
 )
+# Extra columns of a sweep run with ``plasticity.canary`` (after RESULT_COLUMNS).
+CANARY_RESULT_COLUMNS = (
+    "canary_rollbacks",
+    "canary_loss_start",
+    "canary_loss_end",
+    "spfw_fraction_removed_mean",
+)
 
 
 @dataclass
@@ -60,6 +69,11 @@ class BatchResult:
     commits: Tensor  # (S,)
     attempts: Tensor  # (S,)
     seconds: float
+    # With a canary (NaN / 0 otherwise), per session (S,):
+    canary_rollbacks: Tensor | None = None  # rollback_canary count
+    canary_start: Tensor | None = None  # canary loss before the first update
+    canary_end: Tensor | None = None  # canary loss of the weights in force after the last one
+    spfw_removed_mean: Tensor | None = None  # mean SPFW fraction_removed over stepped updates
 
     def last100(self, name: str) -> Tensor:
         return self.mse[name][-100:].double().mean(0)
@@ -88,6 +102,11 @@ def run_batch(
     parts: dict[str, list[Tensor]] = {k: [] for k in ("baseline", "adaptive", "frozen", "oracle")}
     commits = torch.zeros(s, dtype=torch.int64)
     attempts = torch.zeros(s, dtype=torch.int64)
+    canary_rb = torch.zeros(s, dtype=torch.int64)
+    c_start = torch.full((s,), float("nan"), dtype=torch.float64)
+    c_end = torch.full((s,), float("nan"), dtype=torch.float64)
+    removed_sum = torch.zeros(s, dtype=torch.float64)
+    removed_n = torch.zeros(s, dtype=torch.int64)
     t0 = time.perf_counter()
     done = 0
     while done < steps:
@@ -101,14 +120,33 @@ def run_batch(
             i = ev["session_index"]
             attempts[i] += 1
             commits[i] += int(ev["status"] == "commit")
+            canary_rb[i] += int(ev["status"] == "rollback_canary")
+            if ev.get("canary_before") is not None:
+                if torch.isnan(c_start[i]):
+                    c_start[i] = ev["canary_before"]
+                in_force = ev["canary_after"] if ev["status"] == "commit" else ev["canary_before"]
+                c_end[i] = float("nan") if in_force is None else in_force
+            proj = ev.get("projection")
+            if proj and proj.get("fraction_removed") is not None:
+                removed_sum[i] += proj["fraction_removed"]
+                removed_n[i] += 1
         done += n
         if progress is not None:
             progress(done, steps)
+    canary_on = runner.canary is not None
     return BatchResult(
         mse={k: torch.cat(v) for k, v in parts.items()},
         commits=commits,
         attempts=attempts,
         seconds=time.perf_counter() - t0,
+        canary_rollbacks=canary_rb if canary_on else None,
+        canary_start=c_start if canary_on else None,
+        canary_end=c_end if canary_on else None,
+        spfw_removed_mean=(
+            torch.where(removed_n > 0, removed_sum / removed_n.clamp(min=1), float("nan"))
+            if canary_on
+            else None
+        ),
     )
 
 
@@ -198,11 +236,26 @@ def run_sweep(
         }
         for i, c in enumerate(cfgs)
     ]
-    write_csv(d / "results.csv", RESULT_COLUMNS, [[r[c] for c in RESULT_COLUMNS] for r in rows])
+    columns: tuple[str, ...] = RESULT_COLUMNS
+    if res.canary_rollbacks is not None:
+        columns = RESULT_COLUMNS + CANARY_RESULT_COLUMNS
+        for i, r in enumerate(rows):
+            r["canary_rollbacks"] = int(res.canary_rollbacks[i])
+            r["canary_loss_start"] = _finite_or_none(res.canary_start, i)
+            r["canary_loss_end"] = _finite_or_none(res.canary_end, i)
+            r["spfw_fraction_removed_mean"] = _finite_or_none(res.spfw_removed_mean, i)
+    write_csv(d / "results.csv", columns, [[r[c] for c in columns] for r in rows])
     write_json(d / "results.json", {"rows": rows})
     config.update(status="completed", seconds=round(res.seconds, 3), finished_at=now_iso())
     write_json(d / "sweep.json", config)
     return sid
+
+
+def _finite_or_none(x: Tensor | None, i: int) -> float | None:
+    if x is None:
+        return None
+    v = float(x[i])
+    return v if math.isfinite(v) else None
 
 
 def sweep_rows(store: ArtifactStore, sweep_id: str) -> list[dict[str, Any]]:
@@ -217,8 +270,9 @@ def write_table(rows: list[dict[str, Any]], path: Path) -> None:
     """Write rows as CSV (``.csv``) or JSON (anything else) to a user-chosen path."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
+        fieldnames = list(rows[0]) if rows else list(RESULT_COLUMNS)
         with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(RESULT_COLUMNS))
+            w = csv.DictWriter(fh, fieldnames=fieldnames)
             w.writeheader()
             w.writerows(rows)
     else:
