@@ -64,3 +64,46 @@ def bench_nano_cmd(
                 )
             )
     print_json(rows)
+
+
+@app.command("poison")
+def bench_poison_cmd(
+    model: str | None = typer.Option(
+        None, "--model", help="Stored text model (default: train a fresh demo model)."
+    ),
+    seeds: int = typer.Option(3, help="Streams (attack orders and benign documents) per defence."),
+    sets: list[str] | None = typer.Option(
+        None, "--set", help="SentryConfig field=value for every defence (repeatable)."
+    ),
+    quick: bool = typer.Option(False, "--quick", help="Tiny model and one seed (smoke test)."),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON report."),
+    artifacts_root: Path | None = ArtifactsRoot,
+) -> None:
+    """Poisoning: implant, canary damage, benign adaptation, false blocks per defence."""
+    import tempfile
+
+    from ttt.cli.common import parse_kv
+    from ttt.store import ArtifactStore
+    from ttt.text.poison import bench_poison
+    from ttt.text.registry import load_model
+    from ttt.text.sentry import SentryConfig
+    from ttt.text.train import train_model
+
+    log = None if as_json else (lambda m: console.print(m))
+    with domain_errors():
+        base = SentryConfig.from_dict(parse_kv(sets, "--set"))
+        if model is not None:
+            store = get_store(artifacts_root)
+            lm = load_model(store, model)
+            report = bench_poison(lm, seeds=seeds, base=base, store=store, log=log)
+        else:
+            with tempfile.TemporaryDirectory(prefix="ttt-bench-poison-") as tmp:
+                store = ArtifactStore(tmp)
+                if log:
+                    log("training a fresh model for the benchmark ...")
+                res = train_model(store, preset="tiny" if quick else "demo", model_id="bench-lm")
+                lm = load_model(store, res.model_id)
+                report = bench_poison(
+                    lm, seeds=1 if quick else seeds, base=base, store=store, log=log
+                )
+    print_json(report)

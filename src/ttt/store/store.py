@@ -34,13 +34,24 @@ from ttt.store.errors import (
 from ttt.store.ids import is_valid_id, validate_id, validate_name
 from ttt.store.io import fsync_dir, read_tensors, write_tensors
 
-KINDS = ("base", "sessions", "text_models", "text_runs", "text_sessions", "jobs", "blobs", "sweeps")
+KINDS = (
+    "base",
+    "sessions",
+    "text_models",
+    "text_runs",
+    "text_sessions",
+    "redteam",
+    "jobs",
+    "blobs",
+    "sweeps",
+)
 _LABEL = {
     "base": "base",
     "sessions": "session",
     "text_models": "text model",
     "text_runs": "text run",
     "text_sessions": "text session",
+    "redteam": "red-team run",
     "jobs": "job",
     "blobs": "blob",
     "sweeps": "sweep",

@@ -58,6 +58,7 @@ from ttt.text import registry
 from ttt.text.corpus import Corpus, TokenBuffer, write_token_files
 from ttt.text.distributed import DataParallel, data_parallel
 from ttt.text.model import TinyLm, TinyLmConfig
+from ttt.text.reference import chunk_reference
 from ttt.text.registry import (
     CANCELLED,
     COMPLETED,
@@ -74,6 +75,7 @@ Progress = Callable[[int, int, dict[str, Any]], None]
 GradHook = Callable[[list[Tensor]], None]
 DECAYS = ("cosine", "linear")
 PRESETS = ("tiny", "demo", "default")
+REFERENCE_CHUNK_TOKENS = 128  # Sentry default chunk length (ttt.text.reference)
 CKPT_DIR = "checkpoints"
 
 
@@ -634,9 +636,15 @@ def _run(
             "train_tokens_seen": step * tokens_per_step,
             "n_params": model.num_params(),
         }
+        reference = (
+            chunk_reference(model, val_buf, chunk_tokens=REFERENCE_CHUNK_TOKENS)
+            if len(val_buf) > REFERENCE_CHUNK_TOKENS + 1
+            else None
+        )
         registry.update_meta(
             store,
             mid,
+            reference=reference,
             status=COMPLETED,
             step=step,
             metrics=metrics,
