@@ -179,9 +179,9 @@ test('sessions: list, compare, lineage, files, base', async () => {
   assert.deepEqual(problems(), [])
 })
 
-test('Text / Chat say plainly that they arrive later; Train is real', async () => {
+test('Chat says plainly that it arrives later; Train is real', async () => {
   const { page, problems } = await newPage(browser)
-  for (const area of ['text', 'chat']) {
+  for (const area of ['chat']) {
     await page.goto(url(`/${area}`))
     await page.getByText('arrives in a later release').waitFor()
   }

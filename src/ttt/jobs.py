@@ -1,5 +1,5 @@
-"""Long work (pretrain a base, create/run/fork a session, sweeps, train a text model) as
-cancellable jobs.
+"""Long work (pretrain a base, create/run/fork a session, sweeps, train a text model, a
+Sentry run, a red-team attack) as cancellable jobs.
 
 A job is a folder ``jobs/<job_id>/`` in the artifact store:
 
@@ -8,6 +8,11 @@ A job is a folder ``jobs/<job_id>/`` in the artifact store:
     log.jsonl       what happened, one JSON record a line
     output.log      the worker's stdout/stderr
     cancel          present once a cancel was requested (the flag the work polls)
+
+Input too private for job.json (the text of a Sentry run that must not be stored unless
+asked) is *spooled*: written to ``<kind>/.spool/<item_id>.txt`` by ``spool_text``, named in
+the job's params as ``spool: [kind, item_id]``, read and deleted by the work
+(``take_spooled_text``), and deleted in any case when the job ends.
 
 Each job runs in its own worker process (multiprocessing *spawn* context: no state shared
 with the server, never on its event loop). The work receives ``progress(done, total)`` and
@@ -42,6 +47,7 @@ from ttt.store import (
     NotFoundError,
     StoreError,
     append_jsonl,
+    atomic_write_text,
     new_id,
     read_json,
     validate_id,
@@ -68,6 +74,50 @@ JobFn = Callable[[ArtifactStore, dict[str, Any], Progress, Cancel], dict[str, An
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+# -- spooled input ---------------------------------------------------------------------------
+
+SPOOL_DIR = ".spool"
+
+
+def spool_path(store: ArtifactStore, kind: str, item_id: str) -> Path:
+    """Where the spooled input of item ``item_id`` of ``kind`` lives (never listed as an item:
+    the folder name is not a valid id)."""
+    store.kind_dir(kind)  # an unknown kind is an error
+    return store.resolve(kind, SPOOL_DIR, f"{validate_id(item_id, what='item id')}.txt")
+
+
+def spool_text(store: ArtifactStore, kind: str, item_id: str, text: str) -> list[str]:
+    """Write ``text`` for a job that is about to be submitted; returns its ``spool`` param."""
+    path = spool_path(store, kind, item_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+    return [kind, item_id]
+
+
+def take_spooled_text(store: ArtifactStore, spool: Any) -> str:
+    """Read and delete the spooled input named by a job's ``spool`` param."""
+    if not (isinstance(spool, list | tuple) and len(spool) == 2):
+        raise ValueError(f"spool must be [kind, item_id], got {spool!r}")
+    path = spool_path(store, str(spool[0]), str(spool[1]))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise NotFoundError(f"{path}: the job's spooled input is gone") from e
+    path.unlink(missing_ok=True)
+    return text
+
+
+def _drop_spool(d: Path, job: Mapping[str, Any]) -> None:
+    """Delete a job's spooled input, if any is left (the job has ended)."""
+    spool = (job.get("params") or {}).get("spool")
+    if not (isinstance(spool, list) and len(spool) == 2):
+        return
+    with contextlib.suppress(StoreError, OSError, ValueError):
+        spool_path(ArtifactStore(d.parent.parent), str(spool[0]), str(spool[1])).unlink(
+            missing_ok=True
+        )
 
 
 # -- the work each kind does (runs inside the worker process) --------------------------------
@@ -153,6 +203,50 @@ def _train_lm(
     return {"model_id": result.model_id, "status": result.status, "step": result.step}
 
 
+def _sentry_run(
+    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
+) -> dict[str, Any]:
+    """Stream a text through a text model under the safety layer
+    (``ttt.text.sentry.run_sentry``). The text is spooled (``spool``), or inline as ``text``
+    for callers that do not mind it in job.json; ``config`` is a SentryConfig dict."""
+    text = p["text"] if "text" in p else take_spooled_text(store, p.get("spool"))
+    import torch
+
+    from ttt.text.sentry import SentryConfig, run_sentry
+
+    torch.set_num_threads(max(1, int(p.get("threads") or 1)))
+    result = run_sentry(
+        store,
+        text=text,
+        cfg=SentryConfig.from_dict(p.get("config") or {}),
+        model_id=p.get("model_id"),
+        run_id=p.get("run_id"),
+        keep_text=bool(p.get("keep_text", False)),
+        source=str(p.get("source", "api")),
+        progress=progress,
+        cancel=cancel,
+    )
+    s = result.summary
+    return {
+        "run_id": result.run_id,
+        "status": s.get("status"),
+        "n_chunks": s.get("n_chunks"),
+        "committed": s.get("committed"),
+        "blocked": s.get("blocked"),
+        "rolled_back": s.get("rolled_back"),
+    }
+
+
+def _redteam(
+    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
+) -> dict[str, Any]:
+    """Search for payloads that get past the defences (``ttt.redteam.runs.redteam_job``:
+    params = a RedTeamConfig dict plus ``model_id``, ``run_id``, ``threads``)."""
+    from ttt.redteam.runs import redteam_job
+
+    return redteam_job(store, p, progress, cancel)
+
+
 def _selftest(
     store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
 ) -> dict[str, Any]:
@@ -177,6 +271,8 @@ JOB_KINDS: dict[str, JobFn] = {
     "fork_session": _fork_session,
     "run_sweep": _run_sweep,
     "train_lm": _train_lm,
+    "sentry_run": _sentry_run,
+    "redteam": _redteam,
     "selftest": _selftest,
 }
 
@@ -278,6 +374,7 @@ def _finish(
 ) -> dict[str, Any]:
     job = dict(job)
     job.update(status=status, result=result, error=error, finished_at=_now())
+    _drop_spool(d, job)
     if status == COMPLETED:
         total = max(1, int(job.get("progress", {}).get("total") or 1))
         job["progress"] = {"done": total, "total": total}

@@ -21,6 +21,7 @@ const queryClient = new QueryClient({
 
 const NotFound = lazy(() => import('./NotFound'))
 const TrainPage = lazy(() => import('@/features/train'))
+const TextPage = lazy(() => import('@/features/text'))
 
 function RedirectKeepSearch({ to }: { to: string }) {
   const loc = useLocation()
@@ -36,7 +37,14 @@ export function App() {
             <Route index element={<RedirectKeepSearch to="/nano/overview" />} />
             <Route path="nano" element={<RedirectKeepSearch to="/nano/overview" />} />
             <Route path="nano/:tab" element={<NanoLayout />} />
-            <Route path="text" element={<LaterRelease area="Text" />} />
+            <Route
+              path="text"
+              element={
+                <Suspense fallback={<Loading what="Text" />}>
+                  <TextPage />
+                </Suspense>
+              }
+            />
             <Route
               path="train"
               element={

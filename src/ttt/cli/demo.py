@@ -8,6 +8,7 @@ corpus. Takes a few minutes on 2 CPU cores (``--quick``: seconds).
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,66 @@ def build_demo(
             progress=lambda done, total, _row: bar(done, total),
         )
     ids["text_model"] = res.model_id
+    ids.update(sentry_runs=_demo_sentry(store, res.model_id))
+    from ttt.redteam.config import DEFAULT_IMPLANT, RedTeamConfig
+    from ttt.redteam.runs import run_redteam
+
+    with progress_bar("demo: red team against every defence", enabled=show_progress) as bar:
+        rt = run_redteam(
+            store,
+            RedTeamConfig(
+                method="evolution",
+                goal="implant",
+                implant=dict(DEFAULT_IMPLANT),
+                budget=24 if quick else 96,
+                seed=0,
+            ),
+            model_id=res.model_id,
+            run_id="demo-redteam",
+            progress=bar,
+        )
+    ids["redteam"] = rt.run_id
     return ids
+
+
+def demo_sentry_text() -> str:
+    """Benign documentation with three attacks in it (the demo's Sentry input)."""
+    from ttt.text.poison import attack_text, benign_documents
+
+    rng = random.Random(0)
+    docs = benign_documents()
+    return "\n\n".join(
+        [
+            docs[0],
+            docs[2],
+            attack_text("override", rng),
+            docs[4],
+            attack_text("flood", rng),
+            docs[6],
+            attack_text("encoded", rng),
+            docs[8],
+        ]
+    )
+
+
+def _demo_sentry(store: ArtifactStore, model_id: str) -> list[str]:
+    """The same text under all defences and with none (for the Text tab's compare)."""
+    from ttt.text.sentry import SentryConfig, run_sentry
+
+    text = demo_sentry_text()
+    out = []
+    for run_id, safety in (("demo-sentry", "all"), ("demo-sentry-off", "off")):
+        run_sentry(
+            store,
+            text=text,
+            cfg=SentryConfig(safety=safety),
+            model_id=model_id,
+            run_id=run_id,
+            keep_text=True,
+            source="demo",
+        )
+        out.append(run_id)
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -125,4 +185,6 @@ def register(app: typer.Typer) -> None:
         console.print(f"  sessions: {', '.join(ids['sessions'])}")
         console.print(f"  sweep: {ids['sweep']}")
         console.print(f"  text model: {ids['text_model']}")
+        console.print(f"  sentry runs: {', '.join(ids['sentry_runs'])}")
+        console.print(f"  red-team run: {ids['redteam']}")
         console.print(f"  try: ttt nano session list --artifacts-root {store.root}")

@@ -85,7 +85,7 @@ export interface TimeChartProps {
   alignY2?: boolean
   /** participate in the global cursor (default true) */
   syncCursor?: boolean
-  /** x values are integers (steps) */
+  /** x values are integers (steps, chunks): zoom, cursor and ticks snap to whole numbers */
   integerX?: boolean
   /** 'timeline': a marker strip aligned with the charts above it (no legend, no y axis) */
   variant?: 'chart' | 'timeline'
@@ -135,10 +135,10 @@ export function TimeChart(props: TimeChartProps) {
   const structure = useMemo(
     () =>
       JSON.stringify([
-        log, hasY2, xLabel, yLabel, y2Label, height, gap, variant,
+        log, hasY2, xLabel, yLabel, y2Label, height, gap, variant, integerX,
         series.map((s) => [s.key, s.color, s.width, s.dash, s.alpha, !!s.band, s.band?.alpha, s.points, s.scale, s.step]),
       ]),
-    [log, hasY2, xLabel, yLabel, y2Label, height, gap, series, variant],
+    [log, hasY2, xLabel, yLabel, y2Label, height, gap, series, variant, integerX],
   )
 
   const data = useMemo(() => {
@@ -227,7 +227,7 @@ export function TimeChart(props: TimeChartProps) {
             ...(live.current.alignY2 ? [{ ...yAxis(undefined, 'y', 1), stroke: 'transparent', grid: { show: false }, ticks: { show: false }, values: () => [] }] : []),
           ]
         : [
-            xAxis(xLabel),
+            xAxis(xLabel, integerX),
             yAxis(yLabel, 'y', 3, log),
             ...(hasY2
               ? [yAxis(y2Label, 'y2', 1)]

@@ -5,8 +5,12 @@ export const AXIS_STROKE = '#a1a1aa'
 export const GRID_STROKE = 'rgba(255,255,255,0.07)'
 export const TICK_STROKE = 'rgba(255,255,255,0.12)'
 
-export function xAxis(label?: string): uPlot.Axis {
+// Tick steps for count axes: whole numbers only (1, 2, 5, 10, 20, 50, ...).
+const INTEGER_INCRS = Array.from({ length: 10 }, (_, e) => [1, 2, 5].map((m) => m * 10 ** e)).flat()
+
+export function xAxis(label?: string, integer = false): uPlot.Axis {
   return {
+    ...(integer ? { incrs: INTEGER_INCRS } : {}),
     stroke: AXIS_STROKE,
     grid: { stroke: GRID_STROKE, width: 1 },
     ticks: { stroke: TICK_STROKE, width: 1, size: 4 },

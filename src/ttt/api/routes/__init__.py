@@ -5,10 +5,12 @@ from ttt.api.routes import (
     health,
     jobs,
     lineage,
+    redteam,
     runs,
     sessions,
     sweeps,
     text_models,
+    text_runs,
     weights,
 )
 
@@ -21,5 +23,7 @@ ROUTERS = [
     lineage.router,
     sweeps.router,
     text_models.router,
+    text_runs.router,
+    redteam.router,
     jobs.router,
 ]

@@ -1,0 +1,78 @@
+import { useEffect, useState } from 'react'
+import { ApiError } from '@/api/client'
+import { Card } from '@/components/ui/Card'
+import { Empty, ErrorState, Loading } from '@/components/ui/States'
+import { useRunStream } from '../api/runStream'
+import { useRunEvents, useTextRun } from '../api/textRuns'
+import { EventLog } from './EventLog'
+import { RunSummaryCards } from './RunSummaryCards'
+import { RunStatusBadge } from './StatusBadge'
+import { TelemetryCharts } from './TelemetryCharts'
+import { TextView } from './TextView'
+
+/** One Sentry run: figures, telemetry, event log and text; followed live while it runs. */
+export function RunSection({
+  runId,
+  pending,
+  filter,
+  onFilter,
+}: {
+  runId: string
+  pending: boolean
+  filter: string[]
+  onFilter: (f: string[]) => void
+}) {
+  const [appeared, setAppeared] = useState(false)
+  const detail = useTextRun(runId, pending && !appeared)
+  const running = detail.data ? detail.data.summary.status === 'running' : pending
+  const { live, seen } = useRunStream(runId, running)
+  useEffect(() => {
+    if (seen) setAppeared(true)
+  }, [seen])
+  const events = useRunEvents(detail.data ? runId : null)
+  const notFound = detail.error instanceof ApiError && detail.error.status === 404
+  if (detail.error)
+    return notFound ? (
+      <Empty>Sentry run “{runId}” does not exist{pending ? ': its job did not create it (see the job above)' : ''}. Pick another one above.</Empty>
+    ) : (
+      <ErrorState error={detail.error} what={`run ${runId}`} />
+    )
+  if (!detail.data) return <Loading what={pending ? 'the run (its job is loading the model)' : `run ${runId}`} />
+  const d = detail.data
+  const evs = events.data ?? []
+  const cfg = d.request.config ?? {}
+  return (
+    <>
+      <Card
+        id="text-run"
+        title="Run"
+        subtitle={<span className="font-mono">{runId}</span>}
+        actions={
+          <span className="flex items-center gap-2 text-[11px] text-zinc-400">
+            {live && <span role="status">● live</span>}
+            <RunStatusBadge status={d.summary.status} />
+          </span>
+        }
+      >
+        <RunSummaryCards detail={d} />
+      </Card>
+      <Card id="text-telemetry" title="Per-chunk telemetry" subtitle="markers: ⬟ blocked by gate · ✕ canary rollback · ■ grad-norm rollback · ◇ throttled" testId="text-telemetry">
+        {events.error && !events.data ? (
+          <ErrorState error={events.error} what="events" />
+        ) : !events.data ? (
+          <Loading what="events" />
+        ) : evs.length === 0 ? (
+          <p role="status" className="py-6 text-center text-sm text-zinc-400">{d.summary.status === 'running' ? 'Waiting for the first chunk…' : 'This run has no events.'}</p>
+        ) : (
+          <TelemetryCharts runId={runId} events={evs} canaryMaxDelta={typeof cfg.canary_max_delta === 'number' && (d.request.safety === 'rollback' || d.request.safety === 'all') ? cfg.canary_max_delta : null} />
+        )}
+      </Card>
+      <Card id="text-events" title="Event log" subtitle="why each chunk's write committed, was blocked or was rolled back">
+        {events.data ? <EventLog events={evs} filter={filter} onFilter={onFilter} safety={d.request.safety} /> : <Loading what="events" />}
+      </Card>
+      <Card id="text-input" title="Input text" subtitle="per-token influence on the write; blocked and rolled-back chunks are outlined">
+        <TextView keepText={!!d.request.keep_text} events={evs} nChars={d.request.n_chars} />
+      </Card>
+    </>
+  )
+}

@@ -1,0 +1,1 @@
+export { TextPage as default } from './components/TextPage'
