@@ -97,7 +97,7 @@ def test_bad_overrides_exit_2_naming_the_key(tmp_path):
 
 
 def test_model_signals_per_line():
-    line = json.dumps({"text": BENIGN, "model_signals": {"loss_z": 5.0, "grad_norm_z": 4.0}})
+    line = json.dumps({"text": BENIGN, "model_signals": {"loss_z": 5.0, "grad_norm_z": 40.0}})
     res, out = run([line], "--no-scorer")
     assert res.exit_code == 0
     assert out[0]["rules"] == ["ood_heavy_write"]

@@ -72,6 +72,9 @@ def bench_poison_cmd(
         None, "--model", help="Stored text model (default: train a fresh demo model)."
     ),
     seeds: int = typer.Option(3, help="Streams (attack orders and benign documents) per defence."),
+    first_seed: int = typer.Option(
+        0, "--first-seed", help="Seed of the first stream (defaults were chosen on 100-102)."
+    ),
     sets: list[str] | None = typer.Option(
         None, "--set", help="SentryConfig field=value for every defence (repeatable)."
     ),
@@ -95,7 +98,9 @@ def bench_poison_cmd(
         if model is not None:
             store = get_store(artifacts_root)
             lm = load_model(store, model)
-            report = bench_poison(lm, seeds=seeds, base=base, store=store, log=log)
+            report = bench_poison(
+                lm, seeds=seeds, first_seed=first_seed, base=base, store=store, log=log
+            )
         else:
             with tempfile.TemporaryDirectory(prefix="ttt-bench-poison-") as tmp:
                 store = ArtifactStore(tmp)
@@ -104,6 +109,11 @@ def bench_poison_cmd(
                 res = train_model(store, preset="tiny" if quick else "demo", model_id="bench-lm")
                 lm = load_model(store, res.model_id)
                 report = bench_poison(
-                    lm, seeds=1 if quick else seeds, base=base, store=store, log=log
+                    lm,
+                    seeds=1 if quick else seeds,
+                    first_seed=first_seed,
+                    base=base,
+                    store=store,
+                    log=log,
                 )
     print_json(report)

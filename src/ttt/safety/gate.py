@@ -103,6 +103,22 @@ class RepetitionFloodConfig:
 
 
 @dataclass
+class RepeatedStatementConfig:
+    """Trigger implants: one statement ("X means Y.") repeated within a chunk.
+
+    Sentences are compared on their letters-only skeleton (case, spacing, punctuation,
+    look-alikes folded); only sentences of at least ``min_words`` words count."""
+
+    enabled: bool = True
+    max_repeats: int = 2  # fails when one statement occurs more often than this
+    min_words: int = 4
+
+    def __post_init__(self) -> None:
+        _check_range("repeated_statement", "max_repeats", self.max_repeats, 1, 1_000_000)
+        _check_range("repeated_statement", "min_words", self.min_words, 1, 1_000)
+
+
+@dataclass
 class EncodedBlobConfig:
     """Encoded blobs (base64, hex, ``\\x``/``%`` escapes): decode, rescan, measure their share."""
 
@@ -200,7 +216,9 @@ class OodHeavyWriteConfig:
 
     enabled: bool = True
     loss_z_max: float = 3.0
-    grad_norm_z_max: float = 3.0
+    # Text from a new domain legitimately writes harder than the training distribution
+    # (write z 5-25 on unseen documentation); floods and gibberish write 40-80.
+    grad_norm_z_max: float = 30.0
 
     def __post_init__(self) -> None:
         _check_range("ood_heavy_write", "loss_z_max", self.loss_z_max, -1e6, 1e6)
@@ -210,6 +228,7 @@ class OodHeavyWriteConfig:
 _RULE_CONFIGS: dict[str, type] = {
     "token_entropy": TokenEntropyConfig,
     "repetition_flood": RepetitionFloodConfig,
+    "repeated_statement": RepeatedStatementConfig,
     "encoded_blob": EncodedBlobConfig,
     "long_run": LongRunConfig,
     "invisible_chars": InvisibleCharsConfig,
@@ -254,6 +273,7 @@ class GateConfig:
 
     token_entropy: TokenEntropyConfig = field(default_factory=TokenEntropyConfig)
     repetition_flood: RepetitionFloodConfig = field(default_factory=RepetitionFloodConfig)
+    repeated_statement: RepeatedStatementConfig = field(default_factory=RepeatedStatementConfig)
     encoded_blob: EncodedBlobConfig = field(default_factory=EncodedBlobConfig)
     long_run: LongRunConfig = field(default_factory=LongRunConfig)
     invisible_chars: InvisibleCharsConfig = field(default_factory=InvisibleCharsConfig)
@@ -360,6 +380,34 @@ def _repetition(tokens: list[str], cfg: RepetitionFloodConfig) -> tuple[float, s
             f"({len(set(tokens))} distinct words in {n}), above the limit {_fmt(cfg.max_repeat)}"
         )
     return score, None
+
+
+_SENTENCE_END = re.compile(r"[.!?;\n]+")
+
+
+def _statement_counts(text: str, cfg: RepeatedStatementConfig) -> dict[str, int]:
+    """Occurrences of each statement (skeleton of a sentence of ``min_words``+ words)."""
+    counts: dict[str, int] = {}
+    for sentence in _SENTENCE_END.split(textnorm.fold(text)):
+        words = textnorm.words(sentence)
+        if len(words) < cfg.min_words:
+            continue
+        # The skeleton keeps Latin letters only; other scripts are compared word by word.
+        skel = textnorm.skeleton_of_folded(sentence)
+        key = skel if len(skel) >= 2 * len(words) else " ".join(words)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _repeated_statement(text: str, cfg: RepeatedStatementConfig) -> tuple[float, str | None]:
+    counts = _statement_counts(text, cfg)
+    worst = max(counts.values(), default=0)
+    if worst > cfg.max_repeats:
+        return float(worst), (
+            f"repeated_statement: one statement of {cfg.min_words}+ words occurs {worst} "
+            f"times in the chunk, above the limit {cfg.max_repeats}"
+        )
+    return float(worst), None
 
 
 _LONG_RUN_RE = re.compile(r"[!-~]+")
@@ -864,6 +912,8 @@ class Gate:
             local.append(("token_entropy", *_token_entropy(tokens, cfg.token_entropy)))
         if cfg.repetition_flood.enabled:
             local.append(("repetition_flood", *_repetition(tokens, cfg.repetition_flood)))
+        if cfg.repeated_statement.enabled:
+            local.append(("repeated_statement", *_repeated_statement(text, cfg.repeated_statement)))
         if cfg.encoded_blob.enabled:
             blobs = _find_blobs(text, cfg.encoded_blob)
             nonspace = max(1, len("".join(text.split())))
@@ -942,13 +992,35 @@ class GateStream:
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
         self._tail = ""
+        self._statements: dict[str, int] = {}
 
     def check(self, text: str, *, model_signals: Mapping[str, float] | None = None) -> GateResult:
         res, skel = self.gate._check_timed(text, self._tail, model_signals)
         keep = self.gate.cfg.instruction_override.tail_chars
         self._tail = (self._tail + skel)[-keep:] if keep else ""
+        cfg = self.gate.cfg.repeated_statement
+        if cfg.enabled:
+            # A statement repeated across the boundary (an implant split over two chunks)
+            # counts its occurrences in the previous chunk too; it fails only on a chunk
+            # that itself contains the statement.
+            counts = _statement_counts(text, cfg)
+            total = {k: n + self._statements.get(k, 0) for k, n in counts.items()}
+            worst = max(total.values(), default=0)
+            if worst > cfg.max_repeats and "repeated_statement" not in res.rules:
+                res.allowed = False
+                res.reasons.append(
+                    f"repeated_statement: one statement of {cfg.min_words}+ words occurs "
+                    f"{worst} times in this chunk and the one before, above the limit "
+                    f"{cfg.max_repeats}"
+                )
+                res.rules = sorted([*res.rules, "repeated_statement"], key=RULE_NAMES.index)
+            res.scores["repeated_statement"] = max(
+                res.scores.get("repeated_statement", 0.0), float(worst)
+            )
+            self._statements = counts
         return res
 
     def reset(self) -> None:
         """Forget the carried tail (start of a new document)."""
         self._tail = ""
+        self._statements = {}

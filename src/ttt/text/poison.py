@@ -202,6 +202,7 @@ def bench_poison(
     lm: LoadedLm,
     *,
     seeds: int = 3,
+    first_seed: int = 0,
     base: SentryConfig | None = None,
     defences: tuple[str, ...] = DEFENCES,
     store: Any = None,
@@ -212,7 +213,7 @@ def bench_poison(
     base = base or SentryConfig()
     runs: dict[str, list[dict[str, Any]]] = {d: [] for d in defences}
     benign_only: dict[str, list[dict[str, Any]]] = {d: [] for d in defences}
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         kw = stream_kwargs or {}
         attacked = PoisonStream.build(seed, **kw)
         clean = PoisonStream.build(seed, **kw, with_attacks=False)
@@ -271,7 +272,7 @@ def bench_poison(
         }
     return {
         "model_id": lm.model_id,
-        "seeds": seeds,
+        "seeds": list(range(first_seed, first_seed + seeds)),
         "config": base.to_dict(),
         "targets": TARGETS,
         "defences": table,
