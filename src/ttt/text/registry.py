@@ -10,11 +10,14 @@ A model lives in ``text_models/<model_id>/``::
     checkpoints/         latest resumable checkpoint (model + optimizer tensors, checkpoint.json)
     model.safetensors    final weights (written when training completes)
 
-Statuses: ``training``, ``completed``, ``failed``, ``cancelled`` and (written by sleep, later)
-``sleep_candidate``. ``promoted`` is a separate flag. The default model for every command is
-the newest model that is **promoted** and ``completed`` (or a ``sleep_candidate`` that someone
-explicitly promoted); a failed, cancelled, rejected or unpromoted model is never picked
-silently — ask for it by id.
+Statuses: ``training``, ``completed``, ``failed``, ``cancelled`` and ``sleep_candidate`` (a
+model written by ``ttt sleep``, ``ttt.text.sleep``). ``promoted`` and ``rejected`` are separate
+flags. The default model for every command is the newest model that is **promoted** and
+``completed``; a failed, cancelled, rejected or unpromoted model, and a sleep candidate, are
+never picked silently — ask for them by id. Promoting a sleep candidate (``ttt lm promote``)
+turns it into a ``completed``, promoted model (``promoted_from: "sleep_candidate"`` records
+where it came from); rejecting it (``ttt lm reject``) marks it ``rejected`` and it stays a
+candidate that nothing uses.
 """
 
 from __future__ import annotations
@@ -118,11 +121,13 @@ def list_models(store: ArtifactStore) -> list[dict[str, Any]]:
 
 
 def is_default_eligible(meta: Mapping[str, Any]) -> bool:
-    return bool(meta.get("promoted")) and meta.get("status") in PROMOTABLE
+    """Promoted and completed. A ``sleep_candidate`` never is, whatever its flags say: only
+    ``promote`` (which makes it ``completed``) puts it into use."""
+    return bool(meta.get("promoted")) and meta.get("status") == COMPLETED
 
 
 def default_model_id(store: ArtifactStore) -> str | None:
-    """The newest promoted, completed (or explicitly promoted sleep-candidate) model."""
+    """The newest promoted, completed model (a promoted sleep candidate included)."""
     eligible = [m for m in list_models(store) if is_default_eligible(m)]
     return str(eligible[-1]["model_id"]) if eligible else None
 
@@ -143,7 +148,8 @@ def resolve_model_id(store: ArtifactStore, model_id: str | None) -> str:
 
 
 def promote(store: ArtifactStore, model_id: str) -> dict[str, Any]:
-    """Mark a completed model (or a sleep candidate) as usable by default."""
+    """Mark a completed model (or a sleep candidate, which becomes ``completed``) as usable
+    by default."""
     with store.lock(KIND, model_id, timeout=5.0):
         meta = read_meta(store, model_id)
         if meta["status"] not in PROMOTABLE:
@@ -151,7 +157,10 @@ def promote(store: ArtifactStore, model_id: str) -> dict[str, Any]:
                 f"text model {model_id!r} has status {meta['status']!r}; only "
                 f"{' or '.join(sorted(PROMOTABLE))} models can be promoted"
             )
-        return update_meta(store, model_id, promoted=True, rejected=False, promoted_at=now_iso())
+        changes: dict[str, Any] = {"promoted": True, "rejected": False, "promoted_at": now_iso()}
+        if meta["status"] == SLEEP_CANDIDATE:
+            changes.update(status=COMPLETED, promoted_from=SLEEP_CANDIDATE)
+        return update_meta(store, model_id, **changes)
 
 
 def reject(store: ArtifactStore, model_id: str) -> dict[str, Any]:
