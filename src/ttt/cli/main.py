@@ -43,7 +43,8 @@ app.add_typer(lm.app, name="lm")
 demo.register(app)
 
 # Optional command groups provided by other layers register themselves if present.
-for _mod in ("ttt.cli.serve", "ttt.cli.gate", "ttt.cli.sentry", "ttt.cli.redteam"):
+_OPTIONAL = ("serve", "gate", "sentry", "redteam", "chat", "sleep")
+for _mod in (f"ttt.cli.{name}" for name in _OPTIONAL):
     try:
         importlib.import_module(_mod).register(app)
     except ModuleNotFoundError as exc:  # pragma: no cover - only while a layer is absent

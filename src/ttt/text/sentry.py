@@ -252,6 +252,7 @@ class SentryMonitor:
             loss_key="canary_loss",
             projection=self._projection(),
         )
+        self._fresh_engine = self.engine.state_dict()  # what reset_write_state() returns to
         self.gate_stream = self._gate_stream()
         self.grad_hist = RobustHistory()
         self.update_hist = RobustHistory()
@@ -405,6 +406,69 @@ class SentryMonitor:
         self.prev_token = snap["prev_token"]
         self.n_chunks = snap["n_chunks"]
         self.n_tokens = snap["n_tokens"]
+
+    # -- persistence (chat sessions keep a monitor's write state on disk) -----------------
+    def fast_weights(self) -> dict[str, Tensor]:
+        """Clones of the plastic tensors (``context.down``, ``context.up``)."""
+        return {n: p.detach().clone() for n, p in self.plastic.items()}
+
+    @torch.no_grad()
+    def load_fast_weights(self, weights: Mapping[str, Tensor]) -> None:
+        """Copy stored fast weights in; a missing, extra or mis-shaped tensor is an error."""
+        if set(weights) != set(self.plastic):
+            raise ValueError(
+                f"fast weights must be exactly {sorted(self.plastic)}, got {sorted(weights)}"
+            )
+        for n, p in self.plastic.items():
+            if weights[n].shape != p.shape:
+                raise ValueError(
+                    f"fast weight {n!r} has shape {tuple(weights[n].shape)}, the model expects "
+                    f"{tuple(p.shape)}"
+                )
+            p.copy_(weights[n])
+
+    def state_tensors(self) -> dict[str, Tensor]:
+        """The write state as tensors: optimiser state of the fast weights
+        (``optim.<param>.<key>``, e.g. the Muon momentum) and the engine's state
+        (``engine.<key>``: lr, attempt counter, committed-value histories)."""
+        out = {f"optim.{k}": v for k, v in self.engine.backend.optimizer_state().items()}
+        out.update({f"engine.{k}": v.clone() for k, v in self.engine.state_dict().items()})
+        return out
+
+    def load_state_tensors(self, tensors: Mapping[str, Tensor]) -> None:
+        """Inverse of ``state_tensors`` (optimiser entries absent from ``tensors`` are
+        cleared, so a state without momentum loads as "no momentum yet")."""
+        optim = {k[len("optim.") :]: v for k, v in tensors.items() if k.startswith("optim.")}
+        engine = {k[len("engine.") :]: v for k, v in tensors.items() if k.startswith("engine.")}
+        unknown = sorted(k for k in tensors if not k.startswith(("optim.", "engine.")))
+        if unknown:
+            raise ValueError(f"unknown write-state tensors {unknown} (expected optim.*, engine.*)")
+        self.engine.backend.load_optimizer_state(optim)
+        self.engine.load_state_dict(engine)
+
+    def state_record(self) -> dict[str, Any]:
+        """The small non-tensor write state: the monitor's committed histories and counters."""
+        return {
+            "grad_hist": list(self.grad_hist.values),
+            "update_hist": list(self.update_hist.values),
+            "n_chunks": self.n_chunks,
+            "n_tokens": self.n_tokens,
+        }
+
+    def load_state_record(self, rec: Mapping[str, Any]) -> None:
+        """Inverse of ``state_record``."""
+        self.grad_hist.values = [float(v) for v in rec["grad_hist"]]
+        self.update_hist.values = [float(v) for v in rec["update_hist"]]
+        self.n_chunks = int(rec["n_chunks"])
+        self.n_tokens = int(rec["n_tokens"])
+
+    def reset_write_state(self) -> None:
+        """Forget every write: no optimiser state, a fresh engine (lr, counter, histories) and
+        empty monitor histories. The fast weights and the chunk counters are left alone."""
+        self.engine.backend.load_optimizer_state({})
+        self.engine.load_state_dict(self._fresh_engine)
+        self.grad_hist.values = []
+        self.update_hist.values = []
 
     # -- chunking -----------------------------------------------------------------------
     def chunks(self, text: str) -> list[_Chunk]:
