@@ -179,13 +179,12 @@ test('sessions: list, compare, lineage, files, base', async () => {
   assert.deepEqual(problems(), [])
 })
 
-test('Chat says plainly that it arrives later; Train is real', async () => {
+test('every area is a real page: Chat and Train, no "later release" placeholder', async () => {
   const { page, problems } = await newPage(browser)
-  for (const area of ['chat']) {
-    await page.goto(url(`/${area}`))
-    await page.getByText('arrives in a later release').waitFor()
-  }
-  await shot(page, 'later-release')
+  await page.goto(url('/chat'))
+  await page.getByRole('heading', { name: /^Chat — sessions with fast weights/ }).waitFor()
+  await page.getByRole('form', { name: 'Create a chat session' }).waitFor()
+  assert.equal(await page.getByText('arrives in a later release').count(), 0)
   await page.goto(url('/train'))
   await page.getByRole('heading', { name: 'Train a text model' }).waitFor()
   assert.equal(await page.getByText('arrives in a later release').count(), 0)

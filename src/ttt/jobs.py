@@ -1,5 +1,5 @@
 """Long work (pretrain a base, create/run/fork a session, sweeps, train a text model, a
-Sentry run, a red-team attack) as cancellable jobs.
+Sentry run, a red-team attack, a sleep) as cancellable jobs.
 
 A job is a folder ``jobs/<job_id>/`` in the artifact store:
 
@@ -247,6 +247,17 @@ def _redteam(
     return redteam_job(store, p, progress, cancel)
 
 
+def _sleep(
+    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
+) -> dict[str, Any]:
+    """Consolidate chat sessions into a sleep candidate (``ttt.text.sleep.sleep_job``:
+    params = SleepConfig fields plus ``model_id`` and ``threads``). A cancel stops at the
+    next training step and writes no candidate."""
+    from ttt.text.sleep import sleep_job
+
+    return sleep_job(store, p, progress, cancel)
+
+
 def _selftest(
     store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
 ) -> dict[str, Any]:
@@ -273,6 +284,7 @@ JOB_KINDS: dict[str, JobFn] = {
     "train_lm": _train_lm,
     "sentry_run": _sentry_run,
     "redteam": _redteam,
+    "sleep": _sleep,
     "selftest": _selftest,
 }
 

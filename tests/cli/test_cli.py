@@ -7,6 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from ttt.cli.main import app
+from ttt.store import ArtifactStore
+from ttt.text.sleep import read_manifest
 
 runner = CliRunner()
 
@@ -137,6 +139,18 @@ def test_demo_quick_and_if_empty(tmp_path):
     assert models["default"] == "demo-lm"
     lm = next(m for m in models["models"] if m["model_id"] == "demo-lm")
     assert lm["status"] == "completed" and lm["promoted"]
+    # The chat session: its override turn was blocked and learned nothing.
+    chat = json.loads(invoke("chat", "show", "demo-chat", "--json", *r).output)
+    blocked = [t for t in chat["trace"] if t["blocked"]]
+    assert len(blocked) == 1 and "Ignore all previous" in blocked[0]["prompt"]
+    # The sleep candidate: consolidated from that session, the blocked turn rejected, and
+    # not the default until promoted.
+    cand = next(m for m in models["models"] if m["model_id"] == "demo-sleep")
+    assert cand["status"] == "sleep_candidate" and not cand["promoted"]
+    manifest = read_manifest(ArtifactStore(tmp_path / "demo"), "demo-sleep")
+    decisions = {m["turn"]: m["decision"] for m in manifest["memories"]}
+    assert decisions[blocked[0]["turn"]] == "rejected"
+    assert manifest["counts"]["approved"] >= 1
     assert "skipped" in invoke("demo", "--if-empty", *r).output
     res = invoke("demo", *r, ok=False)
     assert res.exit_code != 0

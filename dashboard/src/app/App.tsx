@@ -4,7 +4,6 @@ import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-route
 import { ApiError } from '@/api/client'
 import { AppShell } from '@/components/layout/AppShell'
 import { Loading } from '@/components/ui/States'
-import { LaterRelease } from './LaterRelease'
 import { NanoLayout } from './nano/NanoLayout'
 
 const queryClient = new QueryClient({
@@ -22,6 +21,7 @@ const queryClient = new QueryClient({
 const NotFound = lazy(() => import('./NotFound'))
 const TrainPage = lazy(() => import('@/features/train'))
 const TextPage = lazy(() => import('@/features/text'))
+const ChatPage = lazy(() => import('@/features/chat'))
 
 function RedirectKeepSearch({ to }: { to: string }) {
   const loc = useLocation()
@@ -53,7 +53,14 @@ export function App() {
                 </Suspense>
               }
             />
-            <Route path="chat" element={<LaterRelease area="Chat" />} />
+            <Route
+              path="chat"
+              element={
+                <Suspense fallback={<Loading what="Chat" />}>
+                  <ChatPage />
+                </Suspense>
+              }
+            />
             <Route
               path="*"
               element={

@@ -18,7 +18,7 @@ class Job(BaseModel):
     job_id: str
     kind: str = Field(
         description="pretrain_base | create_session | run_session | fork_session | run_sweep "
-        "| train_lm | sentry_run | redteam"
+        "| train_lm | sentry_run | redteam | sleep"
     )
     status: JobStatus
     params: dict[str, Any] = Field(

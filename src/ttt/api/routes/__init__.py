@@ -2,12 +2,14 @@
 
 from ttt.api.routes import (
     bases,
+    chat,
     health,
     jobs,
     lineage,
     redteam,
     runs,
     sessions,
+    sleep,
     sweeps,
     text_models,
     text_runs,
@@ -25,5 +27,8 @@ ROUTERS = [
     text_models.router,
     text_runs.router,
     redteam.router,
+    chat.router,
+    chat.flagged_router,
+    sleep.router,
     jobs.router,
 ]

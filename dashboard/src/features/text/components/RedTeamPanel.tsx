@@ -1,11 +1,14 @@
+import { useQuery } from '@tanstack/react-query'
 import { useEffect, useMemo, useState } from 'react'
-import { ApiError } from '@/api/client'
+import { ApiError, apiGet, errorMessage } from '@/api/client'
+import type { components } from '@/api/schema'
 import { TimeChart } from '@/components/charts/TimeChart'
 import { Card } from '@/components/ui/Card'
 import { Empty, ErrorState, Loading, QueryState } from '@/components/ui/States'
-import { Toggle } from '@/components/ui/Toggle'
+import { Button, Toggle } from '@/components/ui/Toggle'
 import { fmtDate, fmtDuration, fmtInt, fmtNum, fmtPct } from '@/lib/format'
-import { useRedTeamAttempts, useRedTeamIterations, useRedTeamRun, useRedTeamRuns } from '../api/redteam'
+import { useRedTeamAttempts, useRedTeamIterations, useRedTeamRun, useRedTeamRuns, useStartRedTeam } from '../api/redteam'
+import { useTextModelsForRuns } from '../api/textRuns'
 import { useRedTeamStream } from '../api/redteamStream'
 import type { RedTeamAttempt, RedTeamDetail, RedTeamStarted, RedTeamSummary } from '../api/types'
 import { fmtAsr, showPayload } from '../lib/asr'
@@ -35,6 +38,12 @@ export function RedTeamPanel({ selected, onSelect }: { selected: string | null; 
           </div>
         )}
       </Card>
+      <FlaggedPrompts
+        onStarted={(r) => {
+          setStarted(r)
+          onSelect(r.run_id)
+        }}
+      />
       <Card id="redteam-runs" title="Red-team runs" subtitle="newest first">
         <QueryState query={runs} what="red-team runs" isEmpty={(d) => d.items.length === 0} empty="No red-team runs yet: start an attack above, or `ttt redteam run`.">
           {(d) => <RedTeamRunsTable runs={d.items} selected={current} onSelect={onSelect} />}
@@ -281,5 +290,96 @@ function AttemptsTable({ attempts, best }: { attempts: RedTeamAttempt[]; best: s
         {shown.length === 0 && <p className="py-4 text-center text-sm text-zinc-400">No payload matches.</p>}
       </div>
     </div>
+  )
+}
+
+type FlaggedPromptList = components['schemas']['FlaggedPromptList']
+
+/** flagged_prompts.json: prompts flagged for review (in Chat, or by sleep's auditor). */
+function useFlaggedPrompts() {
+  return useQuery({
+    queryKey: ['flagged_prompts'],
+    queryFn: ({ signal }) => apiGet<FlaggedPromptList>('/flagged_prompts', undefined, signal),
+  })
+}
+
+/** The flagged prompts, and an attack whose first generation starts from them (the red
+ * team's ``seeds_file``: flagged_prompts.json inside the artifact root). */
+function FlaggedPrompts({ onStarted }: { onStarted: (r: RedTeamStarted) => void }) {
+  const flagged = useFlaggedPrompts()
+  const models = useTextModelsForRuns()
+  const start = useStartRedTeam()
+  const [modelId, setModelId] = useState<string | null>(null)
+  const [budget, setBudget] = useState('32')
+  const items = flagged.data?.items ?? []
+  const usable = (models.data?.items ?? []).filter((x) => x.status === 'completed' || x.status === 'sleep_candidate')
+  const model = modelId ?? (usable.find((x) => x.model_id === models.data?.default_model_id) ?? usable[0])?.model_id ?? null
+  const budgetOk = /^\d+$/.test(budget) && Number(budget) >= 1 && Number(budget) <= 1_000_000
+  const th = 'px-2 py-1 text-left font-medium text-zinc-400'
+  const td = 'px-2 py-1 align-top'
+  return (
+    <Card id="redteam-flagged" title="Flagged prompts" subtitle="flagged for review in Chat (or by sleep’s auditor) · an attack can start from them" testId="flagged-prompts">
+      <QueryState query={flagged} what="flagged prompts" isEmpty={(d) => d.items.length === 0} empty="No flagged prompts yet: flag a turn in Chat (“flag for review”).">
+        {(d) => (
+          <div className="space-y-2">
+            <div className="max-h-56 overflow-auto" tabIndex={0} role="region" aria-label="Flagged prompts (scrolls)">
+              <table className="w-full text-xs" aria-label="Flagged prompts" data-testid="flagged-table" data-count={d.total}>
+                <thead className="sticky top-0 bg-zinc-950">
+                  <tr className="border-b border-zinc-800">
+                    <th className={`${th} w-[45%]`}>prompt</th>
+                    <th className={th}>source</th>
+                    <th className={th}>where</th>
+                    <th className={th}>reason</th>
+                    <th className={th}>flagged</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {d.items.map((p) => (
+                    <tr key={p.id} data-flagged-id={p.id} data-session={p.session_id ?? ''} data-turn={p.turn ?? ''} className="border-b border-zinc-900">
+                      <td className={`${td} break-words font-mono text-[11px] text-zinc-200`} title={p.text}>{showPayload(p.text)}</td>
+                      <td className={`${td} text-zinc-300`}>{p.source}</td>
+                      <td className={`${td} font-mono text-zinc-400`}>{p.session_id ? `${p.session_id} · turn ${p.turn ?? '?'}` : (p.model_id ?? '—')}</td>
+                      <td className={`${td} text-zinc-300`}>{p.reason || '—'}</td>
+                      <td className={`${td} text-zinc-400`}>{fmtDate(p.created_at)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <form
+              aria-label="Attack seeded with the flagged prompts"
+              className="flex flex-wrap items-end gap-3"
+              onSubmit={(e) => {
+                e.preventDefault()
+                if (!model || !budgetOk || !items.length) return
+                start.mutate(
+                  { model_id: model, config: { method: 'evolution', goal: 'canary', budget: Number(budget), seeds_file: d.seeds_file } },
+                  { onSuccess: onStarted },
+                )
+              }}
+            >
+              <label className="flex flex-col gap-1 text-[11px] text-zinc-400">
+                model
+                <select aria-label="model to attack with the flagged prompts" className="h-7 max-w-52 rounded border border-zinc-700 bg-zinc-900 px-1.5 font-mono text-xs text-zinc-100" value={model ?? ''} onChange={(e) => setModelId(e.target.value)}>
+                  {usable.map((x) => (
+                    <option key={x.model_id} value={x.model_id}>{x.model_id}</option>
+                  ))}
+                </select>
+              </label>
+              <label className="flex flex-col gap-1 text-[11px] text-zinc-400">
+                budget (queries)
+                <input aria-label="seeded attack budget" className="h-7 w-20 rounded border border-zinc-700 bg-zinc-900 px-1.5 font-mono text-xs text-zinc-100" inputMode="numeric" value={budget} onChange={(e) => setBudget(e.target.value)} />
+              </label>
+              <Button type="submit" variant="primary" disabled={!model || !budgetOk || start.isPending}>
+                Attack seeded with {fmtInt(d.total)} flagged prompt{d.total === 1 ? '' : 's'}
+              </Button>
+              <span className="pb-1.5 text-[11px] text-zinc-400">evolution search, canary goal; seeds_file {d.seeds_file}</span>
+              {!budgetOk && <span className="pb-1.5 text-xs text-amber-300">budget: a whole number from 1 to 1,000,000</span>}
+              {start.error && <span role="alert" className="pb-1.5 text-xs text-red-300">{errorMessage(start.error)}</span>}
+            </form>
+          </div>
+        )}
+      </QueryState>
+    </Card>
   )
 }
