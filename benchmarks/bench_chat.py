@@ -56,7 +56,6 @@ import torch
 from ttt.store import ArtifactStore, new_id
 from ttt.text import chat, registry
 from ttt.text.corpus import TokenBuffer
-from ttt.text.sentry import SentryConfig
 
 SYLLABLES = (
     "zor", "vath", "quil", "ren", "mar", "dax", "tel", "vo", "nyx", "ka", "rem", "shu", "fi",
@@ -150,6 +149,7 @@ def bench_facts(
     model_id: str,
     *,
     seeds: int,
+    first_seed: int,
     n_facts: int,
     grid: list[tuple[float, int]],
     safeties: tuple[str, ...],
@@ -157,7 +157,7 @@ def bench_facts(
 ) -> dict[str, Any]:
     rows: dict[tuple[str, float, int], list[dict[str, Any]]] = {}
     baselines = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         facts = make_facts(seed, n_facts)
         base_sid = chat.create_session(store, model_id, session_id=new_id("bench-chat"))[
             "session_id"
@@ -170,7 +170,9 @@ def bench_facts(
         baselines.append({**base, "chat_recall": base_chat})
         for safety in safeties:
             for lr, steps in grid:
-                cfg = SentryConfig(safety=safety, lr=lr, steps_per_update=steps, seed=seed)
+                cfg = chat.chat_config(
+                    {"safety": safety, "lr": lr, "steps_per_update": steps, "seed": seed}
+                )
                 sid = chat.create_session(store, model_id, cfg, session_id=new_id("bench-chat"))[
                     "session_id"
                 ]
@@ -240,14 +242,17 @@ def bench_facts(
     }
     on = [s for s in settings if s["safety"] == "all"] or settings
     best = max(on, key=lambda s: s["specific_drop"])
+    dflt = chat.chat_config()
     default = next(
-        (s for s in on if s["lr"] == SentryConfig().lr and s["steps_per_update"] == 1), None
+        (s for s in on if s["lr"] == dflt.lr and s["steps_per_update"] == dflt.steps_per_update),
+        None,
     )
     return {
         "seeds": seeds,
+        "first_seed": first_seed,
         "facts_told": n_facts,
         "control_facts": n_facts,
-        "example": make_facts(0, n_facts)[0],
+        "example": make_facts(first_seed, n_facts)[0],
         "updates_off": baseline,
         "settings": settings,
         "default_setting": default,
@@ -308,7 +313,9 @@ def bench_latency(
         "turns": len(wall),
         "prompt_tokens_mean": round(_mean([float(x) for x in ptoks]), 1),
         "generated_tokens_mean": round(_mean([float(x) for x in gtoks]), 1),
-        "safety": SentryConfig().safety,
+        "safety": chat.chat_config().safety,
+        "lr": chat.chat_config().lr,
+        "steps_per_update": chat.chat_config().steps_per_update,
         "p50_ms": q(wall, 0.5),
         "p90_ms": q(wall, 0.9),
         "p50_cpu_ms": q(cpu, 0.5),
@@ -328,6 +335,8 @@ def run(args: argparse.Namespace, store: ArtifactStore, model_id: str, log: Any)
         if args.quick
         else [(lr, s) for lr in (0.02, 0.05, 0.1, 0.2) for s in (1, 2, 4, 8)]
     )
+    if args.grid:
+        grid = [(float(a), int(b)) for a, b in (g.split(":") for g in args.grid.split(","))]
     t0 = time.perf_counter()
     facts = None
     if args.only in (None, "facts"):
@@ -335,6 +344,7 @@ def run(args: argparse.Namespace, store: ArtifactStore, model_id: str, log: Any)
             store,
             model_id,
             seeds=args.seeds,
+            first_seed=args.first_seed,
             n_facts=args.facts,
             grid=grid,
             safeties=("all", "off"),
@@ -365,6 +375,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default=None, help="stored text model (default: train demo)")
     ap.add_argument("--artifacts-root", default=None, help="artifact root of --model")
     ap.add_argument("--seeds", type=int, default=3, help="fact sets (sessions per setting)")
+    ap.add_argument("--first-seed", type=int, default=0, help="first fact-set seed")
+    ap.add_argument("--grid", default=None, help="lr:steps,... settings (default: a 4x4 grid)")
     ap.add_argument("--facts", type=int, default=4, help="facts told per session")
     ap.add_argument("--turns", type=int, default=30, help="measured turns per latency run")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the facts part")

@@ -105,7 +105,8 @@ def test_configs_validate_and_name_the_field() -> None:
 
 def test_create_writes_the_contract_files_with_every_defence_on(store: ArtifactStore) -> None:
     meta = create_session(store, session_id="s0")  # default model, default config
-    assert meta["config"] == SentryConfig().to_dict() and meta["config"]["safety"] == "all"
+    expected = {**SentryConfig().to_dict(), **chat.CHAT_DEFAULTS}
+    assert meta["config"] == expected and meta["config"]["safety"] == "all"
     assert meta["generation"] == {"max_tokens": 64, "temperature": 0.8, "top_k": 40}
     assert meta["parent"] is None and meta["n_turns"] == 0 and meta["status"] == "active"
     assert meta["model_id"] == "tiny-lm" and len(meta["model_weights_sha256"]) == 64

@@ -65,10 +65,9 @@ def _new_session(
     sets: list[str] | None,
     generation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from ttt.text.chat import create_session
-    from ttt.text.sentry import SentryConfig
+    from ttt.text.chat import chat_config, create_session
 
-    cfg = SentryConfig.from_dict({"safety": safety, **parse_kv(sets, "--set")})
+    cfg = chat_config({"safety": safety, **parse_kv(sets, "--set")})
     return create_session(store, model, cfg, session_id, generation)
 
 

@@ -192,8 +192,9 @@ class ChatCreateRequest(BaseModel):
     session_id: str | None = Field(None, max_length=64, description="Default: a new id.")
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description="SentryConfig fields to change from the defaults (safety, chunk_tokens, "
-        "lr, canary_max_delta, spfw_mode, gate, ...).",
+        description="SentryConfig fields to change from the chat defaults (SentryConfig's, "
+        "with lr 0.05 and steps_per_update 2): safety, chunk_tokens, lr, canary_max_delta, "
+        "spfw_mode, gate, ...",
     )
     generation: ChatGenerationIn | None = None
 

@@ -195,9 +195,9 @@ def chat_events(
 def create_chat_session(body: ChatCreateRequest, store: Store) -> ChatSessionDetail:
     """A new session with empty fast weights on a text model (404 unknown model, 409 a model
     without final weights or a taken session id, 422 a bad config naming the field)."""
-    from ttt.text.sentry import SentryConfig
+    from ttt.text.chat import chat_config
 
-    cfg = SentryConfig.from_dict(check_sentry_config(body.config))
+    cfg = chat_config(check_sentry_config(body.config))
     mid = usable_model(store, body.model_id)
     sid = _sid(body.session_id) if body.session_id else None
     if sid is not None and store.exists(KIND, sid):
