@@ -130,7 +130,9 @@ def test_generate_uses_one_step_per_token():
     out = generate(model, tok, "abc", max_tokens=20, temperature=1.0, top_k=None, seed=3)
     n = len(out.token_ids)
     assert calls["forward"] == 1  # the prompt, once
-    assert calls["step"] == n  # one step per generated token, never a re-run of the prefix
+    # One step per generated token but the last (whose step would be unused) when it ran to
+    # max_tokens; never a re-run of the prefix.
+    assert calls["step"] == (n - 1 if out.stopped == "max_tokens" else n)
     assert not {tok.pad_id, tok.bos_id, tok.mask_id} & set(out.token_ids)
     # The same seed gives the same text; greedy decoding equals argmax of full recompute.
     again = generate(model, tok, "abc", max_tokens=20, temperature=1.0, top_k=None, seed=3)

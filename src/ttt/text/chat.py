@@ -98,7 +98,7 @@ from ttt.store import (
 from ttt.store import new_id as make_id
 from ttt.store.io import fsync_dir
 from ttt.text import registry
-from ttt.text.generate import sample_token
+from ttt.text.generate import sample_continuation
 from ttt.text.registry import LoadedLm, ModelStateError
 from ttt.text.sentry import SentryConfig, SentryMonitor
 from ttt.text.tokenizer import BpeTokenizer
@@ -472,27 +472,23 @@ def _generate(
     """Sample a reply from the monitor's carried state: (ids, text, "eos" | "max_tokens").
 
     ``mon.state`` is the backbone state after every prompt token but the last, which is
-    ``mon.prev_token``; the same sampling as ``ttt.text.generate.generate``."""
-    model, tok = mon.model, mon.tokenizer
-    dec = _StreamDecoder(tok, on_token)
-    out: list[int] = []
+    ``mon.prev_token``; sampling is ``ttt.text.generate.sample_continuation``."""
     if gen.max_tokens == 0:
-        return out, "", "max_tokens"
+        return [], "", "max_tokens"
+    dec = _StreamDecoder(mon.tokenizer, on_token)
+    logits, state = mon.model.step(torch.tensor([mon.prev_token]), mon.state)  # (1, V)
     g = torch.Generator().manual_seed(seed)
-    banned = torch.tensor([tok.pad_id, tok.bos_id, tok.mask_id])
-    logits, state = model.step(torch.tensor([mon.prev_token]), mon.state)  # (1, V)
-    stopped = "max_tokens"
-    for i in range(gen.max_tokens):
-        logits = logits.index_fill(-1, banned, float("-inf"))
-        nxt = sample_token(logits, gen.temperature, gen.top_k, g)  # (1,)
-        t = int(nxt)
-        if t == tok.eos_id:
-            stopped = "eos"
-            break
-        out.append(t)
-        dec.push(t)
-        if i + 1 < gen.max_tokens:  # the step after the last token would be unused
-            logits, state = model.step(nxt, state)
+    out, stopped = sample_continuation(
+        mon.model,
+        mon.tokenizer,
+        logits,
+        state,
+        gen.max_tokens,
+        gen.temperature,
+        gen.top_k,
+        g,
+        on_id=dec.push,
+    )
     dec.finish()
     return out, dec.text, stopped
 

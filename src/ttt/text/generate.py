@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,39 @@ def sample_token(
 
 
 @torch.no_grad()
+def sample_continuation(
+    model: TinyLm,
+    tokenizer: BpeTokenizer,
+    logits: Tensor,
+    state: Any,
+    max_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator,
+    on_id: Callable[[int], None] | None = None,
+) -> tuple[list[int], str]:
+    """Sample up to ``max_tokens`` ids one ``model.step`` at a time from ``logits`` (1, V),
+    the next-token logits at recurrent ``state``; stops early at ``<|eos|>``. Never samples
+    pad/bos/mask (they are not text). ``on_id(id)`` sees each kept id as it is sampled.
+    Returns (ids, "eos" | "max_tokens")."""
+    banned = torch.tensor(
+        [tokenizer.pad_id, tokenizer.bos_id, tokenizer.mask_id], device=logits.device
+    )
+    out: list[int] = []
+    for i in range(max_tokens):
+        logits = logits.index_fill(-1, banned, float("-inf"))
+        tok = sample_token(logits, temperature, top_k, generator)  # (1,)
+        if int(tok) == tokenizer.eos_id:
+            return out, "eos"
+        out.append(int(tok))
+        if on_id is not None:
+            on_id(int(tok))
+        if i + 1 < max_tokens:  # the step after the last token would be unused
+            logits, state = model.step(tok, state)
+    return out, "max_tokens"
+
+
+@torch.no_grad()
 def generate(
     model: TinyLm,
     tokenizer: BpeTokenizer,
@@ -80,20 +114,10 @@ def generate(
     gen = torch.Generator().manual_seed(seed)
     ids = [tokenizer.bos_id, *tokenizer.encode(prompt)]
     logits, state = model(torch.tensor([ids], device=device))  # (1, T, V)
-    last = logits[:, -1]  # (1, V)
-    out: list[int] = []
-    stopped = "max_tokens"
     t0 = time.perf_counter()
-    # Never sample pad/bos/mask: they are not text (eos is allowed and ends the sample).
-    banned = torch.tensor([tokenizer.pad_id, tokenizer.bos_id, tokenizer.mask_id], device=device)
-    for _ in range(max_tokens):
-        last = last.index_fill(-1, banned, float("-inf"))
-        tok = sample_token(last, temperature, top_k, gen)  # (1,)
-        if int(tok) == tokenizer.eos_id:
-            stopped = "eos"
-            break
-        out.append(int(tok))
-        last, state = model.step(tok, state)
+    out, stopped = sample_continuation(
+        model, tokenizer, logits[:, -1], state, max_tokens, temperature, top_k, gen
+    )
     elapsed = time.perf_counter() - t0
     ms = 1000 * elapsed / max(1, len(out))
     return Generation(prompt, tokenizer.decode(out), out, stopped, ms)
