@@ -53,7 +53,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ttt.safety.gate import Gate, GateConfig
 from ttt.store import SCHEMA_VERSION, ArtifactStore, CorruptFileError, read_json, write_json
@@ -71,6 +71,7 @@ __all__ = [
     "LlmReviewer",
     "LlmReviewerError",
     "Memory",
+    "add_flagged",
     "read_flagged",
     "record_flagged",
 ]
@@ -79,7 +80,7 @@ APPROVED, REJECTED = "approved", "rejected"
 LLM_ON_ERROR = ("error", "reject")
 LLM_KEY_ENV = "TTT_LLM_API_KEY"
 FLAGGED_FILE = "flagged_prompts.json"
-# The chat's writer (``ttt.text.chat.add_flagged``) guards the file with the same lock.
+# Every writer of FLAGGED_FILE (``add_flagged``, ``record_flagged``) holds this store lock.
 FLAGGED_LOCK = ("text_sessions", "flagged_prompts")
 
 # Stricter than the live gate's defaults (GateConfig): a lower learned-scorer threshold,
@@ -96,6 +97,7 @@ STRICT_GATE: dict[str, Any] = {
 }
 
 ModelSignals = Callable[[str], Mapping[str, float]]
+T = TypeVar("T")
 
 
 class LlmReviewerError(RuntimeError):
@@ -518,6 +520,37 @@ def read_flagged(store: ArtifactStore) -> dict[str, Any]:
     return doc
 
 
+def _update_flagged(store: ArtifactStore, add: Callable[[dict[str, Any]], T]) -> T:
+    """Read ``flagged_prompts.json``, let ``add`` append to its ``prompts`` and write it back
+    when it grew; under ``FLAGGED_LOCK``, which every writer of the file takes."""
+    with store.lock(*FLAGGED_LOCK, timeout=60.0):
+        doc = read_flagged(store)
+        before = len(doc["prompts"])
+        out = add(doc)
+        if len(doc["prompts"]) != before:
+            write_json(store.resolve(FLAGGED_FILE), doc)
+        return out
+
+
+def add_flagged(store: ArtifactStore, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Append flagged prompts (an entry whose ``id`` is already present is kept as it was);
+    returns the stored entry of each."""
+    for e in entries:
+        for key in ("id", "text", "source", "reason", "created_at"):
+            if key not in e:
+                raise ValueError(f"flagged prompt entry misses {key!r}: {e!r}")
+
+    def add(doc: dict[str, Any]) -> list[dict[str, Any]]:
+        by_id = {p.get("id"): p for p in doc["prompts"]}
+        for e in entries:
+            if e["id"] not in by_id:
+                doc["prompts"].append(dict(e))
+                by_id[e["id"]] = e
+        return [by_id[e["id"]] for e in entries]
+
+    return _update_flagged(store, add)
+
+
 def record_flagged(
     store: ArtifactStore,
     items: Sequence[tuple[Memory, AuditDecision]],
@@ -525,12 +558,11 @@ def record_flagged(
     model_id: str | None,
     source: str = "sleep",
 ) -> int:
-    """Append the memories the auditor flagged to ``flagged_prompts.json`` under the store
-    lock; a text already in the file (same sha256, any source) is not added again. Returns
-    how many entries were added."""
+    """Append the memories the auditor flagged to ``flagged_prompts.json``; a text already in
+    the file (same sha256, any source) is not added again. Returns how many were added."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    with store.lock(*FLAGGED_LOCK, timeout=60.0):
-        doc = read_flagged(store)
+
+    def add(doc: dict[str, Any]) -> int:
         seen = {text_sha256(str(p.get("text", ""))) for p in doc["prompts"]}
         added = 0
         for mem, dec in items:
@@ -551,6 +583,6 @@ def record_flagged(
                 }
             )
             added += 1
-        if added:
-            write_json(store.resolve(FLAGGED_FILE), doc)
         return added
+
+    return _update_flagged(store, add)

@@ -78,6 +78,7 @@ import torch
 from torch import Tensor
 
 from ttt.engine import BLOCKED_GATE
+from ttt.safety.auditor import FLAGGED_FILE, add_flagged, read_flagged
 from ttt.store import (
     SCHEMA_VERSION,
     TMP_PREFIX,
@@ -110,8 +111,6 @@ OPTIM_FILE = "optim_state.safetensors"
 MONITOR_FILE = "monitor_state.json"
 TRACE_FILE = "trace.jsonl"
 EVENTS_FILE = "events.jsonl"
-FLAGGED_FILE = "flagged_prompts.json"
-FLAGGED_LOCK_ID = "flagged_prompts"  # store.lock("text_sessions", this) guards FLAGGED_FILE
 ACTIVE = "active"
 LOCK_TIMEOUT_S = 60.0
 MAX_PROMPT_CHARS = 100_000
@@ -891,42 +890,6 @@ def _loaded(store: ArtifactStore, session_id: str) -> Iterator[SentryMonitor]:
 # ---------------------------------------------------------------------------- flagged prompts
 
 
-def _flagged_path(store: ArtifactStore) -> Path:
-    return store.resolve(FLAGGED_FILE)
-
-
-def read_flagged(store: ArtifactStore) -> dict[str, Any]:
-    """``flagged_prompts.json`` (``{"schema_version", "prompts": []}`` when absent)."""
-    p = _flagged_path(store)
-    if not p.exists():
-        return {"schema_version": SCHEMA_VERSION, "prompts": []}
-    doc = read_json(p)
-    if not isinstance(doc.get("prompts"), list):
-        raise CorruptFileError(f"{p}: field 'prompts' must be a list")
-    return doc
-
-
-def add_flagged(store: ArtifactStore, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Append flagged prompts (entries with an ``id`` already present are kept as they
-    were); returns the stored entry of each. Takes the flagged-prompts lock
-    (``store.lock("text_sessions", FLAGGED_LOCK_ID)``), which every writer of the file uses."""
-    for e in entries:
-        for key in ("id", "text", "source", "reason", "created_at"):
-            if key not in e:
-                raise ValueError(f"flagged prompt entry misses {key!r}: {e!r}")
-    with store.lock(KIND, FLAGGED_LOCK_ID, timeout=LOCK_TIMEOUT_S):
-        doc = read_flagged(store)
-        by_id = {p.get("id"): p for p in doc["prompts"]}
-        out = []
-        for e in entries:
-            if e["id"] not in by_id:
-                doc["prompts"].append(dict(e))
-                by_id[e["id"]] = e
-            out.append(by_id[e["id"]])
-        write_json(_flagged_path(store), doc)
-        return out
-
-
 def flag_turn(store: ArtifactStore, session_id: str, turn: int, reason: str) -> dict[str, Any]:
     """Flag a turn's prompt: add it to ``flagged_prompts.json`` (source "chat") and mark the
     trace record ``flagged: true`` with ``flag_reason``. Idempotent per (session, turn)."""
@@ -965,13 +928,14 @@ def flag_turn(store: ArtifactStore, session_id: str, turn: int, reason: str) -> 
 
 
 __all__ = [
+    "CHAT_DEFAULTS",
     "FLAGGED_FILE",
-    "FLAGGED_LOCK_ID",
     "KIND",
     "SAFETY_SUPPORT",
     "GenerationConfig",
     "ModelMismatchError",
     "add_flagged",
+    "chat_config",
     "check_prompt",
     "clear_cache",
     "complete_text",
