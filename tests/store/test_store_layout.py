@@ -198,3 +198,19 @@ def test_lock_file_outside_item(tmp_path: Path) -> None:
         d = store.create_item("sessions", "s1")
         os.rmdir(d)  # deleting a locked item is fine
     assert (tmp_path / "sessions" / ".locks").is_dir()
+
+
+def test_user_path_stays_inside_the_root(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    store = ArtifactStore(root)
+    (root / "notes").mkdir(parents=True)
+    assert store.user_path("notes", "core_path") == (root / "notes").resolve()
+    assert store.user_path(str(root / "x.txt"), "f") == (root / "x.txt").resolve()
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    for raw in ("../outside", str(outside), "link", "link/a.txt", "notes/../../outside"):
+        with pytest.raises(PathEscapeError, match=r"core_path .* lies outside the artifact root"):
+            store.user_path(raw, "core_path")
+    for raw in ("", "  ", "a\x00b"):
+        with pytest.raises(PathEscapeError, match="core_path: bad path"):
+            store.user_path(raw, "core_path")

@@ -327,9 +327,7 @@ def redteam_job(
     torch.set_num_threads(max(1, int(p.pop("threads", None) or 1)))
     cfg = RedTeamConfig.from_dict(p)
     if cfg.seeds_file:
-        path = resolve_seeds_path(store, cfg.seeds_file).resolve()
-        if not path.is_relative_to(store.root):
-            raise ValueError(f"seeds_file {cfg.seeds_file!r} lies outside the artifact root")
+        store.user_path(cfg.seeds_file, "RedTeamConfig.seeds_file")
     result = run_redteam(
         store, cfg, model_id=model_id, run_id=run_id, progress=progress, cancel=cancel
     )

@@ -99,6 +99,22 @@ class ArtifactStore:
             validate_name(part, what="path component")
         return self._inside(self.root.joinpath(*parts))
 
+    def user_path(self, raw: str, what: str) -> Path:
+        """A path a user gave (``what`` names the field in errors), resolved: relative paths
+        are taken relative to the root, ``~`` is expanded, symlinks are followed. It must
+        lie inside the root (``PathEscapeError``); it need not exist."""
+        if not isinstance(raw, str) or not raw.strip() or "\x00" in raw or len(raw) > 4096:
+            raise PathEscapeError(f"{what}: bad path {str(raw)[:80]!r}")
+        p = Path(raw).expanduser()
+        p = p if p.is_absolute() else self.root / p
+        try:
+            real, real_root = p.resolve(), self.root.resolve()
+        except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop (Python 3.11)
+            raise PathEscapeError(f"{what} {raw!r}: cannot resolve ({e})") from e
+        if not real.is_relative_to(real_root):
+            raise PathEscapeError(f"{what} {raw!r} lies outside the artifact root {real_root}")
+        return real
+
     def _kind(self, kind: str) -> str:
         if kind not in KINDS:
             raise InvalidIdError(f"unknown kind {kind!r} (expected one of: {', '.join(KINDS)})")

@@ -810,10 +810,7 @@ def sleep_job(
     torch.set_num_threads(max(1, int(p.pop("threads", None) or 1)))
     cfg = SleepConfig.from_dict(p)
     if cfg.core_path is not None:
-        path = Path(cfg.core_path).expanduser()
-        path = (path if path.is_absolute() else store.root / path).resolve()
-        if not path.is_relative_to(store.root):
-            raise ValueError(f"core_path {cfg.core_path!r} lies outside the artifact root")
+        path = store.user_path(cfg.core_path, "SleepConfig.core_path")
         cfg = SleepConfig.from_dict({**cfg.to_dict(), "core_path": str(path)})
     result = run_sleep(store, model_id, cfg, progress=progress, cancel=cancel)
     m = result.manifest

@@ -45,7 +45,6 @@ from ttt.jobs import JobManager
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
-    PathEscapeError,
     StoreError,
     new_id,
     validate_id,
@@ -276,7 +275,6 @@ def check_redteam_config(store: ArtifactStore, config: Mapping[str, Any]) -> dic
     """The full RedTeamConfig dict of a partial one; ValueError (422) naming a bad field. A
     seeds file must be an existing file inside the artifact root (400/404 otherwise)."""
     from ttt.redteam.config import RedTeamConfig
-    from ttt.redteam.runs import resolve_seeds_path
 
     cfg = RedTeamConfig.from_dict(dict(config))
     if cfg.sentry.get("gate"):
@@ -284,11 +282,7 @@ def check_redteam_config(store: ArtifactStore, config: Mapping[str, Any]) -> dic
 
         GateConfig().with_overrides(cfg.sentry["gate"])
     if cfg.seeds_file:
-        path = resolve_seeds_path(store, cfg.seeds_file).resolve()
-        if not path.is_relative_to(store.root):
-            raise PathEscapeError(
-                f"RedTeamConfig.seeds_file {cfg.seeds_file!r} lies outside the artifact root"
-            )
+        path = store.user_path(cfg.seeds_file, "RedTeamConfig.seeds_file")
         if not path.is_file():
             raise NotFoundError(f"RedTeamConfig.seeds_file {cfg.seeds_file!r}: no such file")
     return cfg.to_dict()

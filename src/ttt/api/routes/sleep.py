@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -35,7 +34,6 @@ from ttt.api.routes.text_runs import read_doc, usable_model
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
-    PathEscapeError,
     StoreError,
     new_id,
     validate_id,
@@ -160,12 +158,7 @@ def get_sleep_candidate(candidate_id: str, ctx: Ctx) -> SleepCandidateDetail:
 
 def _core_path(store: ArtifactStore, raw: str) -> str:
     """A core_path inside the artifact root (relative paths are relative to it)."""
-    if "\x00" in raw or not raw.strip():
-        raise ValueError(f"SleepConfig.core_path: bad path {raw[:80]!r}")
-    p = Path(raw).expanduser()
-    p = (p if p.is_absolute() else store.root / p).resolve()
-    if not p.is_relative_to(store.root.resolve()):
-        raise PathEscapeError(f"SleepConfig.core_path {raw!r} lies outside the artifact root")
+    p = store.user_path(raw, "SleepConfig.core_path")
     if not p.exists():
         raise NotFoundError(f"SleepConfig.core_path {raw!r}: no such file or folder")
     return str(p)
