@@ -56,7 +56,7 @@ def test_defaults_are_off_and_validated():
         PlasticityConfig(spfw={"mode": "halfspace"})
     with pytest.raises(ValueError, match=r"canary\.steps"):
         PlasticityConfig(canary={"steps": 1})
-    with pytest.raises(ValueError, match=r"unknown plasticity\.canary"):
+    with pytest.raises(ValueError, match=r"plasticity\.canary: unknown field\(s\)"):
         PlasticityConfig(canary={"bogus": 1})
     with pytest.raises(ValueError, match=r"spfw\.mode"):
         PlasticityConfig(canary={}, spfw={"mode": "sideways"})

@@ -156,7 +156,7 @@ def test_config_validation():
         SpfwConfig(slack=-0.1)
     with pytest.raises(ValueError, match="relative_slack"):
         SpfwConfig(relative_slack=float("nan"))
-    with pytest.raises(ValueError, match="unknown spfw"):
+    with pytest.raises(ValueError, match=r"spfw: unknown field\(s\)"):
         SpfwConfig.from_dict({"mode": "halfspace", "bogus": 1})
     assert SpfwConfig.from_dict(SpfwConfig(mode="nullspace").to_dict()).mode == "nullspace"
     with pytest.raises(ValueError, match="canary_losses_fn"):

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from ttt.configs import from_dict
 from ttt.engine import CanaryGradsFn, ChecksConfig, Projection, StepSizeControl, UpdateEngine
 from ttt.engine.backends import PlasticBackend
 from ttt.nano.env import MODES, MU_TRAIN_RANGE
@@ -222,23 +223,6 @@ class PlasticityConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PlasticityConfig:
         return from_dict(cls, d, "plasticity")
-
-
-T = TypeVar("T")
-
-
-def from_dict(cls: type[T], d: Mapping[str, Any], what: str) -> T:
-    """Build a dataclass from a dict, rejecting unknown keys with a clear message."""
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ValueError(
-            f"unknown {what} field(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-        )
-    try:
-        return cls(**dict(d))
-    except TypeError as exc:
-        raise ValueError(f"{what}: {exc}") from exc
 
 
 def safety_overrides(

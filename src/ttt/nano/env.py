@@ -57,6 +57,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ttt.configs import from_dict
+
 MODES = ("linear", "nonlinear")
 SCHEDULES = ("constant", "drift", "jump")
 POLICIES = ("track", "hold", "gaussian")
@@ -164,11 +166,7 @@ class EnvConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EnvConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"EnvConfig: unknown fields {sorted(unknown)}")
-        return cls(**d)
+        return from_dict(cls, d, "EnvConfig")
 
     def with_mu(self, mu: float) -> EnvConfig:
         return replace(self, mu=mu)

@@ -12,9 +12,10 @@ completely. Invalid values raise ``ValueError`` naming the field.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
+from ttt.configs import from_dict
 from ttt.text.sentry import SentryConfig
 
 METHODS = ("evolution", "gradient")
@@ -141,13 +142,4 @@ class RedTeamConfig:
 
     @classmethod
     def from_dict(cls, d: Any) -> RedTeamConfig:
-        if not isinstance(d, dict):
-            raise ValueError(f"RedTeamConfig must be an object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"RedTeamConfig: unknown field(s) {unknown} (known: {sorted(known)})")
-        try:
-            return cls(**d)
-        except TypeError as e:
-            raise ValueError(f"RedTeamConfig: {e}") from e
+        return from_dict(cls, d, "RedTeamConfig")

@@ -51,10 +51,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ttt.configs import from_dict
 from ttt.safety.gate import Gate, GateConfig
 from ttt.store import SCHEMA_VERSION, ArtifactStore, CorruptFileError, read_json, write_json
 
@@ -167,13 +168,7 @@ class AuditorConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AuditorConfig:
-        if not isinstance(d, Mapping):
-            raise ValueError(f"AuditorConfig must be an object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"AuditorConfig: unknown field(s) {unknown} (known: {sorted(known)})")
-        return cls(**dict(d))
+        return from_dict(cls, d, "AuditorConfig")
 
 
 # ---------------------------------------------------------------------------- memories

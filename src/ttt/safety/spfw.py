@@ -39,13 +39,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from ttt.configs import from_dict
 from ttt.engine.transaction import flatten_canary_grads, flatten_sessions
 
 MODES = ("halfspace", "nullspace")
@@ -84,13 +85,7 @@ class SpfwConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SpfwConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown spfw field(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        return cls(**dict(d))
+        return from_dict(cls, d, "spfw")
 
 
 @dataclass

@@ -70,13 +70,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from ttt.configs import from_dict
 from ttt.engine import BLOCKED_GATE
 from ttt.safety.auditor import FLAGGED_FILE, add_flagged, read_flagged
 from ttt.store import (
@@ -180,15 +181,7 @@ class GenerationConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GenerationConfig:
-        if not isinstance(d, Mapping):
-            raise ValueError(f"GenerationConfig must be an object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(
-                f"GenerationConfig: unknown field(s) {unknown} (known: {sorted(known)})"
-            )
-        return cls(**dict(d))
+        return from_dict(cls, d, "GenerationConfig")
 
 
 def check_prompt(prompt: str | bytes) -> str:

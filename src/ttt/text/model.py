@@ -37,12 +37,14 @@ adapter ``Δx = U (D x)``, ``U`` zero); everything else is core and never change
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ttt.configs import from_dict
 
 BACKBONES = ("ssm", "gru")
 PLASTIC_PREFIX = "context."
@@ -92,11 +94,7 @@ class TinyLmConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TinyLmConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"TinyLmConfig: unknown field(s) {unknown}")
-        return cls(**d)
+        return from_dict(cls, d, "TinyLmConfig")
 
 
 # ---------------------------------------------------------------------------- the scan

@@ -29,13 +29,14 @@ import math
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ttt.configs import from_dict
 from ttt.engine import (
     BLOCKED_GATE,
     ChecksConfig,
@@ -154,16 +155,7 @@ class SentryConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SentryConfig:
-        if not isinstance(d, Mapping):
-            raise ValueError(f"SentryConfig must be an object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"SentryConfig: unknown field(s) {unknown} (known: {sorted(known)})")
-        try:
-            return cls(**dict(d))
-        except TypeError as e:
-            raise ValueError(f"SentryConfig: {e}") from e
+        return from_dict(cls, d, "SentryConfig")
 
 
 # ---------------------------------------------------------------------------- statistics

@@ -44,7 +44,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ttt import __version__
+from ttt.configs import from_dict
 from ttt.safety.auditor import (
     AuditDecision,
     Auditor,
@@ -195,13 +196,7 @@ class SleepConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SleepConfig:
-        if not isinstance(d, Mapping):
-            raise ValueError(f"SleepConfig must be an object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"SleepConfig: unknown field(s) {unknown} (known: {sorted(known)})")
-        return cls(**dict(d))
+        return from_dict(cls, d, "SleepConfig")
 
 
 @dataclass

@@ -31,7 +31,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ttt import __version__
+from ttt.configs import from_dict
 from ttt.optim import split_params
 from ttt.store import (
     ArtifactStore,
@@ -140,11 +141,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown field(s) {unknown}")
-        return cls(**d)
+        return from_dict(cls, d, "TrainConfig")
 
 
 def preset_configs(preset: str) -> tuple[TrainConfig, TinyLmConfig]:
