@@ -150,10 +150,6 @@ class PlasticityConfig:
         self.muon()
         self.step_size()
         checks = self.checks_config()
-        for name in ("canary", "spfw"):
-            v = getattr(self, name)
-            if v is not None and not isinstance(v, Mapping):
-                raise ValueError(f"plasticity.{name} must be an object or null, got {v!r}")
         self.canary_config()
         self.spfw_config()
         if self.canary is None:
@@ -195,10 +191,7 @@ class PlasticityConfig:
     def spfw_config(self) -> SpfwConfig | None:
         if self.spfw is None:
             return None
-        try:
-            return SpfwConfig.from_dict(self.spfw)
-        except TypeError as exc:
-            raise ValueError(f"plasticity.spfw: {exc}") from exc
+        return from_dict(SpfwConfig, self.spfw, "plasticity.spfw")
 
     def engine(
         self,

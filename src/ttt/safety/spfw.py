@@ -190,6 +190,12 @@ def _solve_one(
             lam[gone] = 0.0
 
 
+def _violation_tol(slack: Tensor, g: Tensor, d: Tensor) -> Tensor:
+    """(S, k) how far g_c · Δ may exceed slack_c and still count as satisfied: relative to
+    the size of the terms (float64 rounding), ``VIOLATION_RTOL · (|slack| + |g_c| |Δ|)``."""
+    return VIOLATION_RTOL * (slack.abs() + g.norm(dim=2) * d.norm(dim=1, keepdim=True))
+
+
 def project_halfspaces(
     delta: Tensor,
     g: Tensor,
@@ -219,8 +225,7 @@ def project_halfspaces(
         return out, ProjectionInfo(
             iterations, feasible, converged, iterations.clone(), lam_all, unchanged
         )
-    gnorm = gg.norm(dim=2)  # (S, k)
-    tol = VIOLATION_RTOL * (sl.abs() + gnorm * d.norm(dim=1, keepdim=True)) + 1e-300  # (S, k)
+    tol = _violation_tol(sl, gg, d) + 1e-300  # (S, k)
     v0 = torch.einsum("skn,sn->sk", gg, d) - sl  # (S, k)
     todo = (v0 > tol).any(dim=1)  # (S,)
     basis, rank = _span_basis(gg, rank_rtol)  # (S, n, m), (S,)
@@ -402,8 +407,7 @@ class SpfwProjection:
 
         new, applied = apply(d1)
         first_order = torch.einsum("skn,sn->sk", g, applied)  # (S, k)
-        bad = active & (first_order > slack).any(dim=1)  # (S,)
-        retried = bad.clone()
+        bad = active & (first_order > slack).any(dim=1)  # (S,): re-solved below
         fell_back = torch.zeros(s, dtype=torch.bool)
         if bool(bad.any()):
             # Rounding to the params' dtype moved Δ' across a constraint: re-solve with the
@@ -412,13 +416,13 @@ class SpfwProjection:
             scale = b_flat.abs() + d.abs() + d1.abs()  # (S, n) bounds |w| before/after
             margin = 4 * eps * torch.einsum("skn,sn->sk", g.abs(), scale)  # (S, k)
             # ... and at least a few times the solver's own tolerance (float64 weights).
-            solver_tol = VIOLATION_RTOL * (
-                slack.abs() + g.norm(dim=2) * d.norm(dim=1, keepdim=True)
-            )
-            margin = torch.maximum(margin, 4 * solver_tol)
+            margin = torch.maximum(margin, 4 * _violation_tol(slack, g, d))
             start = d if self.cfg.mode == "halfspace" else d1
             d2, info2 = project_halfspaces(start, g, slack - margin)
             d1 = torch.where(bad.view(-1, 1), d2, d1)
+            # The re-solved sessions report the re-solve (rank is the span of g either way).
+            for name in ("iterations", "feasible", "converged"):
+                getattr(info, name)[bad] = getattr(info2, name)[bad]
             new, applied = apply(d1)
             first_order = torch.einsum("skn,sn->sk", g, applied)
             fell_back = bad & (~info2.feasible | (first_order > slack).any(dim=1))
@@ -456,7 +460,7 @@ class SpfwProjection:
                     "iterations": int(info.iterations[i]),
                     "feasible": bool(info.feasible[i]),
                     "converged": bool(info.converged[i]),
-                    "rounding_retry": bool(retried[i]),
+                    "rounding_retry": bool(bad[i]),
                     "fell_back_to_no_change": bool(fell_back[i]),
                 }
             )
