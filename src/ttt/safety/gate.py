@@ -8,6 +8,9 @@ rule                 score                                                    fa
 ==================== ======================================================== ===========
 token_entropy        word-token entropy as a fraction of its maximum log2(N)  below
 repetition_flood     share of word n-grams that repeat an earlier one          above
+repeated_statement   occurrences of the most repeated sentence (letters-only  above
+                     skeleton, >= min_words words), counted across the chunk
+                     boundary by :class:`GateStream`
 encoded_blob         share of non-space characters in base64/hex/escaped runs above
                      that decode to text or are long (decoded text is
                      rescanned with every rule)
@@ -188,15 +191,22 @@ class InstructionOverrideConfig:
         _check_range("instruction_override", "tail_chars", self.tail_chars, 0, 100_000)
 
 
+def _shipped_scorer_threshold() -> float:
+    from ttt.safety.scorer import load_default_scorer
+
+    return float(load_default_scorer().threshold)
+
+
 @dataclass
 class InjectionScorerConfig:
     """The shipped learned scorer (``gate_scorer.json``); its probability threshold.
 
-    The default is the threshold calibrated when the shipped weights were trained (k-fold
-    out-of-fold scores at the training script's target false-positive rate)."""
+    The default is read from the shipped weights: the threshold calibrated when they were
+    trained (k-fold out-of-fold scores at the training script's target false-positive rate),
+    so retraining the scorer moves the gate with it."""
 
     enabled: bool = True
-    threshold: float = 0.5554
+    threshold: float = field(default_factory=_shipped_scorer_threshold)
     # Decoded or hidden text shorter than this many words is not scored: short fragments
     # ("Hello, world!" in a base64 tutorial) look like the short prompts it was trained on.
     rescan_min_tokens: int = 4
