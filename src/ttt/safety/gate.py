@@ -395,10 +395,11 @@ def _repetition(tokens: list[str], cfg: RepetitionFloodConfig) -> tuple[float, s
 _SENTENCE_END = re.compile(r"[.!?;\n]+")
 
 
-def _statement_counts(text: str, cfg: RepeatedStatementConfig) -> dict[str, int]:
-    """Occurrences of each statement (skeleton of a sentence of ``min_words``+ words)."""
+def _statement_counts(folded: str, cfg: RepeatedStatementConfig) -> dict[str, int]:
+    """Occurrences of each statement (skeleton of a sentence of ``min_words``+ words) in
+    the folded text."""
     counts: dict[str, int] = {}
-    for sentence in _SENTENCE_END.split(textnorm.fold(text)):
+    for sentence in _SENTENCE_END.split(folded):
         words = textnorm.words(sentence)
         if len(words) < cfg.min_words:
             continue
@@ -409,15 +410,26 @@ def _statement_counts(text: str, cfg: RepeatedStatementConfig) -> dict[str, int]
     return counts
 
 
-def _repeated_statement(text: str, cfg: RepeatedStatementConfig) -> tuple[float, str | None]:
-    counts = _statement_counts(text, cfg)
-    worst = max(counts.values(), default=0)
-    if worst > cfg.max_repeats:
-        return float(worst), (
-            f"repeated_statement: one statement of {cfg.min_words}+ words occurs {worst} "
+def _repeated_statement(
+    counts: Mapping[str, int], carried: Mapping[str, int], cfg: RepeatedStatementConfig
+) -> tuple[float, str | None]:
+    """Fails on a statement repeated within the chunk, or (an implant split over two chunks)
+    together with its occurrences in the previous chunk (``carried``) when this chunk itself
+    contains it. The score counts both."""
+    inside = max(counts.values(), default=0)
+    across = max((n + carried.get(k, 0) for k, n in counts.items()), default=0)
+    reason = None
+    if inside > cfg.max_repeats:
+        reason = (
+            f"repeated_statement: one statement of {cfg.min_words}+ words occurs {inside} "
             f"times in the chunk, above the limit {cfg.max_repeats}"
         )
-    return float(worst), None
+    elif across > cfg.max_repeats:
+        reason = (
+            f"repeated_statement: one statement of {cfg.min_words}+ words occurs {across} "
+            f"times in this chunk and the one before, above the limit {cfg.max_repeats}"
+        )
+    return float(across), reason
 
 
 _LONG_RUN_RE = re.compile(r"[!-~]+")
@@ -867,7 +879,7 @@ class Gate:
 
     def check(self, text: str, *, model_signals: Mapping[str, float] | None = None) -> GateResult:
         """Decide on one chunk on its own (no carried context)."""
-        return self._check_timed(text, "", model_signals)[0]
+        return self._check_timed(text, "", {}, model_signals)[0]
 
     def stream(self) -> GateStream:
         """A checker for consecutive chunks of one document (phrases split across chunks)."""
@@ -876,15 +888,20 @@ class Gate:
     # -- internals
 
     def _check_timed(
-        self, text: str, tail: str, model_signals: Mapping[str, float] | None
-    ) -> tuple[GateResult, str]:
-        """The result, and the text's skeleton (for the stream's tail)."""
+        self,
+        text: str,
+        tail: str,
+        statements: Mapping[str, int],
+        model_signals: Mapping[str, float] | None,
+    ) -> tuple[GateResult, str, dict[str, int]]:
+        """The result, the text's skeleton and its statement counts (what the stream carries
+        to the next chunk); ``tail`` and ``statements`` are the previous chunk's."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         t0 = time.perf_counter()
         scores: dict[str, float] = {}
         findings: list[_Finding] = []
-        skel = self._scan(text, tail, model_signals, 0, "", scores, findings)
+        skel, counts = self._scan(text, tail, statements, model_signals, 0, "", scores, findings)
         rules: list[str] = []
         for rule, _ in findings:
             if rule not in rules:
@@ -897,21 +914,22 @@ class Gate:
             scores=scores,
             latency_ms=1000.0 * (time.perf_counter() - t0),
         )
-        return result, skel
+        return result, skel, counts
 
     def _scan(
         self,
         text: str,
         tail: str,
+        statements: Mapping[str, int],
         model_signals: Mapping[str, float] | None,
         depth: int,
         prefix: str,
         scores: dict[str, float],
         findings: list[_Finding],
-    ) -> str:
+    ) -> tuple[str, dict[str, int]]:
         """Run every enabled rule on ``text``; worst scores merge into ``scores``, failures
         (prefixed with where the text was hidden) append to ``findings``. Returns the
-        skeleton of ``text`` (without the tail)."""
+        skeleton of ``text`` (without the tail) and its statement counts."""
         cfg = self.cfg
         folded = textnorm.fold(text)
         tokens = textnorm.words(folded)
@@ -922,8 +940,15 @@ class Gate:
             local.append(("token_entropy", *_token_entropy(tokens, cfg.token_entropy)))
         if cfg.repetition_flood.enabled:
             local.append(("repetition_flood", *_repetition(tokens, cfg.repetition_flood)))
+        counts: dict[str, int] = {}
         if cfg.repeated_statement.enabled:
-            local.append(("repeated_statement", *_repeated_statement(text, cfg.repeated_statement)))
+            counts = _statement_counts(folded, cfg.repeated_statement)
+            local.append(
+                (
+                    "repeated_statement",
+                    *_repeated_statement(counts, statements, cfg.repeated_statement),
+                )
+            )
         if cfg.encoded_blob.enabled:
             blobs = _find_blobs(text, cfg.encoded_blob)
             nonspace = max(1, len("".join(text.split())))
@@ -978,8 +1003,8 @@ class Gate:
             if reason is not None:
                 findings.append((rule, prefix + reason))
         for where, hidden_text in rescans:
-            self._scan(hidden_text, "", None, depth + 1, prefix + where, scores, findings)
-        return skel
+            self._scan(hidden_text, "", {}, None, depth + 1, prefix + where, scores, findings)
+        return skel, counts
 
 
 def _merge_score(scores: dict[str, float], rule: str, score: float) -> None:
@@ -997,7 +1022,8 @@ def _merge_score(scores: dict[str, float], rule: str, score: float) -> None:
 class GateStream:
     """Checks consecutive chunks of one document: the skeleton tail of the previous chunk is
     prepended for phrase matching, so a phrase split between two chunks is caught on the
-    second chunk (and only there)."""
+    second chunk (and only there); the previous chunk's statement counts are carried for
+    ``repeated_statement``."""
 
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
@@ -1005,29 +1031,11 @@ class GateStream:
         self._statements: dict[str, int] = {}
 
     def check(self, text: str, *, model_signals: Mapping[str, float] | None = None) -> GateResult:
-        res, skel = self.gate._check_timed(text, self._tail, model_signals)
+        res, skel, self._statements = self.gate._check_timed(
+            text, self._tail, self._statements, model_signals
+        )
         keep = self.gate.cfg.instruction_override.tail_chars
         self._tail = (self._tail + skel)[-keep:] if keep else ""
-        cfg = self.gate.cfg.repeated_statement
-        if cfg.enabled:
-            # A statement repeated across the boundary (an implant split over two chunks)
-            # counts its occurrences in the previous chunk too; it fails only on a chunk
-            # that itself contains the statement.
-            counts = _statement_counts(text, cfg)
-            total = {k: n + self._statements.get(k, 0) for k, n in counts.items()}
-            worst = max(total.values(), default=0)
-            if worst > cfg.max_repeats and "repeated_statement" not in res.rules:
-                res.allowed = False
-                res.reasons.append(
-                    f"repeated_statement: one statement of {cfg.min_words}+ words occurs "
-                    f"{worst} times in this chunk and the one before, above the limit "
-                    f"{cfg.max_repeats}"
-                )
-                res.rules = sorted([*res.rules, "repeated_statement"], key=RULE_NAMES.index)
-            res.scores["repeated_statement"] = max(
-                res.scores.get("repeated_statement", 0.0), float(worst)
-            )
-            self._statements = counts
         return res
 
     def reset(self) -> None:
