@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -15,14 +14,8 @@ from ttt.engine import (
     SignalHistory,
     canary_values,
 )
-from ttt.safety.canary import (
-    DEFAULT_CANARIES,
-    CanarySet,
-    canary_losses,
-    canary_probes,
-    default_canaries,
-    per_canary,
-)
+from ttt.safety.canary import DEFAULT_CANARIES, check_canaries, default_canaries
+from ttt.text.sentry import SentryConfig
 
 
 def _probes(mean: list[float], per: list[list[float]] | None = None) -> dict[str, torch.Tensor]:
@@ -32,64 +25,36 @@ def _probes(mean: list[float], per: list[list[float]] | None = None) -> dict[str
     return d
 
 
-# -- CanarySet -------------------------------------------------------------------------------
+# -- canary texts ----------------------------------------------------------------------------
 
 
 def test_default_set_is_small_varied_and_fixed():
-    cs = CanarySet.default()
-    assert 5 <= len(cs) <= 8
-    assert len(set(cs.names)) == len(cs) and len(set(cs.texts)) == len(cs)
-    assert {"arithmetic", "geography", "python"} <= set(cs.names)
-    assert all(t.endswith(".") and len(t.split()) >= 8 for t in cs.texts)
-    assert cs.texts == tuple(t for _, t in DEFAULT_CANARIES) == tuple(default_canaries())
-    assert CanarySet.from_dict(cs.to_dict()) == cs
-    assert cs.probe_names()["canary_loss.0"] == cs.names[0]
+    texts = default_canaries()
+    names = [n for n, _ in DEFAULT_CANARIES]
+    assert 5 <= len(texts) <= 8
+    assert len(set(names)) == len(texts) and len(set(texts)) == len(texts)
+    assert {"arithmetic", "geography", "python"} <= set(names)
+    assert all(t.endswith(".") and len(t.split()) >= 8 for t in texts)
+    assert SentryConfig().canaries is None  # the Sentry's default is this set
 
 
-def test_user_canaries_from_lists_and_files(tmp_path):
-    cs = CanarySet.from_texts(["alpha beta", "gamma delta"])
-    assert cs.names == ("canary_0", "canary_1")
-    (tmp_path / "c.txt").write_text("first canary\n\n second canary \n")
-    assert CanarySet.from_file(tmp_path / "c.txt").texts == ("first canary", "second canary")
-    (tmp_path / "c.jsonl").write_text(
-        json.dumps({"text": "one", "name": "a"}) + "\n" + json.dumps({"text": "two"}) + "\n"
-    )
-    assert CanarySet.from_file(tmp_path / "c.jsonl").names == ("a", "canary_1")
-    (tmp_path / "c.json").write_text(json.dumps({"canaries": ["x y", {"text": "z", "name": "q"}]}))
-    assert CanarySet.from_file(tmp_path / "c.json").texts == ("x y", "z")
-    (tmp_path / "bad.json").write_text("{nope")
-    with pytest.raises(ValueError, match=r"bad\.json"):
-        CanarySet.from_file(tmp_path / "bad.json")
-    with pytest.raises(ValueError, match="non-empty"):
-        CanarySet.from_texts(["ok", "  "])
-    with pytest.raises(ValueError, match=r"1\.\.16"):
-        CanarySet.from_texts([f"t{i}" for i in range(17)])
-    with pytest.raises(ValueError, match="unique"):
-        CanarySet.from_texts(["a", "b"], names=["x", "x"])
-    with pytest.raises(ValueError, match="not a valid name"):
-        CanarySet.from_texts(["a"], names=["../x"])
-
-
-def test_canary_losses_and_probes():
-    cs = CanarySet.from_texts(["aa", "bbbb", "c"])
-    tokens = cs.encode(lambda t: [ord(ch) for ch in t])
-    assert tokens == [[97, 97], [98] * 4, [99]]
-    # loss_of returns (S,) per canary: S = 2 sessions.
-    losses = canary_losses(lambda tok: torch.tensor([len(tok), 10.0 * len(tok)]), tokens)
-    assert losses.shape == (2, 3)
-    assert losses[1].tolist() == [20.0, 40.0, 10.0]
-    # Scalars are one session; gradients flow.
-    w = torch.tensor(2.0, requires_grad=True)
-    single = canary_losses(lambda tok: w * len(tok), tokens)
-    assert single.shape == (1, 3)
-    single.sum().backward()
-    assert float(w.grad) == 7.0
-    probes = canary_probes(losses)
-    assert list(probes) == ["canary_loss", "canary_loss.0", "canary_loss.1", "canary_loss.2"]
-    assert probes["canary_loss"].tolist() == pytest.approx([7 / 3, 70 / 3])
-    assert per_canary({k: float(v[0]) for k, v in probes.items()}) == [2.0, 4.0, 1.0]
-    with pytest.raises(ValueError, match="session counts"):
-        canary_losses(lambda tok: torch.zeros(len(tok)), tokens)
+def test_user_canaries_are_checked_naming_the_field():
+    assert check_canaries(["alpha beta", "gamma delta"]) == ["alpha beta", "gamma delta"]
+    with pytest.raises(ValueError, match=r"canaries\[1\] must be a non-empty string"):
+        check_canaries(["ok", "  "])
+    with pytest.raises(ValueError, match=r"need 1\.\.16 texts, got 17"):
+        check_canaries([f"t{i}" for i in range(17)])
+    with pytest.raises(ValueError, match=r"need 1\.\.16 texts, got 0"):
+        check_canaries([])
+    with pytest.raises(ValueError, match=r"canaries\[0\] has 4001 characters"):
+        check_canaries(["x" * 4001])
+    with pytest.raises(ValueError, match="must be a list of strings, got str"):
+        check_canaries("one canary")
+    # The Sentry (and chat) config uses the same check.
+    with pytest.raises(ValueError, match=r"SentryConfig\.canaries: need 1\.\.16 texts, got 17"):
+        SentryConfig(canaries=[f"t{i}" for i in range(17)])
+    with pytest.raises(ValueError, match=r"SentryConfig\.canaries\[0\] must be a non-empty"):
+        SentryConfig(canaries=[""])
 
 
 # -- checks ----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ttt.safety import textnorm
+from ttt.store.io import atomic_write_text
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -180,10 +181,8 @@ class NgramScorer:
 
     def save(self, path: str | Path) -> None:
         """Write the weights as compact JSON (atomic replace)."""
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")))
-        tmp.replace(path)
+        text = json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        atomic_write_text(path, text)
 
     @classmethod
     def load(cls, path: str | Path) -> NgramScorer:

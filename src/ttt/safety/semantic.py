@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from ttt.safety import attackgen
+from ttt.store.io import atomic_write_text
 
 __all__ = [
     "EMBED_DIM",
@@ -252,10 +253,7 @@ class SemanticHead:
             raise ValueError(f"{where}: malformed head file ({exc})") from exc
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> SemanticHead:

@@ -44,9 +44,10 @@ from ttt.engine import (
     StepSizeControl,
     TorchOptimBackend,
     UpdateEngine,
+    canary_probe_dict,
 )
 from ttt.optim import MuonConfig
-from ttt.safety.canary import canary_probes, default_canaries
+from ttt.safety.canary import check_canaries, default_canaries
 from ttt.store import SCHEMA_VERSION, ArtifactStore, append_jsonl, read_json, read_jsonl, write_json
 from ttt.store.errors import NotFoundError, StoreError
 from ttt.text import registry
@@ -131,12 +132,10 @@ class SentryConfig:
             raise bad("spfw_slack", "must be a finite number >= 0")
         if not isinstance(self.gate, dict):
             raise bad("gate", "must be an object of 'rule.field': value overrides")
-        if self.canaries is not None and (
-            not isinstance(self.canaries, list)
-            or not self.canaries
-            or not all(isinstance(c, str) and c.strip() for c in self.canaries)
-        ):
-            raise bad("canaries", "must be a non-empty list of non-empty strings")
+        if self.canaries is not None:
+            if not isinstance(self.canaries, list):
+                raise bad("canaries", "must be null or a list of strings")
+            check_canaries(self.canaries, "SentryConfig.canaries")
 
     @property
     def gate_on(self) -> bool:
@@ -574,7 +573,7 @@ class SentryMonitor:
             return self._ce(x_obj, y, w).reshape(1)
 
         def probe_fn() -> dict[str, Tensor]:
-            return canary_probes(self.canary_losses()[None, :])  # mean and per canary
+            return canary_probe_dict(self.canary_losses()[None, :])  # mean and per canary
 
         result = self.engine.transact(t=idx, loss_fn=loss_fn, probe_fn=probe_fn, gate=decision)
         if throttled:
