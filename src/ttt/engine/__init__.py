@@ -30,6 +30,8 @@ from ttt.engine.checks import (
     canary_keys,
     canary_probe_dict,
     canary_values,
+    finite_at,
+    finite_or_none,
     robust_z,
 )
 from ttt.engine.transaction import (
@@ -85,6 +87,8 @@ __all__ = [
     "canary_keys",
     "canary_probe_dict",
     "canary_values",
+    "finite_at",
+    "finite_or_none",
     "flatten_canary_grads",
     "flatten_sessions",
     "grad_alignment",

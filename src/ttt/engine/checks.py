@@ -319,6 +319,16 @@ class StateNormMax(Check):
         return CheckOutcome(self.name, self.status, passed, h, th, reasons)
 
 
+def finite_or_none(x: float | None) -> float | None:
+    """``x`` when it is a finite number, else None (records stay JSON-safe)."""
+    return x if x is not None and math.isfinite(x) else None
+
+
+def finite_at(x: Tensor | None, i: int) -> float | None:
+    """Session ``i``'s value of a per-session tensor as a finite float, else None."""
+    return None if x is None else finite_or_none(float(x[i]))
+
+
 def canary_keys(probes: Mapping[str, Any], key: str = "canary_loss") -> list[str]:
     """Per-canary probe keys ``f"{key}.{c}"`` present in ``probes``, in canary order."""
     prefix = f"{key}."
@@ -356,20 +366,16 @@ class CanaryValues:
     def details(self, i: int, z: Tensor | None = None) -> dict[str, Any]:
         """JSON-safe canary fields of session i (for check records and events)."""
 
-        def num(x: Tensor) -> float | None:
-            v = float(x[i])
-            return v if math.isfinite(v) else None
-
         d: dict[str, Any] = {
-            "canary_before": num(self.before),
-            "canary_after": num(self.after),
-            "canary_delta": num(self.delta),
+            "canary_before": finite_at(self.before, i),
+            "canary_after": finite_at(self.after, i),
+            "canary_delta": finite_at(self.delta, i),
             "canary_worst": self.worst[i],
-            "canary_worst_before": num(self.worst_before),
-            "canary_worst_after": num(self.worst_after),
+            "canary_worst_before": finite_at(self.worst_before, i),
+            "canary_worst_after": finite_at(self.worst_after, i),
         }
         if z is not None:
-            d["canary_z"] = num(z)
+            d["canary_z"] = finite_at(z, i)
         return d
 
 

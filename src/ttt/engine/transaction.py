@@ -33,7 +33,6 @@ probed) used by relative checks; blocked or rolled-back updates never enter them
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -54,6 +53,8 @@ from ttt.engine.checks import (
     SignalHistory,
     canary_keys,
     canary_values,
+    finite_at,
+    finite_or_none,
 )
 
 GRAD_NORM_HISTORY = "grad_norm"
@@ -171,13 +172,6 @@ class GateDecision:
     allowed: Tensor  # (S,) bool
     reasons: list[list[str]]  # per session
     scores: list[dict[str, float]] = field(default_factory=list)
-
-
-def _num(x: Tensor | None, i: int) -> float | None:
-    if x is None:
-        return None
-    v = float(x[i])
-    return v if math.isfinite(v) else None
 
 
 @dataclass
@@ -475,9 +469,9 @@ class UpdateEngine:
             else:
                 status = COMMIT
             did_step = bool(active[i])
-            pre_loss = _num(pre.get(self.loss_key), i)
+            pre_loss = finite_at(pre.get(self.loss_key), i)
             if pre_loss is None and self.loss_key not in pre:
-                pre_loss = _num(train_loss, i)
+                pre_loss = finite_at(train_loss, i)
             events.append(
                 UpdateEvent(
                     t=ts[i],
@@ -485,18 +479,18 @@ class UpdateEngine:
                     status=status,
                     reasons=reasons,
                     pre_loss=pre_loss,
-                    post_loss=_num(post.get(self.loss_key), i) if did_step else None,
-                    train_loss=_num(train_loss, i),
-                    grad_norm=_num(grad_norm, i),
-                    grad_norm_z=_num(z_out.score if z_out is not None else None, i),
-                    pre_max_h=_num(pre.get("max_h"), i),
-                    post_max_h=_num(post.get("max_h"), i) if did_step else None,
+                    post_loss=finite_at(post.get(self.loss_key), i) if did_step else None,
+                    train_loss=finite_at(train_loss, i),
+                    grad_norm=finite_at(grad_norm, i),
+                    grad_norm_z=finite_at(z_out.score if z_out is not None else None, i),
+                    pre_max_h=finite_at(pre.get("max_h"), i),
+                    post_max_h=finite_at(post.get("max_h"), i) if did_step else None,
                     lr=float(lr_used[i]),
-                    update_norm=_num(update_norm, i) if did_step else None,
+                    update_norm=finite_at(update_norm, i) if did_step else None,
                     checks=[o.record(i) for o in pre_out]
                     + ([o.record(i) for o in post_out] if did_step else []),
-                    probes_pre={k: _num(v, i) for k, v in pre.items()},
-                    probes_post={k: _num(v, i) for k, v in post.items()} if did_step else {},
+                    probes_pre={k: finite_at(v, i) for k, v in pre.items()},
+                    probes_post={k: finite_at(v, i) for k, v in post.items()} if did_step else {},
                     projection=proj_stats[i] if did_step else None,
                     gate=(
                         {
@@ -508,11 +502,13 @@ class UpdateEngine:
                         else None
                     ),
                     duration_ms=duration_ms,
-                    canary_before=_num(canary_pre, i),
-                    canary_after=_num(canary.after, i) if did_step and canary else None,
-                    canary_delta=_num(canary.delta, i) if did_step and canary else None,
+                    canary_before=finite_at(canary_pre, i),
+                    canary_after=finite_at(canary.after, i) if did_step and canary else None,
+                    canary_delta=finite_at(canary.delta, i) if did_step and canary else None,
                     canary_worst=canary.worst[i] if did_step and canary else None,
-                    canary_z=(_num(cz_out.score, i) if did_step and cz_out is not None else None),
+                    canary_z=(
+                        finite_at(cz_out.score, i) if did_step and cz_out is not None else None
+                    ),
                     grad_alignment=_alignment_record(align, i),
                 )
             )
@@ -525,10 +521,10 @@ def _alignment_record(align: tuple[Tensor, Tensor] | None, i: int) -> dict[str, 
     dot, cos = align
 
     def clean(xs: list[float]) -> list[float | None]:
-        return [x if math.isfinite(x) else None for x in xs]
+        return [finite_or_none(x) for x in xs]
 
     return {
         "dot": clean(dot[i].tolist()),
         "cos": clean(cos[i].tolist()),
-        "min_cos": _num(cos[i].min().reshape(1), 0),
+        "min_cos": finite_at(cos[i].min().reshape(1), 0),
     }

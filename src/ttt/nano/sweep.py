@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ttt import __version__
+from ttt.engine import finite_at
 from ttt.nano.base import latest_base_id, load_base, now_iso
 from ttt.nano.config import PlasticityConfig, apply_overrides
 from ttt.nano.env import EnvConfig
@@ -241,21 +241,14 @@ def run_sweep(
         columns = RESULT_COLUMNS + CANARY_RESULT_COLUMNS
         for i, r in enumerate(rows):
             r["canary_rollbacks"] = int(res.canary_rollbacks[i])
-            r["canary_loss_start"] = _finite_or_none(res.canary_start, i)
-            r["canary_loss_end"] = _finite_or_none(res.canary_end, i)
-            r["spfw_fraction_removed_mean"] = _finite_or_none(res.spfw_removed_mean, i)
+            r["canary_loss_start"] = finite_at(res.canary_start, i)
+            r["canary_loss_end"] = finite_at(res.canary_end, i)
+            r["spfw_fraction_removed_mean"] = finite_at(res.spfw_removed_mean, i)
     write_csv(d / "results.csv", columns, [[r[c] for c in columns] for r in rows])
     write_json(d / "results.json", {"rows": rows})
     config.update(status="completed", seconds=round(res.seconds, 3), finished_at=now_iso())
     write_json(d / "sweep.json", config)
     return sid
-
-
-def _finite_or_none(x: Tensor | None, i: int) -> float | None:
-    if x is None:
-        return None
-    v = float(x[i])
-    return v if math.isfinite(v) else None
 
 
 def sweep_rows(store: ArtifactStore, sweep_id: str) -> list[dict[str, Any]]:

@@ -47,6 +47,7 @@ import torch
 from torch import Tensor
 
 from ttt.configs import from_dict
+from ttt.engine.checks import finite_or_none
 from ttt.engine.transaction import flatten_canary_grads, flatten_sessions
 
 MODES = ("halfspace", "nullspace")
@@ -316,10 +317,6 @@ def canary_grads(
     return out
 
 
-def _clean(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
 class SpfwProjection:
     """The engine's projection hook: SPFW on every write (see the module docstring).
 
@@ -447,16 +444,16 @@ class SpfwProjection:
                     "mode": self.cfg.mode,
                     "n_canaries": k,
                     "rank": int(info.rank[i]),
-                    "slack": [_clean(x) for x in slack[i].tolist()],
+                    "slack": [finite_or_none(x) for x in slack[i].tolist()],
                     "violations_before": int((viol_before[i] > 0).sum()),
                     "violations_after": int((viol_after[i] > 0).sum()),
-                    "max_violation_before": _clean(max(0.0, float(viol_before[i].max()))),
-                    "max_violation_after": _clean(max(0.0, float(viol_after[i].max()))),
-                    "first_order_before": [_clean(x) for x in before_fo[i].tolist()],
-                    "first_order_after": [_clean(x) for x in first_order[i].tolist()],
-                    "fraction_removed": _clean(float(removed[i]) / nb) if nb > 0 else 0.0,
-                    "norm_before": _clean(nb),
-                    "norm_after": _clean(float(applied[i].norm())),
+                    "max_violation_before": finite_or_none(max(0.0, float(viol_before[i].max()))),
+                    "max_violation_after": finite_or_none(max(0.0, float(viol_after[i].max()))),
+                    "first_order_before": [finite_or_none(x) for x in before_fo[i].tolist()],
+                    "first_order_after": [finite_or_none(x) for x in first_order[i].tolist()],
+                    "fraction_removed": finite_or_none(float(removed[i]) / nb) if nb > 0 else 0.0,
+                    "norm_before": finite_or_none(nb),
+                    "norm_after": finite_or_none(float(applied[i].norm())),
                     "iterations": int(info.iterations[i]),
                     "feasible": bool(info.feasible[i]),
                     "converged": bool(info.converged[i]),

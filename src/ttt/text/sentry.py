@@ -45,6 +45,7 @@ from ttt.engine import (
     TorchOptimBackend,
     UpdateEngine,
     canary_probe_dict,
+    finite_or_none,
 )
 from ttt.optim import MuonConfig
 from ttt.safety.canary import check_canaries, default_canaries
@@ -193,10 +194,6 @@ def compression_ratio(text: str) -> float:
 
 def _flat(grads: Sequence[Tensor]) -> Tensor:
     return torch.cat([g.reshape(-1).double() for g in grads])
-
-
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
 
 
 # ---------------------------------------------------------------------------- the monitor
@@ -590,7 +587,7 @@ class SentryMonitor:
             ] + reasons
             if committed:
                 status = THROTTLED_COMMIT
-        update_norm = _finite(ev.update_norm)
+        update_norm = finite_or_none(ev.update_norm)
         update_norm_z = self.update_hist.z(update_norm)
         if committed:
             self.grad_hist.push(grad_norm)
@@ -602,8 +599,8 @@ class SentryMonitor:
         self.n_chunks += 1
         self.n_tokens += len(ch.ids)
 
-        canary_before = _finite(ev.probes_pre.get("canary_loss"))
-        canary_after = _finite(ev.probes_post.get("canary_loss")) if ev.probes_post else None
+        canary_before = finite_or_none(ev.probes_pre.get("canary_loss"))
+        canary_after = finite_or_none(ev.probes_post.get("canary_loss")) if ev.probes_post else None
         canary_rec: dict[str, Any] = {
             "before": canary_before,
             "after": canary_after,
@@ -623,15 +620,15 @@ class SentryMonitor:
             "char_end": ch.char_end,
             "loss": float(loss.detach()),
             "ar_loss": ar_loss,
-            "loss_z": _finite(loss_z),
-            "write_z": _finite(write_z),
-            "grad_norm": _finite(grad_norm),
-            "grad_norm_z": _finite(grad_norm_z),
+            "loss_z": finite_or_none(loss_z),
+            "write_z": finite_or_none(write_z),
+            "grad_norm": finite_or_none(grad_norm),
+            "grad_norm_z": finite_or_none(grad_norm_z),
             "update_norm": update_norm,
-            "update_norm_z": _finite(update_norm_z),
+            "update_norm_z": finite_or_none(update_norm_z),
             "compression_ratio": compression_ratio(ch.text),
-            "canary_cos": _finite(cos),
-            "canary_dot": _finite(dot),
+            "canary_cos": finite_or_none(cos),
+            "canary_dot": finite_or_none(dot),
             "top_tokens": [
                 {
                     "token": self.tokenizer.token_str(ch.ids[j]),
