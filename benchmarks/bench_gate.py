@@ -42,13 +42,12 @@ from ttt.safety.gate import Gate, GateConfig
 from ttt.safety.scorer import (
     NgramScorer,
     TrainConfig,
-    choose_threshold,
-    fit,
     load_default_scorer,
     load_rows,
     nested_cv_models,
-    oof_scores,
+    strata,
     stratified_folds,
+    train,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,10 +91,6 @@ def _report(rows: Sequence[dict[str, Any]], flagged: Sequence[bool]) -> dict[str
     }
 
 
-def _strata(rows: Sequence[dict[str, Any]]) -> list[str]:
-    return [f"{r['label']}|{r['category']}" for r in rows]
-
-
 def _cv_gate(
     rows: list[dict[str, Any]], cfg: TrainConfig, folds: list[np.ndarray]
 ) -> tuple[list[bool], list[float]]:
@@ -103,7 +98,7 @@ def _cv_gate(
     labels = [int(r["label"] == "attack") for r in rows]
     flagged = [False] * len(rows)
     thresholds = []
-    for test, model in nested_cv_models(texts, labels, _strata(rows), cfg, folds=folds):
+    for test, model in nested_cv_models(texts, labels, strata(rows), cfg, folds=folds):
         gate = Gate(
             GateConfig().with_overrides({"injection_scorer.threshold": model.threshold}),
             scorer=model,
@@ -161,9 +156,7 @@ def _leave_one_source_out(rows: list[dict[str, Any]], cfg: TrainConfig) -> dict[
         tr = [r for i, r in enumerate(rows) if i not in held_set]
         texts = [r["text"] for r in tr]
         labels = [int(r["label"] == "attack") for r in tr]
-        inner = oof_scores(texts, labels, _strata(tr), cfg, k=cfg.calib_folds)
-        model = fit(texts, labels, cfg)
-        model.threshold = choose_threshold(inner, np.asarray(labels), cfg.target_fpr)
+        model = train(texts, labels, strata(tr), cfg)  # threshold: inner k-fold on tr only
         gate = Gate(
             GateConfig().with_overrides({"injection_scorer.threshold": model.threshold}),
             scorer=model,
@@ -270,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dev_rules_only": _report(rows, [not rules.check(t).allowed for t in texts]),
     }
     t0 = time.perf_counter()
-    folds = stratified_folds(_strata(rows), args.folds, args.seed)
+    folds = stratified_folds(strata(rows), args.folds, args.seed)
     flagged, thresholds = _cv_gate(rows, cfg, folds)
     result["dev_gate_nested_cv"] = {
         "folds": args.folds,

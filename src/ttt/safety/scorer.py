@@ -454,7 +454,8 @@ def load_rows(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _strata(rows: list[dict[str, Any]]) -> list[str]:
+def strata(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Stratum of each labelled row (label and category) for the stratified folds."""
     return [f"{r['label']}|{r.get('category', '')}" for r in rows]
 
 
@@ -478,7 +479,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     labels = [int(r["label"] == "attack") for r in rows]
     if args.cmd == "train":
         cfg = TrainConfig(seed=args.seed, target_fpr=args.target_fpr)
-        model = train(texts, labels, _strata(rows), cfg)
+        model = train(texts, labels, strata(rows), cfg)
         model.meta = {
             "trained_on": args.data.name,
             "data_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(),
@@ -495,7 +496,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     cfg = TrainConfig(seed=args.seed, target_fpr=args.target_fpr)
-    probs, thr = nested_cv_scores(texts, labels, _strata(rows), cfg, k=args.folds)
+    probs, thr = nested_cv_scores(texts, labels, strata(rows), cfg, k=args.folds)
     y = np.asarray(labels)
     pred = probs > thr
     print(
