@@ -26,6 +26,7 @@ feed the engine's directional signal and SPFW (``plasticity.spfw``), and the per
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -426,8 +427,13 @@ class NanoRunner:
         return events
 
 
+def canary_in_force(ev: Mapping[str, Any]) -> float | None:
+    """The canary loss of the weights in force after an update event's transaction: after
+    the write if it committed, else before it (rolled back or blocked)."""
+    return ev.get("canary_after") if ev["status"] == "commit" else ev.get("canary_before")
+
+
 def _canary_cells(ev: dict[str, Any]) -> list[float | None]:
-    """[canary_loss, canary_delta] of an update row: the canary loss of the weights in force
-    after the transaction (after if committed, else before) and the delta it judged."""
-    in_force = ev.get("canary_after") if ev["status"] == "commit" else ev.get("canary_before")
-    return [in_force, ev.get("canary_delta")]
+    """[canary_loss, canary_delta] of an update row: ``canary_in_force`` and the delta the
+    transaction judged."""
+    return [canary_in_force(ev), ev.get("canary_delta")]

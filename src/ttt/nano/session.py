@@ -29,7 +29,7 @@ from ttt.nano.base import latest_base_id, load_base, now_iso
 from ttt.nano.config import PlasticityConfig, apply_overrides
 from ttt.nano.env import EnvConfig
 from ttt.nano.model import plastic_names
-from ttt.nano.runner import ChunkOutput, NanoRunner, RunnerState
+from ttt.nano.runner import ChunkOutput, NanoRunner, RunnerState, canary_in_force
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
@@ -529,9 +529,7 @@ def summarize(rows: list[list[Any]], events: list[dict[str, Any]]) -> dict[str, 
     if canary_events:
         last = canary_events[-1]
         extra["canary_loss_first"] = canary_events[0]["canary_before"]
-        extra["canary_loss_last"] = (
-            last.get("canary_after") if last["status"] == "commit" else last["canary_before"]
-        )
+        extra["canary_loss_last"] = canary_in_force(last)
     projected = [e["projection"] for e in events if e.get("projection")]
     if projected:
         removed = [

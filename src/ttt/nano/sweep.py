@@ -28,7 +28,7 @@ from ttt.nano.base import latest_base_id, load_base, now_iso
 from ttt.nano.config import PlasticityConfig, apply_overrides
 from ttt.nano.env import EnvConfig
 from ttt.nano.model import NanoSSMConfig
-from ttt.nano.runner import NanoRunner
+from ttt.nano.runner import NanoRunner, canary_in_force
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
@@ -124,7 +124,7 @@ def run_batch(
             if ev.get("canary_before") is not None:
                 if torch.isnan(c_start[i]):
                     c_start[i] = ev["canary_before"]
-                in_force = ev["canary_after"] if ev["status"] == "commit" else ev["canary_before"]
+                in_force = canary_in_force(ev)
                 c_end[i] = float("nan") if in_force is None else in_force
             proj = ev.get("projection")
             if proj and proj.get("fraction_removed") is not None:
