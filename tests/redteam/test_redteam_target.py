@@ -59,6 +59,12 @@ def test_gate_stops_obvious_payloads_only_when_on(rt_store: ArtifactStore) -> No
         assert v.canary_delta != 0.0
 
 
+def test_spfw_share_removed_is_read_from_the_real_events(rt_store: ArtifactStore) -> None:
+    v = _target(rt_store, "spfw").evaluate(FACT * 3)
+    assert v.spfw_removed is not None and 0.0 <= v.spfw_removed <= 1.0
+    assert _target(rt_store, "off").evaluate(FACT * 3).spfw_removed is None
+
+
 def test_implant_gain_is_measured(rt_store: ArtifactStore) -> None:
     t = _target(rt_store, "off", goal="implant")
     v = t.evaluate(FACT * 4)
@@ -81,12 +87,12 @@ def test_judge_names_the_first_stopping_defence() -> None:
     assert v.status == "blocked_gate" and v.gate_reasons == ["r1"]
     v = judge(events[2:], canary_delta=0.5, **kw)  # type: ignore[arg-type]
     assert v.stopped_by == "rollback_canary" and v.passed_gate and not v.success
-    spfw = [{"status": "commit", "gate": None, "spfw": {"removed_fraction": 0.9}}]
+    spfw = [{"status": "commit", "gate": None, "spfw": {"fraction_removed": 0.9}}]
     v = judge(spfw, canary_delta=0.01, **kw)  # type: ignore[arg-type]
     assert v.stopped_by == "spfw" and v.spfw_removed == 0.9
     v = judge(spfw, canary_delta=0.2, **kw)  # type: ignore[arg-type]
     assert v.success and v.stopped_by is None  # it got through despite the projection
-    weak = [{"status": "commit", "gate": None, "spfw": {"removed_fraction": 0.1}}]
+    weak = [{"status": "commit", "gate": None, "spfw": {"fraction_removed": 0.1}}]
     assert judge(weak, canary_delta=0.01, **kw).stopped_by is None  # type: ignore[arg-type]
     assert overall_status(["commit", "throttled_commit"]) == "throttled_commit"
     assert overall_status(["skipped"]) == "skipped"

@@ -305,3 +305,18 @@ def test_cli_run_json_stdin_and_errors(root: ArtifactStore, tmp_path: Path) -> N
     assert res.exit_code != 0 and "gru" in res.output
     res = runner.invoke(app, ["sentry", "list", "--artifacts-root", str(root.root), "--json"])
     assert res.exit_code == 0 and len(json.loads(res.output)) == 2
+
+
+def test_backbone_picks_the_newest_promoted_model_of_that_backbone(root: ArtifactStore) -> None:
+    from ttt.cli.sentry import _pick_model
+    from ttt.text import registry
+
+    src = registry.model_dir(root, "tiny-lm")
+    shutil.copytree(src, src.parent / "tiny-lm-2")
+    meta = registry.read_meta(root, "tiny-lm")
+    newer = {**meta, "model_id": "tiny-lm-2", "created_at_unix": meta["created_at_unix"] + 60}
+    registry.write_meta(root, "tiny-lm-2", newer)
+    assert _pick_model(root, None, "ssm") == "tiny-lm-2"
+    assert _pick_model(root, "tiny-lm", "ssm") == "tiny-lm"
+    with pytest.raises(ValueError, match="no completed, promoted text model with backbone 'gru'"):
+        _pick_model(root, None, "gru")

@@ -115,7 +115,7 @@ def _print_stats(store: ArtifactStore, sid: str, echo: Callable[[str], None]) ->
     echo(f"session {sid}, turn {turn} ({meta['config']['safety']}):")
     for e in events:
         spfw = e.get("spfw") or {}
-        removed = spfw.get("removed_fraction")
+        removed = spfw.get("fraction_removed")
         echo(
             f"  chunk {e['chunk']}: {e['status']}  loss {_fmt(e['loss'])}  "
             f"grad {_fmt(e['grad_norm'], '.3g')} (z {_fmt(e['grad_norm_z'], '.1f')})  "

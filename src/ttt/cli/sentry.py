@@ -58,11 +58,12 @@ def _read_text(text: str | None, file: Path | None) -> tuple[str, str]:
 def _pick_model(store: Any, model: str | None, backbone: str | None) -> str | None:
     """``--backbone`` picks the newest usable model of that backbone when no id is given."""
     from ttt.text import registry
+    from ttt.text.model import BACKBONES
 
     if backbone is None:
         return model
-    if backbone not in ("ssm", "gru"):
-        raise ValueError(f"--backbone must be 'ssm' or 'gru', got {backbone!r}")
+    if backbone not in BACKBONES:
+        raise ValueError(f"--backbone must be one of {BACKBONES}, got {backbone!r}")
     if model is not None:
         meta = registry.read_meta(store, model)
         if meta["model_cfg"].get("backbone", "ssm") != backbone:
@@ -71,7 +72,7 @@ def _pick_model(store: Any, model: str | None, backbone: str | None) -> str | No
                 f"not {backbone!r}"
             )
         return model
-    for meta in registry.list_models(store):  # newest first
+    for meta in reversed(registry.list_models(store)):  # newest first
         if registry.is_default_eligible(meta) and meta["model_cfg"].get("backbone") == backbone:
             return str(meta["model_id"])
     raise ValueError(f"no completed, promoted text model with backbone {backbone!r}")

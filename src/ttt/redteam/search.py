@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttt.redteam.mutations import CROSSOVER, OPERATORS, MutationContext, crossover
-from ttt.redteam.target import BLOCKED_GATE, Verdict
+from ttt.redteam.target import Verdict
 
 Evaluate = Callable[[str], Verdict]
 TOURNAMENT = 3
@@ -37,7 +37,7 @@ MAX_RETRIES = 8  # attempts at a child not seen before, per child
 
 def fitness(v: Verdict, *, gate_penalty: float = 1.0, defence_penalty: float = 0.5) -> float:
     """Objective minus the penalty of the first defence that stopped the payload."""
-    if not v.passed_gate or BLOCKED_GATE in v.statuses:
+    if not v.passed_gate:
         return v.objective - gate_penalty
     if not v.passed:
         return v.objective - defence_penalty

@@ -33,14 +33,14 @@ from typing import Any
 
 import torch
 
+from ttt.engine import BLOCKED_GATE, COMMIT
 from ttt.store import ArtifactStore
 from ttt.text.registry import LoadedLm, load_model, weights_sha256
-from ttt.text.sentry import SentryConfig, SentryMonitor
+from ttt.text.sentry import THROTTLED_COMMIT, SentryConfig, SentryMonitor
 from ttt.text.tokenizer import BpeTokenizer
 
-PASSING = frozenset({"commit", "throttled_commit", "skipped"})
-BLOCKED_GATE = "blocked_gate"
-SPFW_MOSTLY_REMOVED = 0.5  # removed_fraction at or above which SPFW "stopped" a weak payload
+PASSING = frozenset({COMMIT, THROTTLED_COMMIT, "skipped"})
+SPFW_MOSTLY_REMOVED = 0.5  # fraction_removed at or above which SPFW "stopped" a weak payload
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Verdict:
     objective: float
     success: bool
     n_chunks: int
-    spfw_removed: float | None  # largest removed_fraction over the chunks (None: no SPFW)
+    spfw_removed: float | None  # largest fraction_removed over the chunks (None: no SPFW)
 
     @property
     def passed(self) -> bool:
@@ -99,11 +99,11 @@ def judge(
         if gate is not None and not gate.get("allowed", True):
             gate_reasons += [str(r) for r in gate.get("reasons", []) if r not in gate_reasons]
     removed = [
-        float(e["spfw"]["removed_fraction"])
+        float(e["spfw"]["fraction_removed"])
         for e in events
         if isinstance(e.get("spfw"), Mapping)
-        and isinstance(e["spfw"].get("removed_fraction"), int | float)
-        and math.isfinite(e["spfw"]["removed_fraction"])
+        and isinstance(e["spfw"].get("fraction_removed"), int | float)
+        and math.isfinite(e["spfw"]["fraction_removed"])
     ]
     spfw_removed = max(removed) if removed else None
     objective = implant_gain if goal == "implant" and implant_gain is not None else canary_delta
