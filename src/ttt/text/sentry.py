@@ -46,6 +46,7 @@ from ttt.engine import (
     UpdateEngine,
     canary_probe_dict,
     finite_or_none,
+    flatten_canary_grads,
 )
 from ttt.optim import MuonConfig
 from ttt.safety.canary import check_canaries, default_canaries
@@ -230,6 +231,7 @@ class SentryMonitor:
         self.mask_id = SPECIAL_TOKENS.index(MASK)
         self.canary_texts = list(cfg.canaries) if cfg.canaries else list(default_canaries())
         self._canary = [self._text_features(t) for t in self.canary_texts]
+        self._chunk_canary_grads: dict[str, Tensor] = {}  # set per chunk by process_chunk
         self.reference = lm.meta.get("reference") or self._reference(store)
         backend = TorchOptimBackend.muon(self.plastic, MuonConfig(lr=cfg.lr))
         self.engine = UpdateEngine(
@@ -268,9 +270,11 @@ class SentryMonitor:
             return None
         from ttt.safety.spfw import SpfwConfig, SpfwProjection
 
+        # The canary gradients at the pre-step weights were already taken for this chunk's
+        # signals (process_chunk); SPFW projects against the same ones.
         return SpfwProjection(
             SpfwConfig(mode=self.cfg.spfw_mode, slack=self.cfg.spfw_slack),
-            self._canary_grads_batched,
+            lambda: self._chunk_canary_grads,
         )
 
     def _gate_stream(self) -> Any:
@@ -324,14 +328,6 @@ class SentryMonitor:
     def canary_losses(self) -> Tensor:
         """(k,) per-canary mean token loss under the current fast weights."""
         return torch.stack([self._ce(x, y) for x, y in self._canary]).double()
-
-    def _canary_grads(self) -> list[Tensor]:
-        """Flattened gradient of each canary's loss: k tensors of (n_plastic,)."""
-        out = []
-        params = list(self.plastic.values())
-        for x, y in self._canary:
-            out.append(_flat(torch.autograd.grad(self._ce(x, y), params)))
-        return out
 
     def _canary_grads_batched(self) -> dict[str, Tensor]:
         """{name: (1, k, *shape)} canary gradients at the current weights (for SPFW)."""
@@ -529,7 +525,8 @@ class SentryMonitor:
             if w is None
             else float(_flat(torch.autograd.grad(self._ce(x_clean, y), params)).norm())
         )
-        g_canary = torch.stack(self._canary_grads()).mean(0)  # (n,)
+        self._chunk_canary_grads = self._canary_grads_batched()  # also SPFW's, this chunk
+        g_canary = flatten_canary_grads(self._chunk_canary_grads, self.plastic, 1)[0].mean(0)
         dot = float(g_chunk @ g_canary)
         denom = float(g_chunk.norm() * g_canary.norm())
         cos = dot / denom if denom > 0 else None
