@@ -50,7 +50,15 @@ from ttt.engine import (
 )
 from ttt.optim import MuonConfig
 from ttt.safety.canary import check_canaries, default_canaries
-from ttt.store import SCHEMA_VERSION, ArtifactStore, append_jsonl, read_json, read_jsonl, write_json
+from ttt.store import (
+    SCHEMA_VERSION,
+    ArtifactStore,
+    append_jsonl,
+    new_id,
+    read_json,
+    read_jsonl,
+    write_json,
+)
 from ttt.store.errors import NotFoundError, StoreError
 from ttt.text import registry
 from ttt.text.corpus import TokenBuffer
@@ -697,11 +705,7 @@ def _without_text(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def new_run_id() -> str:
-    return (
-        time.strftime("sentry-%Y%m%d-%H%M%S-")
-        + hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:6]
-    )
+SUMMARY_EVERY_S = 0.5  # how often a running Sentry rewrites summary.json
 
 
 def _summary(
@@ -765,7 +769,7 @@ def run_sentry(
     lm = registry.load_model(store, model_id)
     monitor = SentryMonitor(lm, cfg, store=store)
     chunks = monitor.chunks(text)
-    rid = run_id or new_run_id()
+    rid = run_id or new_id("sentry")
     d = store.create_item("text_runs", rid)
     request = {
         "run_id": rid,
@@ -793,6 +797,7 @@ def run_sentry(
     events: list[dict[str, Any]] = []
     status = RUNNING
     write_json(d / "summary.json", _summary(rid, status, events, len(chunks), t0))
+    last_summary = time.perf_counter()
     try:
         for ch in chunks:
             if cancel is not None and cancel():
@@ -801,7 +806,10 @@ def run_sentry(
             rec = monitor.process_chunk(ch, keep_text=keep_text)
             append_jsonl(d / "events.jsonl", rec if keep_text else _without_text(rec))
             events.append(rec)
-            write_json(d / "summary.json", _summary(rid, status, events, len(chunks), t0))
+            # The live summary, at most every SUMMARY_EVERY_S (the final one is always written).
+            if time.perf_counter() - last_summary >= SUMMARY_EVERY_S:
+                write_json(d / "summary.json", _summary(rid, status, events, len(chunks), t0))
+                last_summary = time.perf_counter()
             if progress is not None:
                 progress(len(events), len(chunks))
         else:
