@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,47 @@ def store(tiny_base_root: Path, tmp_path: Path):
     shutil.copytree(tiny_base_root, root)
     os.environ.pop("ARTIFACTS_ROOT", None)
     return ArtifactStore(root)
+
+
+# Text: a tiny on-disk corpus and a tiny TinyLm trained on it (once per test session).
+
+WORDS = [
+    *("the", "cat", "sat", "on", "a", "mat", "and", "she", "sells", "sea", "shells", "by"),
+    *("shore", "while", "dogs", "run", "fast"),
+]
+
+
+def write_tiny_corpus(folder: Path, n_docs: int = 6, seed: int = 0) -> Path:
+    """A few small, learnable documents (.txt, .md, nested .rst) plus files to ignore."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sub").mkdir(exist_ok=True)
+    for i in range(n_docs):
+        lines = [" ".join(rng.choice(WORDS) for _ in range(8)) + "." for _ in range(60)]
+        name = ["doc{}.txt", "doc{}.md", "sub/doc{}.rst"][i % 3].format(i)
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "ignored.bin").write_bytes(b"\xff\xfe")
+    (folder / "notes.py").write_text("not corpus")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_corpus(tmp_path_factory.mktemp("corpus") / "texts")
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_root(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Path:
+    """An artifact root with one completed, promoted tiny model ``tiny-lm``."""
+    from ttt.store import ArtifactStore
+    from ttt.text.corpus import Corpus
+    from ttt.text.train import train_model
+
+    root = tmp_path_factory.mktemp("lm_root")
+    train_model(
+        ArtifactStore(root),
+        corpus=Corpus.from_paths([tiny_corpus]),
+        preset="tiny",
+        model_id="tiny-lm",
+    )
+    return root
