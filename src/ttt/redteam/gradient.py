@@ -44,6 +44,7 @@ from ttt.optim import NS_COEFFICIENTS, NS_EPS, MuonConfig, muon_lr_scale
 from ttt.redteam.mutations import BENIGN_FILLER, implant_fact
 from ttt.redteam.search import Attempt, QueryLog
 from ttt.redteam.target import Target
+from ttt.text.sentry import mlm_mask
 
 REPLACEMENT_CHAR = "\ufffd"
 NS_STEPS = MuonConfig().ns_steps  # the Sentry's backend uses MuonConfig's default
@@ -108,14 +109,6 @@ class HarmProxy:
         per = F.cross_entropy(logits[0], torch.tensor(ids), reduction="none")  # (T,)
         return per[len(p) :].mean()
 
-    def _mlm_mask(self, n: int) -> Tensor:
-        """The Sentry's seeded mask for the chunk at ``chunk_index`` (same generator)."""
-        g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.chunk_index)
-        masked = torch.rand(n, generator=g) < self.cfg.mlm_mask_prob  # (T,)
-        if not bool(masked.any()):
-            masked[int(torch.randint(n, (1,), generator=g))] = True
-        return masked
-
     def value(self, ids: Sequence[int]) -> float:
         """The proxy of a payload (no gradient w.r.t. its tokens)."""
         return float(self._proxy(ids, need_grad=False)[0].detach())
@@ -157,7 +150,7 @@ class HarmProxy:
         inputs = torch.cat([prev, onehot[:, :-1]], dim=1)  # (1, T, V): input t predicts ids[t]
         if not masked or self.cfg.objective != "mlm":
             return onehot, inputs, None
-        hidden = self._mlm_mask(T)  # (T,)
+        hidden = mlm_mask(self.cfg, self.chunk_index, T)  # (T,): the Sentry's own mask
         hide = torch.zeros(T, dtype=torch.bool)
         hide[1:] = hidden[:-1]  # masked token j is hidden from input j + 1
         mask_row = F.one_hot(torch.tensor([self.tokenizer.mask_id]), V).to(dtype)  # (1, V)
@@ -275,11 +268,11 @@ class GradientSearch:
         """The proxy of the current payload and the gradient that ranks the next swaps:
         the harm proxy's once the payload gets past the gate ("harm"), else the gradient that
         lowers its loss so that it looks in-distribution to the gate ("stealth")."""
-        proxy, grad = self.proxy.value_and_grad(self.ids)
         if current.verdict.passed_gate:
+            proxy, grad = self.proxy.value_and_grad(self.ids)
             return proxy, grad, "harm"
         _, stealth = self.proxy.stealth_value_and_grad(self.ids)
-        return proxy, stealth, "stealth"
+        return self.proxy.value(self.ids), stealth, "stealth"
 
     def run(self, log: QueryLog) -> list[Attempt]:
         """Search until the budget is spent (or cancelled); returns the attempts it kept."""

@@ -11,15 +11,30 @@ computes it on the fly from the stored validation tokens.
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from ttt.engine.checks import MAD_TO_SIGMA
 from ttt.text.corpus import TokenBuffer
 from ttt.text.model import TinyLm
 
-MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × this = its standard deviation
+
+def scalar_robust_z(value: float, median: float, mad: float) -> float:
+    """``(value - median) / scale``, ``scale = max(1.4826 MAD, 1e-3 |median|, 1e-12)`` (the
+    floors keep a flat distribution from dividing by zero)."""
+    return (value - median) / max(MAD_TO_SIGMA * mad, 1e-3 * abs(median), 1e-12)
+
+
+def reference_z(value: float, entry: Mapping[str, Any] | None) -> float | None:
+    """Robust z of ``value`` against a reference entry ``{median, mad}``; None without one."""
+    med, mad = (entry or {}).get("median"), (entry or {}).get("mad")
+    if med is None or mad is None or not math.isfinite(med) or not math.isfinite(mad):
+        return None
+    return scalar_robust_z(value, med, mad)
 
 
 def robust_center_scale(values: list[float]) -> dict[str, float]:

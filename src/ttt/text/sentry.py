@@ -62,7 +62,7 @@ from ttt.store import (
 from ttt.store.errors import NotFoundError, StoreError
 from ttt.text import registry
 from ttt.text.corpus import TokenBuffer
-from ttt.text.reference import MAD_TO_SIGMA, chunk_reference
+from ttt.text.reference import chunk_reference, reference_z, scalar_robust_z
 from ttt.text.registry import LoadedLm
 from ttt.text.tokenizer import BOS, MASK, SPECIAL_TOKENS
 
@@ -183,9 +183,7 @@ class RobustHistory:
             return None
         t = torch.tensor(self.values, dtype=torch.float64)
         med = float(t.median())
-        mad = float((t - med).abs().median())
-        scale = max(MAD_TO_SIGMA * mad, 1e-3 * abs(med), 1e-12)  # floor: never divide by 0
-        return (v - med) / scale
+        return scalar_robust_z(v, med, float((t - med).abs().median()))
 
     def push(self, v: float | None) -> None:
         if v is not None and math.isfinite(v):
@@ -366,13 +364,6 @@ class SentryMonitor:
         with torch.no_grad():
             return float(self._ce(x, y, w))
 
-    def chunk_loss(self, ids: Tensor) -> Tensor:
-        """ids (1, T) -> the training objective's loss from a fresh state (AR), differentiable
-        w.r.t. the plastic parameters (used by gradient-guided attacks)."""
-        seq = [int(i) for i in ids[0]]
-        x, _ = self._features([self.bos, *seq[:-1]], self.model.init_state(1))
-        return self._ce(x, ids.long())
-
     # -- state --------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Fast weights, optimiser, engine, histories, gate carry and stream position."""
@@ -486,11 +477,7 @@ class SentryMonitor:
 
     # -- one chunk ----------------------------------------------------------------------
     def _z(self, value: float, ref_key: str) -> float | None:
-        ref = (self.reference or {}).get(ref_key) or {}
-        med, mad = ref.get("median"), ref.get("mad")
-        if med is None or mad is None or not math.isfinite(med) or not math.isfinite(mad):
-            return None
-        return (value - med) / max(MAD_TO_SIGMA * mad, 1e-3 * abs(med), 1e-12)
+        return reference_z(value, (self.reference or {}).get(ref_key))
 
     def process_chunk(self, ch: _Chunk, *, keep_text: bool = False) -> dict[str, Any]:
         """Measure, gate and transact one chunk; returns its event record."""
@@ -501,10 +488,7 @@ class SentryMonitor:
         y = torch.tensor([ch.ids], dtype=torch.long)  # (1, T)
         x_clean, new_state = self._features(inputs, self.state)
         if cfg.objective == "mlm":
-            g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + idx)
-            masked = torch.rand(len(ch.ids), generator=g) < cfg.mlm_mask_prob  # (T,)
-            if not bool(masked.any()):
-                masked[int(torch.randint(len(ch.ids), (1,), generator=g))] = True
+            masked = mlm_mask(cfg, idx, len(ch.ids))  # (T,)
             corrupted = list(inputs)
             for j in torch.nonzero(masked).flatten().tolist():
                 if j + 1 < len(corrupted):
@@ -703,6 +687,16 @@ def _without_text(rec: dict[str, Any]) -> dict[str, Any]:
         **rec,
         "top_tokens": [{"pos": t["pos"], "score": t["score"]} for t in rec["top_tokens"]],
     }
+
+
+def mlm_mask(cfg: SentryConfig, chunk_index: int, n: int) -> Tensor:
+    """(n,) bool: the tokens the MLM objective masks in chunk ``chunk_index`` (seeded by the
+    config's seed and the chunk index; at least one token)."""
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + chunk_index)
+    masked = torch.rand(n, generator=g) < cfg.mlm_mask_prob
+    if not bool(masked.any()):
+        masked[int(torch.randint(n, (1,), generator=g))] = True
+    return masked
 
 
 SUMMARY_EVERY_S = 0.5  # how often a running Sentry rewrites summary.json

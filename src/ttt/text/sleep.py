@@ -76,7 +76,7 @@ from ttt.store import (
 from ttt.text import registry
 from ttt.text.corpus import Corpus, TokenBuffer
 from ttt.text.model import TinyLm
-from ttt.text.reference import MAD_TO_SIGMA, chunk_reference
+from ttt.text.reference import chunk_reference, reference_z
 from ttt.text.registry import KIND, SLEEP_CANDIDATE, WEIGHTS_FILE, LoadedLm
 
 METHODS = ("ewc", "replay")
@@ -250,14 +250,6 @@ def harvest(
 # ---------------------------------------------------------------------------- model signals
 
 
-def _z(value: float, ref: Mapping[str, Any] | None) -> float | None:
-    """The Sentry's robust z against a reference entry {median, mad}; None without one."""
-    med, mad = (ref or {}).get("median"), (ref or {}).get("mad")
-    if med is None or mad is None or not math.isfinite(med) or not math.isfinite(mad):
-        return None
-    return (value - med) / max(MAD_TO_SIGMA * mad, 1e-3 * abs(med), 1e-12)
-
-
 class PromptSignals:
     """OOD inputs of the gate for one prompt, as the live Sentry measures a chunk: the AR
     loss from a fresh state and fresh context net, and the gradient norm of that loss on the
@@ -282,8 +274,8 @@ class PromptSignals:
         grads = torch.autograd.grad(loss, self.plastic)
         gnorm = float(torch.stack([g.double().pow(2).sum() for g in grads]).sum().sqrt())
         out = {}
-        lz = _z(float(loss.detach()), self.reference.get("loss"))
-        gz = _z(gnorm, self.reference.get("grad_norm"))
+        lz = reference_z(float(loss.detach()), self.reference.get("loss"))
+        gz = reference_z(gnorm, self.reference.get("grad_norm"))
         if lz is not None:
             out["loss_z"] = lz
         if gz is not None:
