@@ -391,8 +391,7 @@ class Auditor:
                 max_chars=self.cfg.llm_max_chars,
             )
         self.llm = llm
-        self.timing_ms: dict[str, float] = {"gate": 0.0, "signals": 0.0, "semantic": 0.0}
-        self.timing_ms["llm"] = 0.0
+        self.timing_ms = {"gate": 0.0, "signals": 0.0, "semantic": 0.0, "llm": 0.0}
 
     @property
     def semantic(self) -> SemanticDetector:
