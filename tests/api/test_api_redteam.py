@@ -229,6 +229,9 @@ def test_start_refuses_files_outside_the_root_and_bad_ids(wc: Any, tmp_path: Pat
     assert r.status_code == 400 and "outside the artifact root" in r.json()["detail"]
     r = wc.post("/api/redteam", json={"config": {"seeds_file": "../seeds.txt"}})
     assert r.status_code == 400
+    # Spooled private text of a queued Sentry job is not a seeds file.
+    r = wc.post("/api/redteam", json={"config": {"seeds_file": "text_runs/.spool/r.txt"}})
+    assert r.status_code == 400 and "hidden store folder" in r.json()["detail"]
     r = wc.post("/api/redteam", json={"config": {"seeds_file": "nope.txt"}})
     assert r.status_code == 404 and "nope.txt" in r.json()["detail"]
     assert wc.post("/api/redteam", json={"model_id": "lm-nope"}).status_code == 404

@@ -211,6 +211,9 @@ def test_user_path_stays_inside_the_root(tmp_path: Path) -> None:
     for raw in ("../outside", str(outside), "link", "link/a.txt", "notes/../../outside"):
         with pytest.raises(PathEscapeError, match=r"core_path .* lies outside the artifact root"):
             store.user_path(raw, "core_path")
+    for raw in ("text_runs/.spool/r1.txt", ".locks/x", "notes/.hidden"):
+        with pytest.raises(PathEscapeError, match="is a hidden store folder"):
+            store.user_path(raw, "core_path")
     for raw in ("", "  ", "a\x00b"):
         with pytest.raises(PathEscapeError, match="core_path: bad path"):
             store.user_path(raw, "core_path")

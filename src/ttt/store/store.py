@@ -102,7 +102,8 @@ class ArtifactStore:
     def user_path(self, raw: str, what: str) -> Path:
         """A path a user gave (``what`` names the field in errors), resolved: relative paths
         are taken relative to the root, ``~`` is expanded, symlinks are followed. It must
-        lie inside the root (``PathEscapeError``); it need not exist."""
+        lie inside the root and outside its hidden folders (``PathEscapeError``); it need not
+        exist."""
         if not isinstance(raw, str) or not raw.strip() or "\x00" in raw or len(raw) > 4096:
             raise PathEscapeError(f"{what}: bad path {str(raw)[:80]!r}")
         p = Path(raw).expanduser()
@@ -113,6 +114,10 @@ class ArtifactStore:
             raise PathEscapeError(f"{what} {raw!r}: cannot resolve ({e})") from e
         if not real.is_relative_to(real_root):
             raise PathEscapeError(f"{what} {raw!r} lies outside the artifact root {real_root}")
+        hidden = [part for part in real.relative_to(real_root).parts if part.startswith(".")]
+        if hidden:
+            # Spooled private text (``<kind>/.spool/``), temp files and locks are not inputs.
+            raise PathEscapeError(f"{what} {raw!r}: {hidden[0]!r} is a hidden store folder")
         return real
 
     def _kind(self, kind: str) -> str:
