@@ -262,6 +262,7 @@ def test_stream_of_a_finished_run_replays_events_then_ends(rc: Any) -> None:
         events = sse_events("".join(r.iter_text()))
     names = [n for n, _ in events]
     assert names[0] == "status" and names[-2:] == ["summary", "status"]
+    assert names.count("summary") == 1  # a finished run's summary is sent once
     assert events[-1][1]["status"] == "completed" and events[-2][1]["status"] == "completed"
     chunks = [e["chunk"] for n, d in events if n == "events" for e in d["events"]]
     assert chunks == [e["chunk"] for e in all_events(rc, KEEP)]

@@ -408,7 +408,9 @@ class FolderTail:
                 # Writers append their last lines before the final summary: drain, then end.
                 async for chunk in self._drain():
                     yield chunk
-                yield frame("summary", await to_thread.run_sync(self.summary))
+                final = await to_thread.run_sync(self._summary_changed)
+                if final is not None:  # else the summary just sent is the final one
+                    yield frame("summary", final)
                 yield frame("status", st)
                 return
             if sent:
