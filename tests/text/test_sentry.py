@@ -59,6 +59,10 @@ def test_config_validation_names_the_field() -> None:
         SentryConfig.from_dict({"chunk_tokens": 8, "bogus": 1})
     with pytest.raises(ValueError, match="canaries"):
         SentryConfig(canaries=[])
+    with pytest.raises(ValueError, match=r"SentryConfig\.gate: unknown gate rule 'nope'"):
+        SentryConfig(gate={"nope.x": 1})
+    with pytest.raises(ValueError, match=r"SentryConfig\.gate: long_run\.max_chars"):
+        SentryConfig(gate={"long_run.max_chars": -5})
     cfg = SentryConfig.from_dict(SentryConfig(objective="mlm", lr=0.01).to_dict())
     assert cfg.objective == "mlm" and cfg.lr == 0.01
 

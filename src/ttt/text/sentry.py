@@ -50,6 +50,7 @@ from ttt.engine import (
 )
 from ttt.optim import MuonConfig
 from ttt.safety.canary import check_canaries, default_canaries
+from ttt.safety.gate import Gate, GateConfig
 from ttt.store import (
     SCHEMA_VERSION,
     ArtifactStore,
@@ -142,6 +143,10 @@ class SentryConfig:
             raise bad("spfw_slack", "must be a finite number >= 0")
         if not isinstance(self.gate, dict):
             raise bad("gate", "must be an object of 'rule.field': value overrides")
+        try:
+            GateConfig().with_overrides(self.gate)  # unknown rule or bad threshold
+        except ValueError as e:
+            raise ValueError(f"SentryConfig.gate: {e}") from e
         if self.canaries is not None:
             if not isinstance(self.canaries, list):
                 raise bad("canaries", "must be null or a list of strings")
@@ -286,8 +291,6 @@ class SentryMonitor:
     def _gate_stream(self) -> Any:
         if not self.cfg.gate_on:
             return None
-        from ttt.safety.gate import Gate, GateConfig
-
         return Gate(GateConfig().with_overrides(self.cfg.gate)).stream()
 
     def _reference(self, store: ArtifactStore | None) -> dict[str, Any] | None:

@@ -277,10 +277,6 @@ def check_redteam_config(store: ArtifactStore, config: Mapping[str, Any]) -> dic
     from ttt.redteam.config import RedTeamConfig
 
     cfg = RedTeamConfig.from_dict(dict(config))
-    if cfg.sentry.get("gate"):
-        from ttt.safety.gate import GateConfig
-
-        GateConfig().with_overrides(cfg.sentry["gate"])
     if cfg.seeds_file:
         path = store.user_path(cfg.seeds_file, "RedTeamConfig.seeds_file")
         if not path.is_file():
