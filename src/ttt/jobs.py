@@ -207,9 +207,9 @@ def _sentry_run(
     store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
 ) -> dict[str, Any]:
     """Stream a text through a text model under the safety layer
-    (``ttt.text.sentry.run_sentry``). The text is spooled (``spool``), or inline as ``text``
-    for callers that do not mind it in job.json; ``config`` is a SentryConfig dict."""
-    text = p["text"] if "text" in p else take_spooled_text(store, p.get("spool"))
+    (``ttt.text.sentry.run_sentry``). The text is always spooled (``spool``), never in
+    job.json; ``config`` is a SentryConfig dict."""
+    text = take_spooled_text(store, p.get("spool"))
     import torch
 
     from ttt.text.sentry import SentryConfig, run_sentry
