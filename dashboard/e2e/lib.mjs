@@ -1,5 +1,6 @@
 // Shared helpers for the browser tests: playwright-core driving Debian's Chromium against a
 // real `ttt serve` (TTT_BASE_URL) over a real artifact folder made by the CLI.
+import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -82,6 +83,25 @@ export async function pickSession() {
     if (run) return { ...s, run, detail: d }
   }
   throw new Error(env ? `TTT_E2E_SESSION ${env} has no completed run` : 'no session with a completed run')
+}
+
+/** The completed text model the Text and Chat tests use: the default one, else the first. */
+export async function modelId() {
+  const { items, default_model_id } = await apiOk('/text_models')
+  const usable = items.filter((m) => m.status === 'completed')
+  assert.ok(usable.length, 'the demo folder has a completed text model')
+  return (usable.find((m) => m.model_id === default_model_id) ?? usable[0]).model_id
+}
+
+/** Polls a job until it is no longer queued or running; returns it. */
+export async function waitJob(id, timeoutMs = 60_000) {
+  const t0 = Date.now()
+  for (;;) {
+    const j = await apiOk(`/jobs/${id}`)
+    if (!['queued', 'running'].includes(j.status)) return j
+    if (Date.now() - t0 > timeoutMs) throw new Error(`job ${id} did not finish`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
 }
 
 const require = createRequire(import.meta.url)

@@ -7,7 +7,7 @@
 // text-redteam.png.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { apiOk, axeSerious, launch, newPage, shot, url } from './lib.mjs'
+import { apiOk, axeSerious, launch, modelId, newPage, shot, url, waitJob } from './lib.mjs'
 
 const BENIGN =
   'The river runs past the old mill and the miller counts the sacks of grain every morning. ' +
@@ -21,23 +21,6 @@ before(async () => {
   browser = await launch()
 })
 after(async () => browser?.close())
-
-async function waitJob(id, timeoutMs = 60_000) {
-  const t0 = Date.now()
-  for (;;) {
-    const j = await apiOk(`/jobs/${id}`)
-    if (!['queued', 'running'].includes(j.status)) return j
-    if (Date.now() - t0 > timeoutMs) throw new Error(`job ${id} did not finish`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
-async function modelId() {
-  const { items, default_model_id } = await apiOk('/text_models')
-  const usable = items.filter((m) => m.status === 'completed')
-  assert.ok(usable.length, 'the demo folder has a completed text model')
-  return (usable.find((m) => m.model_id === default_model_id) ?? usable[0]).model_id
-}
 
 test('text: a Sentry run started from the UI marks the blocked override everywhere', async () => {
   const model = await modelId()

@@ -43,48 +43,58 @@ export function apiUrl(path: string, query?: Query): string {
   return `${API_BASE}/api${path}${q ? `?${q}` : ''}`
 }
 
-async function parse<T>(res: Response, url: string): Promise<T> {
+/** The error a failed answer stands for: the server's `detail` when it sent JSON; a 5xx
+ * without JSON is a dev proxy with nothing behind it (502/504, or 500). */
+async function errorOf(res: Response, url: string): Promise<Error> {
   const ct = res.headers.get('content-type') ?? ''
-  if (!res.ok) {
-    if (!ct.includes('json')) {
-      // A dev proxy with nothing behind it answers 502/504 (or 500) with no JSON body.
-      if (res.status >= 500) throw new ApiUnreachable(url)
-      throw new ApiError(res.status, res.statusText || 'request failed', url)
-    }
-    const body = (await res.json().catch(() => null)) as { detail?: unknown } | null
-    const d = body?.detail
-    const detail = typeof d === 'string' ? d : d ? JSON.stringify(d) : res.statusText
-    throw new ApiError(res.status, detail, url)
-  }
-  if (!ct.includes('json')) throw new ApiError(res.status, `expected JSON, got ${ct || 'nothing'}`, url)
-  return (await res.json()) as T
+  if (!ct.includes('json')) return res.status >= 500 ? new ApiUnreachable(url) : new ApiError(res.status, res.statusText || 'request failed', url)
+  const body = (await res.json().catch(() => null)) as { detail?: unknown } | null
+  const d = body?.detail
+  return new ApiError(res.status, typeof d === 'string' ? d : d ? JSON.stringify(d) : res.statusText, url)
 }
 
-export async function apiGet<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
+export interface RequestOptions {
+  /** sent as JSON; none: no body */
+  body?: unknown
+  query?: Query
+  signal?: AbortSignal
+  /** the accept header (default JSON) */
+  accept?: string
+}
+
+/** A request whose answer is checked for errors but returned as is (JSON or a stream). */
+export async function apiRequest(method: string, path: string, { body, query, signal, accept = 'application/json' }: RequestOptions = {}): Promise<Response> {
   const url = apiUrl(path, query)
   let res: Response
   try {
-    res = await fetch(url, { signal, headers: { accept: 'application/json' } })
+    res = await fetch(url, {
+      method,
+      signal,
+      headers: body === undefined ? { accept } : { 'content-type': 'application/json', accept },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e
     throw new ApiUnreachable(url)
   }
-  return parse<T>(res, url)
+  if (!res.ok) throw await errorOf(res, url)
+  return res
 }
 
-export async function apiPost<T>(path: string, body: unknown): Promise<T> {
-  const url = apiUrl(path)
-  let res: Response
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(body ?? {}),
-    })
-  } catch {
-    throw new ApiUnreachable(url)
-  }
-  return parse<T>(res, url)
+/** A request answered with JSON (an answer that is not JSON is an error). */
+export async function apiJson<T>(method: string, path: string, opts: Omit<RequestOptions, 'accept'> = {}): Promise<T> {
+  const res = await apiRequest(method, path, opts)
+  const ct = res.headers.get('content-type') ?? ''
+  if (!ct.includes('json')) throw new ApiError(res.status, `expected JSON, got ${ct || 'nothing'}`, apiUrl(path, opts.query))
+  return (await res.json()) as T
+}
+
+export function apiGet<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
+  return apiJson<T>('GET', path, { query, signal })
+}
+
+export function apiPost<T>(path: string, body: unknown): Promise<T> {
+  return apiJson<T>('POST', path, { body: body ?? {} })
 }
 
 export function errorMessage(e: unknown): string {

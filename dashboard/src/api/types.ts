@@ -132,3 +132,8 @@ export type TrainLmRequest = S['TrainLmRequest']
 export type GenerateRequest = S['GenerateRequest']
 export type GenerateOut = S['GenerateOut']
 export type TrainStreamStatus = S['TrainStreamStatus']
+
+/** Server-side defaults of every SentryConfig field and gate threshold (Text and Chat forms). */
+export type SentryDefaults = S['SentryDefaults']
+export type FlaggedPrompt = KnownKeys<S['FlaggedPrompt']>
+export type FlaggedPromptList = Omit<S['FlaggedPromptList'], 'items'> & { items: FlaggedPrompt[] }

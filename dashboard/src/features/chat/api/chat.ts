@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { apiGet, apiPost } from '@/api/client'
-import { apiJson } from './http'
+import { apiGet, apiJson, apiPost } from '@/api/client'
+import { flaggedKey } from '@/api/queries/flaggedPrompts'
 import type {
   ChatCreateRequest,
   ChatDeleted,
@@ -11,9 +11,6 @@ import type {
   ChatTrace,
   ChatTurn,
   FlaggedPrompt,
-  FlaggedPromptList,
-  SentryDefaults,
-  TextModelList,
 } from './types'
 
 const enc = encodeURIComponent
@@ -24,7 +21,7 @@ export const chatKeys = {
   detail: (id: string) => ['chat_session', id] as const,
   trace: (id: string) => ['chat_trace', id] as const,
   events: (id: string, turn: number) => ['chat_events', id, turn] as const,
-  flagged: ['flagged_prompts'] as const,
+  flagged: flaggedKey,
 }
 
 export function useChatSessions() {
@@ -69,22 +66,6 @@ export function useTurnEvents(id: string | null, turn: number | null) {
   })
 }
 
-/** Text models a session can use (completed or sleep candidates), and the default. */
-export function useChatModels() {
-  return useQuery({
-    queryKey: ['text_models'],
-    queryFn: ({ signal }) => apiGet<TextModelList>('/text_models', undefined, signal),
-  })
-}
-
-export function useSentryDefaults() {
-  return useQuery({
-    queryKey: ['sentry_defaults'],
-    queryFn: ({ signal }) => apiGet<SentryDefaults>('/text_runs/_defaults', undefined, signal),
-    staleTime: Infinity,
-  })
-}
-
 /** After a write: the session's detail is the answer; the list and trace are refetched. */
 function useSessionWrite<V>(fn: (v: V) => Promise<ChatSessionDetail>, opts?: { trace?: boolean }) {
   const qc = useQueryClient()
@@ -111,7 +92,7 @@ export function useResetSession(id: string) {
 }
 
 export function usePatchSafety(id: string) {
-  return useSessionWrite((overrides: Record<string, unknown>) => apiJson<ChatSessionDetail>('PATCH', `/chat/sessions/${enc(id)}/safety`, { overrides }))
+  return useSessionWrite((overrides: Record<string, unknown>) => apiJson<ChatSessionDetail>('PATCH', `/chat/sessions/${enc(id)}/safety`, { body: { overrides } }))
 }
 
 export function useDeleteSession() {
@@ -137,12 +118,5 @@ export function useFlagTurn(id: string) {
       void qc.invalidateQueries({ queryKey: chatKeys.detail(id) })
       void qc.invalidateQueries({ queryKey: chatKeys.flagged })
     },
-  })
-}
-
-export function useFlaggedPrompts() {
-  return useQuery({
-    queryKey: chatKeys.flagged,
-    queryFn: ({ signal }) => apiGet<FlaggedPromptList>('/flagged_prompts', undefined, signal),
   })
 }

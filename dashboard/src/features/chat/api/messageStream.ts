@@ -1,6 +1,5 @@
-import { ApiError, apiUrl } from '@/api/client'
+import { ApiError, apiRequest, apiUrl } from '@/api/client'
 import { SseParser } from '../lib/sseParse'
-import { apiFetch } from './http'
 import type { ChatMessageRequest, ChatTurn } from './types'
 
 /**
@@ -16,7 +15,7 @@ export async function sendMessage(
   signal?: AbortSignal,
 ): Promise<ChatTurn> {
   const path = `/chat/sessions/${encodeURIComponent(sessionId)}/messages`
-  const res = await apiFetch('POST', path, body, signal, 'text/event-stream')
+  const res = await apiRequest('POST', path, { body, signal, accept: 'text/event-stream' })
   if (!res.body) throw new ApiError(res.status, 'the server sent no stream', apiUrl(path))
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
   const parser = new SseParser()

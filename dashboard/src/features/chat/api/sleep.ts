@@ -1,13 +1,9 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useMutation, useQuery } from '@tanstack/react-query'
 import { apiGet, apiPost } from '@/api/client'
-import type { SleepCandidateDetail, SleepCandidateList, SleepDefaults, SleepStarted, SleepStartRequest, TextModelSummary } from './types'
+import { sleepKeys } from '@/api/queries/textModels'
+import type { SleepCandidateDetail, SleepCandidateList, SleepDefaults, SleepStarted, SleepStartRequest } from './types'
 
 const enc = encodeURIComponent
-
-export const sleepKeys = {
-  list: ['sleep_candidates'] as const,
-  detail: (id: string) => ['sleep_candidate', id] as const,
-}
 
 export function useSleepCandidates() {
   return useQuery({
@@ -34,17 +30,4 @@ export function useSleepDefaults() {
 
 export function useStartSleep() {
   return useMutation({ mutationFn: (body: SleepStartRequest) => apiPost<SleepStarted>('/sleep', body) })
-}
-
-/** Promote or reject a candidate (the text models' own routes). */
-export function useDecideCandidate(id: string) {
-  const qc = useQueryClient()
-  return useMutation({
-    mutationFn: (action: 'promote' | 'reject') => apiPost<TextModelSummary>(`/text_models/${enc(id)}/${action}`, {}),
-    onSuccess: () => {
-      void qc.invalidateQueries({ queryKey: sleepKeys.list })
-      void qc.invalidateQueries({ queryKey: sleepKeys.detail(id) })
-      void qc.invalidateQueries({ queryKey: ['text_models'] })
-    },
-  })
 }

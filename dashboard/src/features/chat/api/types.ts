@@ -26,12 +26,7 @@ export type ChatMessageRequest = S['ChatMessageRequest']
 export type ChatForkRequest = S['ChatForkRequest']
 export type ChatDeleted = S['ChatDeleted']
 export type ChatSafetyPatch = S['ChatSafetyPatch']
-export type FlaggedPrompt = KnownKeys<S['FlaggedPrompt']>
-export type FlaggedPromptList = Omit<S['FlaggedPromptList'], 'items'> & { items: FlaggedPrompt[] }
-
-export type TextModelSummary = S['TextModelSummary']
-export type TextModelList = S['TextModelList']
-export type SentryDefaults = S['SentryDefaults']
+export type { FlaggedPrompt } from '@/api/types'
 
 export type SleepStartRequest = S['SleepStartRequest']
 export type SleepStarted = S['SleepStarted']

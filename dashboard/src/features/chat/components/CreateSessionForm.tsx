@@ -1,13 +1,15 @@
 import { useState } from 'react'
 import { errorMessage } from '@/api/client'
+import { useSentryDefaults } from '@/api/queries/sentryDefaults'
+import { useUsableModels } from '@/api/queries/textModels'
 import { Button } from '@/components/ui/Toggle'
 import { ID_RE } from '@/lib/urlState'
-import { useChatModels, useCreateSession, useSentryDefaults } from '../api/chat'
+import { useCreateSession } from '../api/chat'
 import { field, input } from './styles'
 
 /** Creates a session: model, id (optional), the defences (safety mode, chunk size) and the reply length. */
 export function CreateSessionForm({ onCreated }: { onCreated: (id: string) => void }) {
-  const models = useChatModels()
+  const { models, usable, defaultId } = useUsableModels()
   const defaults = useSentryDefaults()
   const create = useCreateSession()
   const [modelId, setModelId] = useState<string | null>(null)
@@ -15,8 +17,7 @@ export function CreateSessionForm({ onCreated }: { onCreated: (id: string) => vo
   const [safety, setSafety] = useState('all')
   const [chunk, setChunk] = useState('32')
   const [maxTokens, setMaxTokens] = useState('48')
-  const usable = (models.data?.items ?? []).filter((m) => m.status === 'completed' || m.status === 'sleep_candidate')
-  const model = modelId ?? (usable.find((m) => m.model_id === models.data?.default_model_id) ?? usable[0])?.model_id ?? null
+  const model = modelId ?? defaultId
   const problems: string[] = []
   if (!model) problems.push(models.isPending ? 'loading models…' : 'no completed text model: train one in Train')
   if (sid.trim() && !ID_RE.test(sid.trim())) problems.push('id: letters, digits, . _ - (up to 64)')

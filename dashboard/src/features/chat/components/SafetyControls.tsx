@@ -1,7 +1,8 @@
 import { useState } from 'react'
 import { errorMessage } from '@/api/client'
+import { useSentryDefaults } from '@/api/queries/sentryDefaults'
 import { Button, Toggle } from '@/components/ui/Toggle'
-import { useSentryDefaults, usePatchSafety } from '../api/chat'
+import { usePatchSafety } from '../api/chat'
 import { defences } from '../lib/safety'
 import { field, input } from './styles'
 

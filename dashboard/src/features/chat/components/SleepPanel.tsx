@@ -1,13 +1,15 @@
 import { useQueryClient } from '@tanstack/react-query'
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { ApiError, errorMessage } from '@/api/client'
+import { flaggedKey } from '@/api/queries/flaggedPrompts'
 import { cancelJob, jobFinished, useJob } from '@/api/queries/jobs'
+import { sleepKeys, useModelAction, useUsableModels } from '@/api/queries/textModels'
 import { Card } from '@/components/ui/Card'
 import { Empty, ErrorState, Loading, QueryState } from '@/components/ui/States'
 import { Button, Toggle } from '@/components/ui/Toggle'
 import { fmtDate, fmtInt, fmtNum, fmtPct } from '@/lib/format'
-import { useChatModels, useChatSessions } from '../api/chat'
-import { sleepKeys, useDecideCandidate, useSleepCandidate, useSleepCandidates, useSleepDefaults, useStartSleep } from '../api/sleep'
+import { useChatSessions } from '../api/chat'
+import { useSleepCandidate, useSleepCandidates, useSleepDefaults, useStartSleep } from '../api/sleep'
 import type { SleepCandidateDetail, SleepCandidateSummary, SleepMemory, SleepStarted } from '../api/types'
 import { metricRows, rejectionsByCheck, standing } from '../lib/sleep'
 import { field, input } from './styles'
@@ -36,7 +38,7 @@ export function SleepPanel({ selected, onSelect }: { selected: string | null; on
 }
 
 function SleepForm({ onStarted }: { onStarted: (s: SleepStarted) => void }) {
-  const models = useChatModels()
+  const { usable, defaultId } = useUsableModels()
   const sessions = useChatSessions()
   const defaults = useSleepDefaults()
   const start = useStartSleep()
@@ -48,8 +50,7 @@ function SleepForm({ onStarted }: { onStarted: (s: SleepStarted) => void }) {
   const [lambda, setLambda] = useState('1')
   const [replay, setReplay] = useState(true)
   const [semantic, setSemantic] = useState(true)
-  const usable = (models.data?.items ?? []).filter((m) => m.status === 'completed' || m.status === 'sleep_candidate')
-  const model = modelId ?? (usable.find((m) => m.model_id === models.data?.default_model_id) ?? usable[0])?.model_id ?? null
+  const model = modelId ?? defaultId
   const ofModel = (sessions.data?.items ?? []).filter((s) => s.model_id === model)
   const chosen = picked ? ofModel.filter((s) => picked.has(s.session_id)) : ofModel
   const turns = chosen.reduce((n, s) => n + s.n_turns, 0)
@@ -178,7 +179,7 @@ function SleepJob({ started, onDone }: { started: SleepStarted; onDone: (id: str
     handled.current = j.job_id
     void qc.invalidateQueries({ queryKey: sleepKeys.list })
     void qc.invalidateQueries({ queryKey: ['text_models'] })
-    void qc.invalidateQueries({ queryKey: ['flagged_prompts'] })
+    void qc.invalidateQueries({ queryKey: flaggedKey })
     if (j.status === 'completed' && j.result?.candidate_id) onDoneRef.current(String(j.result.candidate_id))
   }, [done, j, qc, q])
   const p = j?.progress ?? { done: 0, total: 0 }
@@ -274,7 +275,7 @@ function CandidateView({ id }: { id: string }) {
 }
 
 function CandidateBody({ id, d }: { id: string; d: SleepCandidateDetail }) {
-  const decide = useDecideCandidate(id)
+  const decide = useModelAction()
   const s = d.summary
   const m = d.manifest
   const memories = m.memories ?? []
@@ -292,8 +293,8 @@ function CandidateBody({ id, d }: { id: string; d: SleepCandidateDetail }) {
         actions={
           <>
             <StandingBadge s={s} />
-            <Button variant="primary" disabled={decide.isPending || !!s.promoted} onClick={() => decide.mutate('promote')} ariaLabel={`Promote ${id}`}>Promote</Button>
-            <Button variant="danger" disabled={decide.isPending || !!s.rejected} onClick={() => decide.mutate('reject')} ariaLabel={`Reject ${id}`}>Reject</Button>
+            <Button variant="primary" disabled={decide.isPending || !!s.promoted} onClick={() => decide.mutate({ id, action: 'promote' })} ariaLabel={`Promote ${id}`}>Promote</Button>
+            <Button variant="danger" disabled={decide.isPending || !!s.rejected} onClick={() => decide.mutate({ id, action: 'reject' })} ariaLabel={`Reject ${id}`}>Reject</Button>
           </>
         }
       >

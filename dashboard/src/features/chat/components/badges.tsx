@@ -1,23 +1,12 @@
-import { statusStyle, type StatusStyle } from '@/lib/status'
+import { sentryStatusStyle } from '@/features/text/lib/sentryStatus'
 import { OUTCOME_STYLE, type TurnOutcome } from '../lib/turns'
-
-const EXTRA: Record<string, Omit<StatusStyle, 'status'>> = {
-  throttled_commit: { label: 'committed, throttled by gate', short: 'throttled', color: '#38bdf8', shape: 'diamond', glyph: '◇', rollback: false },
-  skipped: { label: 'skipped', short: 'skipped', color: '#71717a', shape: 'circle', glyph: '○', rollback: false },
-}
-
-/** Style of a write status (the engine's, plus the Sentry monitor's throttled and skipped). */
-export function writeStatusStyle(status: string): StatusStyle {
-  const e = EXTRA[status]
-  return e ? { status, ...e } : statusStyle(status)
-}
 
 const pill = 'inline-flex items-center gap-1 whitespace-nowrap rounded px-1.5 py-px text-[11px] font-medium'
 const tint = (color: string) => ({ color, background: `${color}1a`, boxShadow: `inset 0 0 0 1px ${color}40` })
 
 /** A write status as glyph + label + colour (never colour alone). */
 export function WriteStatusBadge({ status, count, short = false }: { status: string; count?: number; short?: boolean }) {
-  const s = writeStatusStyle(status)
+  const s = sentryStatusStyle(status)
   return (
     <span data-status={status} className={pill} style={tint(s.color)}>
       <span aria-hidden="true">{s.glyph}</span>

@@ -6,7 +6,6 @@ import type { ChatMessageRequest, ChatTurn } from '../api/types'
 import { mergeTurn } from '../lib/turns'
 
 export interface Pending {
-  sessionId: string
   prompt: string
   reply: string
   tokens: number
@@ -22,7 +21,6 @@ export function useSendMessage(sessionId: string) {
   const qc = useQueryClient()
   const [pending, setPending] = useState<Pending | null>(null)
   const [error, setError] = useState<unknown>(null)
-  const [last, setLast] = useState<ChatTurn | null>(null)
   const abort = useRef<AbortController | null>(null)
   useEffect(() => () => abort.current?.abort(), [sessionId])
 
@@ -32,7 +30,7 @@ export function useSendMessage(sessionId: string) {
       const ctrl = new AbortController()
       abort.current = ctrl
       setError(null)
-      setPending({ sessionId, prompt: body.prompt, reply: '', tokens: 0 })
+      setPending({ prompt: body.prompt, reply: '', tokens: 0 })
       try {
         const turn = await sendMessage(
           sessionId,
@@ -41,7 +39,6 @@ export function useSendMessage(sessionId: string) {
           ctrl.signal,
         )
         qc.setQueryData<ChatTurn[]>(chatKeys.trace(sessionId), (old) => mergeTurn(old ?? [], turn))
-        setLast(turn)
         return turn
       } catch (e) {
         if (!ctrl.signal.aborted) setError(e)
@@ -58,5 +55,5 @@ export function useSendMessage(sessionId: string) {
     },
     [qc, sessionId],
   )
-  return { send, pending, error, last, busy: pending !== null }
+  return { send, pending, error, busy: pending !== null }
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { parseSse, SseParser } from './sseParse'
+import { SseParser } from './sseParse'
+
+/** A whole body in one piece, through the parser the message stream uses. */
+const parseSse = (text: string) => new SseParser().push(text)
 
 const BODY = 'retry: 2000\n\nevent: token\ndata: {"text":"he"}\n\n: keepalive\n\nevent: token\ndata: {"text":"llo"}\n\nevent: turn\ndata: {"turn":0}\n\n'
 

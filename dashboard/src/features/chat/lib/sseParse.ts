@@ -33,14 +33,6 @@ export class SseParser {
     return out
   }
 
-  /** The end of the body: a last event without its blank line is dropped (as EventSource does). */
-  end(): SseMessage[] {
-    this.buf = ''
-    this.event = ''
-    this.data = []
-    return []
-  }
-
   private line(line: string): SseMessage | null {
     if (line === '') {
       if (!this.data.length) {
@@ -61,10 +53,4 @@ export class SseParser {
     else if (field === 'data') this.data.push(value)
     return null
   }
-}
-
-/** Parses a whole body at once (tests, small answers). */
-export function parseSse(text: string): SseMessage[] {
-  const p = new SseParser()
-  return p.push(text)
 }

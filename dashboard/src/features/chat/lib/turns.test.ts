@@ -32,7 +32,7 @@ describe('turn outcomes', () => {
     expect(stopReasons(ok)).toEqual([])
   })
   it('makes norm columns with non-finite values as gaps', () => {
-    expect(normSeries([ok, blocked, rolled])).toEqual({ x: [0, 1, 2], norm: [0.5, 0.7, null], outcome: ['committed', 'blocked', 'rolled_back'] })
+    expect(normSeries([ok, blocked, rolled])).toEqual({ x: [0, 1, 2], norm: [0.5, 0.7, null] })
   })
 })
 

@@ -76,12 +76,11 @@ export function stopReasons(t: TurnLike): StopReason[] {
     })
 }
 
-/** Columns for the fast-weight norm chart: one point per turn, and the turns of each outcome. */
-export function normSeries(trace: TurnLike[]): { x: number[]; norm: (number | null)[]; outcome: TurnOutcome[] } {
+/** Columns for the fast-weight norm chart: one point per turn (a non-finite norm is a gap). */
+export function normSeries(trace: TurnLike[]): { x: number[]; norm: (number | null)[] } {
   return {
     x: trace.map((t) => t.turn),
     norm: trace.map((t) => (typeof t.fast_weight_norm === 'number' && Number.isFinite(t.fast_weight_norm) ? t.fast_weight_norm : null)),
-    outcome: trace.map(turnOutcome),
   }
 }
 
@@ -94,9 +93,7 @@ export function mergeTurn<T extends { turn: number }>(trace: T[], turn: T): T[] 
 
 /** The engine status a turn's chart marker shows: its worst write (blocked, a rollback) or a commit. */
 export function turnMarkerStatus(t: TurnLike): string {
-  const ups = t.updates ?? []
-  if (t.blocked || ups.some((u) => u.status === 'blocked_gate')) return 'blocked_gate'
-  const rb = ups.find((u) => u.status.startsWith('rollback_'))
-  if (rb) return rb.status
-  return ups.some(isCommitted) ? 'commit' : 'skipped'
+  const outcome = turnOutcome(t)
+  if (outcome === 'rolled_back') return (t.updates ?? []).find((u) => u.status.startsWith('rollback_'))?.status ?? 'rollback'
+  return { blocked: 'blocked_gate', committed: 'commit', no_write: 'skipped' }[outcome]
 }

@@ -1,10 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { apiGet, apiPost } from '@/api/client'
 import type {
-  SentryDefaults,
   SentryEvent,
   SentryRunRequest,
-  TextModelList,
   TextRunDetail,
   TextRunEvents,
   TextRunList,
@@ -69,27 +67,10 @@ export function useRunSeries(id: string | null) {
   })
 }
 
-/** Server-side defaults of every SentryConfig field and gate threshold (the form's defaults). */
-export function useSentryDefaults() {
-  return useQuery({
-    queryKey: ['sentry_defaults'],
-    queryFn: ({ signal }) => apiGet<SentryDefaults>('/text_runs/_defaults', undefined, signal),
-    staleTime: Infinity,
-  })
-}
-
 export function useStartSentry() {
   const qc = useQueryClient()
   return useMutation({
     mutationFn: (body: SentryRunRequest) => apiPost<TextRunStarted>('/text_runs', body),
     onSuccess: () => void qc.invalidateQueries({ queryKey: textRunKeys.list }),
-  })
-}
-
-/** Text models (for the model select); completed ones can be monitored. */
-export function useTextModelsForRuns() {
-  return useQuery({
-    queryKey: ['text_models'],
-    queryFn: ({ signal }) => apiGet<TextModelList>('/text_models', undefined, signal),
   })
 }

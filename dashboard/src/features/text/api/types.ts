@@ -19,7 +19,6 @@ export type TextRunSeries = S['TextRunSeries']
 export type SentryRunRequest = S['SentryRunRequest']
 export type TextRunStarted = S['TextRunStarted']
 export type TextRunStreamStatus = S['TextRunStreamStatus']
-export type SentryDefaults = S['SentryDefaults']
 
 export type RedTeamSummary = S['RedTeamSummary']
 export type RedTeamList = S['RedTeamList']
@@ -31,6 +30,3 @@ export type RedTeamAttempts = Omit<S['RedTeamAttempts'], 'items'> & { items: Red
 export type RedTeamStartRequest = S['RedTeamStartRequest']
 export type RedTeamStarted = S['RedTeamStarted']
 export type RedTeamStreamStatus = S['RedTeamStreamStatus']
-
-export type TextModelSummary = S['TextModelSummary']
-export type TextModelList = S['TextModelList']

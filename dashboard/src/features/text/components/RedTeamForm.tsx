@@ -1,8 +1,9 @@
 import { useState } from 'react'
 import { errorMessage } from '@/api/client'
+import { useSentryDefaults } from '@/api/queries/sentryDefaults'
+import { useUsableModels } from '@/api/queries/textModels'
 import { Button } from '@/components/ui/Toggle'
 import { useStartRedTeam } from '../api/redteam'
-import { useSentryDefaults, useTextModelsForRuns } from '../api/textRuns'
 import type { RedTeamStarted } from '../api/types'
 
 const input = 'h-7 rounded border border-zinc-700 bg-zinc-900 px-1.5 text-xs text-zinc-100'
@@ -11,7 +12,7 @@ const label = 'flex flex-col gap-1 text-[11px] text-zinc-400'
 /** Starts an attack: method, goal (canary damage or a fact implant), budget, seed, and the
  * defence (safety mode, chunk size) it must get past. */
 export function RedTeamForm({ onStarted }: { onStarted: (r: RedTeamStarted) => void }) {
-  const models = useTextModelsForRuns()
+  const { usable, defaultId } = useUsableModels()
   const defaults = useSentryDefaults()
   const [modelId, setModelId] = useState<string | null>(null)
   const [method, setMethod] = useState('evolution')
@@ -24,8 +25,7 @@ export function RedTeamForm({ onStarted }: { onStarted: (r: RedTeamStarted) => v
   const [safety, setSafety] = useState('all')
   const [chunkTokens, setChunkTokens] = useState('64')
   const m = useStartRedTeam()
-  const usable = (models.data?.items ?? []).filter((x) => x.status === 'completed' || x.status === 'sleep_candidate')
-  const model = modelId ?? (usable.find((x) => x.model_id === models.data?.default_model_id) ?? usable[0])?.model_id ?? null
+  const model = modelId ?? defaultId
   const ints: [string, string, number, number][] = [
     ['budget', budget, 1, 1_000_000],
     ['population', population, 2, 4096],

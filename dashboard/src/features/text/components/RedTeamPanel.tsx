@@ -1,20 +1,20 @@
-import { useQuery } from '@tanstack/react-query'
-import { useEffect, useMemo, useState } from 'react'
-import { ApiError, apiGet, errorMessage } from '@/api/client'
-import type { components } from '@/api/schema'
+import { useMemo, useState } from 'react'
+import { errorMessage } from '@/api/client'
+import { useFlaggedPrompts } from '@/api/queries/flaggedPrompts'
+import { useUsableModels } from '@/api/queries/textModels'
 import { TimeChart } from '@/components/charts/TimeChart'
 import { Card } from '@/components/ui/Card'
-import { Empty, ErrorState, Loading, QueryState } from '@/components/ui/States'
+import { ErrorState, Loading, QueryState } from '@/components/ui/States'
 import { Button, Toggle } from '@/components/ui/Toggle'
 import { fmtDate, fmtDuration, fmtInt, fmtNum, fmtPct } from '@/lib/format'
 import { useRedTeamAttempts, useRedTeamIterations, useRedTeamRun, useRedTeamRuns, useStartRedTeam } from '../api/redteam'
-import { useTextModelsForRuns } from '../api/textRuns'
 import { useRedTeamStream } from '../api/redteamStream'
 import type { RedTeamAttempt, RedTeamDetail, RedTeamStarted, RedTeamSummary } from '../api/types'
 import { fmtAsr, showPayload } from '../lib/asr'
 import { sentryStatusStyle } from '../lib/sentryStatus'
 import { JobLine } from './JobLine'
 import { RedTeamForm } from './RedTeamForm'
+import { RunDetailState } from './RunDetailState'
 import { RunStatusBadge } from './StatusBadge'
 
 /** Red team: start an attack, watch its objective live, read every payload's verdict. */
@@ -96,21 +96,12 @@ function RedTeamRunsTable({ runs, selected, onSelect }: { runs: RedTeamSummary[]
 }
 
 function RedTeamRunView({ runId, pending }: { runId: string; pending: boolean }) {
-  const [appeared, setAppeared] = useState(false)
-  const detail = useRedTeamRun(runId, pending && !appeared)
+  const [seen, setSeen] = useState(false) // keyed by run id (RedTeamPanel): the stream has seen this run
+  const detail = useRedTeamRun(runId, pending && !seen)
   const running = detail.data ? detail.data.summary.status === 'running' : pending
-  const { live, seen } = useRedTeamStream(runId, running)
-  useEffect(() => {
-    if (seen) setAppeared(true)
-  }, [seen])
-  const notFound = detail.error instanceof ApiError && detail.error.status === 404
-  if (detail.error)
-    return notFound ? (
-      <Empty>Red-team run “{runId}” does not exist{pending ? ': its job did not create it (see the job above)' : ''}.</Empty>
-    ) : (
-      <ErrorState error={detail.error} what={`red-team run ${runId}`} />
-    )
-  if (!detail.data) return <Loading what={pending ? 'the attack (its job is starting)' : `red-team run ${runId}`} />
+  const { live } = useRedTeamStream(runId, { running, seen, onSeen: () => setSeen(true) })
+  if (!detail.data || detail.error)
+    return <RunDetailState error={detail.error} runId={runId} pending={pending} name="Red-team run" what="red-team run" pendingWhat="the attack (its job is starting)" />
   return <RunBody runId={runId} detail={detail.data} live={live} />
 }
 
@@ -293,27 +284,16 @@ function AttemptsTable({ attempts, best }: { attempts: RedTeamAttempt[]; best: s
   )
 }
 
-type FlaggedPromptList = components['schemas']['FlaggedPromptList']
-
-/** flagged_prompts.json: prompts flagged for review (in Chat, or by sleep's auditor). */
-function useFlaggedPrompts() {
-  return useQuery({
-    queryKey: ['flagged_prompts'],
-    queryFn: ({ signal }) => apiGet<FlaggedPromptList>('/flagged_prompts', undefined, signal),
-  })
-}
-
 /** The flagged prompts, and an attack whose first generation starts from them (the red
  * team's ``seeds_file``: flagged_prompts.json inside the artifact root). */
 function FlaggedPrompts({ onStarted }: { onStarted: (r: RedTeamStarted) => void }) {
   const flagged = useFlaggedPrompts()
-  const models = useTextModelsForRuns()
+  const { usable, defaultId } = useUsableModels()
   const start = useStartRedTeam()
   const [modelId, setModelId] = useState<string | null>(null)
   const [budget, setBudget] = useState('32')
   const items = flagged.data?.items ?? []
-  const usable = (models.data?.items ?? []).filter((x) => x.status === 'completed' || x.status === 'sleep_candidate')
-  const model = modelId ?? (usable.find((x) => x.model_id === models.data?.default_model_id) ?? usable[0])?.model_id ?? null
+  const model = modelId ?? defaultId
   const budgetOk = /^\d+$/.test(budget) && Number(budget) >= 1 && Number(budget) <= 1_000_000
   const th = 'px-2 py-1 text-left font-medium text-zinc-400'
   const td = 'px-2 py-1 align-top'

@@ -1,10 +1,10 @@
-import { useEffect, useState } from 'react'
-import { ApiError } from '@/api/client'
+import { useState } from 'react'
 import { Card } from '@/components/ui/Card'
-import { Empty, ErrorState, Loading } from '@/components/ui/States'
+import { ErrorState, Loading } from '@/components/ui/States'
 import { useRunStream } from '../api/runStream'
 import { useRunEvents, useTextRun } from '../api/textRuns'
 import { EventLog } from './EventLog'
+import { RunDetailState } from './RunDetailState'
 import { RunSummaryCards } from './RunSummaryCards'
 import { RunStatusBadge } from './StatusBadge'
 import { TelemetryCharts } from './TelemetryCharts'
@@ -22,22 +22,13 @@ export function RunSection({
   filter: string[]
   onFilter: (f: string[]) => void
 }) {
-  const [appeared, setAppeared] = useState(false)
-  const detail = useTextRun(runId, pending && !appeared)
+  const [seen, setSeen] = useState(false) // keyed by run id (TextPage): the stream has seen this run
+  const detail = useTextRun(runId, pending && !seen)
   const running = detail.data ? detail.data.summary.status === 'running' : pending
-  const { live, seen } = useRunStream(runId, running)
-  useEffect(() => {
-    if (seen) setAppeared(true)
-  }, [seen])
+  const { live } = useRunStream(runId, { running, seen, onSeen: () => setSeen(true) })
   const events = useRunEvents(detail.data ? runId : null)
-  const notFound = detail.error instanceof ApiError && detail.error.status === 404
-  if (detail.error)
-    return notFound ? (
-      <Empty>Sentry run “{runId}” does not exist{pending ? ': its job did not create it (see the job above)' : ''}. Pick another one above.</Empty>
-    ) : (
-      <ErrorState error={detail.error} what={`run ${runId}`} />
-    )
-  if (!detail.data) return <Loading what={pending ? 'the run (its job is loading the model)' : `run ${runId}`} />
+  if (!detail.data || detail.error)
+    return <RunDetailState error={detail.error} runId={runId} pending={pending} name="Sentry run" what="run" pendingWhat="the run (its job is loading the model)" hint=" Pick another one above." />
   const d = detail.data
   const evs = events.data ?? []
   const cfg = d.request.config ?? {}

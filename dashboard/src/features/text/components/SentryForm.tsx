@@ -1,9 +1,12 @@
-import { useEffect, useMemo, useState } from 'react'
+import { useMemo, useState } from 'react'
 import { Link } from 'react-router'
 import { errorMessage } from '@/api/client'
+import { useSentryDefaults } from '@/api/queries/sentryDefaults'
+import { useUsableModels } from '@/api/queries/textModels'
+import type { SentryDefaults, TextModelSummary } from '@/api/types'
 import { Button } from '@/components/ui/Toggle'
-import { useSentryDefaults, useStartSentry, useTextModelsForRuns } from '../api/textRuns'
-import type { SentryDefaults, TextModelSummary, TextRunStarted } from '../api/types'
+import { useStartSentry } from '../api/textRuns'
+import type { TextRunStarted } from '../api/types'
 import { buildConfig, formFromDefaults, type SentryForm as FormState } from '../lib/sentryForm'
 
 const input = 'h-7 rounded border border-zinc-700 bg-zinc-900 px-1.5 text-xs text-zinc-100'
@@ -16,41 +19,41 @@ const SAFETY_HELP: Record<string, string> = {
   all: 'gate + rollback + SPFW',
 }
 
-const usable = (m: TextModelSummary) => m.status === 'completed' || m.status === 'sleep_candidate'
-
 /** Starts a Sentry run: text, model and every SentryConfig control (defaults from the server). */
 export function SentryForm({ onStarted }: { onStarted: (r: TextRunStarted) => void }) {
   const defaults = useSentryDefaults()
-  const models = useTextModelsForRuns()
+  const { models, usable, defaultId } = useUsableModels()
   if (defaults.error) return <p role="alert" className="text-xs text-red-300">Could not load the Sentry defaults: {errorMessage(defaults.error)}</p>
   if (models.error) return <p role="alert" className="text-xs text-red-300">Could not load text models: {errorMessage(models.error)}</p>
   if (!defaults.data || !models.data) return <p role="status" className="text-xs text-zinc-400">Loading defaults and models…</p>
-  const usableModels = models.data.items.filter(usable)
-  if (!usableModels.length)
+  if (!defaultId)
     return (
       <p className="text-sm text-zinc-300">
         No completed text model to monitor. Train one in the <Link className="text-cyan-300 underline" to="/train">Train</Link> area or with <code className="font-mono">ttt lm train</code>.
       </p>
     )
-  return <Form defaults={defaults.data} models={usableModels} defaultModel={models.data.default_model_id ?? null} onStarted={onStarted} />
+  return <Form defaults={defaults.data} models={usable} defaultModel={models.data.default_model_id ?? null} initialModel={defaultId} onStarted={onStarted} />
 }
 
 function Form({
   defaults,
   models,
   defaultModel,
+  initialModel,
   onStarted,
 }: {
   defaults: SentryDefaults
   models: TextModelSummary[]
+  /** the default model (labelled so in the select) */
   defaultModel: string | null
+  /** the model selected at first: the default when usable, else the first */
+  initialModel: string
   onStarted: (r: TextRunStarted) => void
 }) {
   const [text, setText] = useState('')
-  const [modelId, setModelId] = useState(defaultModel && models.some((m) => m.model_id === defaultModel) ? defaultModel : models[0].model_id)
+  const [modelId, setModelId] = useState(initialModel)
   const [keepText, setKeepText] = useState(true)
   const [form, setForm] = useState<FormState>(() => formFromDefaults(defaults))
-  useEffect(() => setForm(formFromDefaults(defaults)), [defaults])
   const m = useStartSentry()
   const { config, problems } = useMemo(() => buildConfig(form, defaults), [form, defaults])
   const allProblems = [...problems]

@@ -1,5 +1,6 @@
 import { useState } from 'react'
 import { errorMessage } from '@/api/client'
+import { usableModels } from '@/api/queries/textModels'
 import type { TextModelSummary } from '@/api/types'
 import { Button } from '@/components/ui/Toggle'
 import { fmtNum } from '@/lib/format'
@@ -9,9 +10,9 @@ const input = 'h-7 rounded border border-zinc-700 bg-zinc-900 px-1.5 text-xs tex
 
 /** Sample a continuation from a chosen completed model. */
 export function GeneratePanel({ models, preferred }: { models: TextModelSummary[]; preferred: string | null }) {
-  const usable = models.filter((m) => m.status === 'completed' || m.status === 'sleep_candidate')
+  const { usable, defaultId } = usableModels(models, preferred)
   const [picked, setPicked] = useState<string | null>(null)
-  const modelId = picked && usable.some((m) => m.model_id === picked) ? picked : (usable.find((m) => m.model_id === preferred) ?? usable[0])?.model_id ?? null
+  const modelId = picked && usable.some((m) => m.model_id === picked) ? picked : defaultId
   const [prompt, setPrompt] = useState('The ')
   const [temperature, setTemperature] = useState('0.8')
   const [topK, setTopK] = useState('40')

@@ -1,8 +1,8 @@
 import { errorMessage } from '@/api/client'
+import { useModelAction } from '@/api/queries/textModels'
 import type { TextModelSummary } from '@/api/types'
 import { Button } from '@/components/ui/Toggle'
 import { fmtCompact, fmtDate, fmtNum } from '@/lib/format'
-import { useModelAction } from '../api/textModels'
 import { ModelStatusBadge } from './ModelStatusBadge'
 
 const th = 'px-2 py-1 text-left font-medium text-zinc-400'
