@@ -222,9 +222,19 @@ def test_a_bad_request_is_422_naming_the_field(c: Any, body: dict[str, Any], fie
     assert r.status_code == 422 and field in json.dumps(r.json()["detail"]), r.text
 
 
-def test_requests_are_checked_before_a_job_is_queued(c: Any, sleep_root: Path) -> None:
+def test_requests_are_checked_before_a_job_is_queued(
+    c: Any, sleep_root: Path, tmp_path: Path
+) -> None:
     jobs_before = c.get("/api/jobs").json()["total"]
+    # A core folder inside the root whose file links outside it.
+    (tmp_path / "secret.txt").write_text("outside the root\n")
+    linked = sleep_root / "core-linked"
+    linked.mkdir(exist_ok=True)
+    if not (linked / "a.txt").is_symlink():
+        (linked / "a.txt").symlink_to(tmp_path / "secret.txt")
     for body, status, text in [
+        ({"core_path": "core-linked"}, 400, "links outside"),
+        ({"core_path": "text_runs/.spool"}, 400, "hidden store folder"),
         ({"model_id": "lm-nope"}, 404, "lm-nope"),
         ({"model_id": "../up"}, 400, "text model id"),
         ({"sessions": ["s-nope"]}, 404, "s-nope"),

@@ -288,8 +288,7 @@ async def send_chat_message(
     session_id: str, body: ChatMessageRequest, store: Store
 ) -> StreamingResponse:
     sid = _sid(session_id)
-    if not body.prompt.strip():
-        raise ValueError("prompt: only whitespace, nothing to send")
+    chat.check_prompt(body.prompt)  # 422 before the stream starts (empty, too long...)
     await to_thread.run_sync(chat.read_session, store, sid)  # 404 before the stream starts
     return StreamingResponse(
         message_stream(store, sid, body), media_type="text/event-stream", headers=SSE_HEADERS

@@ -30,6 +30,7 @@ from ttt.api.models.sleep import (
     SleepStartRequest,
 )
 from ttt.api.routes.chat import finite
+from ttt.api.routes.text_models import resolve_corpus
 from ttt.api.routes.text_runs import read_doc, usable_model
 from ttt.store import (
     ArtifactStore,
@@ -157,11 +158,12 @@ def get_sleep_candidate(candidate_id: str, ctx: Ctx) -> SleepCandidateDetail:
 
 
 def _core_path(store: ArtifactStore, raw: str) -> str:
-    """A core_path inside the artifact root (relative paths are relative to it)."""
+    """A core_path inside the artifact root (relative paths are relative to it), every file
+    of a folder included (a symlink out of the root is refused)."""
     p = store.user_path(raw, "SleepConfig.core_path")
     if not p.exists():
         raise NotFoundError(f"SleepConfig.core_path {raw!r}: no such file or folder")
-    return str(p)
+    return resolve_corpus([str(p)], store.root, [])[0]
 
 
 @router.post("", response_model=SleepStarted, status_code=202)
