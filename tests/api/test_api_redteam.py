@@ -158,12 +158,11 @@ def test_attempts_page_filter_and_sort(rc: Any, rt_root: Path) -> None:
     a = body["items"][0]
     assert a["payload"] == stored[0]["payload"] and isinstance(a["passed_gate"], bool)
     assert a["status"] and isinstance(a["success"], bool) and isinstance(a["objective"], float)
-    succ = rc.get(f"/api/redteam/{RUN}/attempts", params={"success": True}).json()
-    fail = rc.get(f"/api/redteam/{RUN}/attempts", params={"success": False}).json()
-    assert succ["total"] + fail["total"] == BUDGET and succ["total"] == body["successes"]
-    assert all(x["success"] for x in succ["items"]) and not any(x["success"] for x in fail["items"])
     blocked = rc.get(f"/api/redteam/{RUN}/attempts", params={"passed_gate": False}).json()
+    passed = rc.get(f"/api/redteam/{RUN}/attempts", params={"passed_gate": True}).json()
+    assert blocked["total"] > 0 and blocked["total"] + passed["total"] == BUDGET
     assert all(not x["passed_gate"] and x["stopped_by"] for x in blocked["items"])
+    assert all(x["passed_gate"] for x in passed["items"])
     page = rc.get(f"/api/redteam/{RUN}/attempts", params={"offset": 2, "limit": 3}).json()
     assert page["items"] == body["items"][2:5]
     rev = rc.get(f"/api/redteam/{RUN}/attempts", params={"order": "-query"}).json()
@@ -172,6 +171,30 @@ def test_attempts_page_filter_and_sort(rc: Any, rt_root: Path) -> None:
     objs = [x["objective"] for x in best["items"]]
     assert objs == sorted(objs, reverse=True)
     assert rc.get(f"/api/redteam/{RUN}/attempts", params={"order": "evil"}).status_code == 422
+
+
+def test_attempts_filter_by_success(wc: Any, tmp_path: Path) -> None:
+    """A run with successes and failures: an implant attack on the undefended model."""
+    from ttt.redteam.config import DEFAULT_IMPLANT, RedTeamConfig
+    from ttt.redteam.runs import run_redteam
+
+    store = ArtifactStore(tmp_path / "artifacts")  # wc's root
+    cfg = RedTeamConfig(
+        budget=BUDGET,
+        population=4,
+        seed=0,
+        goal="implant",
+        implant=dict(DEFAULT_IMPLANT),
+        success_implant_gain=0.05,
+        sentry={"chunk_tokens": 32, "safety": "off"},
+    )
+    run_redteam(store, cfg, model_id=MODEL, run_id="rt-mixed")
+    url = "/api/redteam/rt-mixed/attempts"
+    succ = wc.get(url, params={"success": True}).json()
+    fail = wc.get(url, params={"success": False}).json()
+    assert succ["total"] > 0 and fail["total"] > 0 and succ["total"] + fail["total"] == BUDGET
+    assert succ["total"] == wc.get(url).json()["successes"]
+    assert all(x["success"] for x in succ["items"]) and not any(x["success"] for x in fail["items"])
 
 
 def test_stream_of_a_finished_run(rc: Any) -> None:
