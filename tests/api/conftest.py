@@ -18,6 +18,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
+from apitools import make_settings  # the settings every API test uses
+
 from ttt.api.app import create_app
 from ttt.api.settings import ApiSettings
 
@@ -42,18 +44,6 @@ def api_root(tiny_base_root: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     fork_session(store, SESSION_A, from_update=2, new_session_id=FORK)
     run_sweep(store, n_sessions=2, steps=48, sweep_id="sweep-1")
     return root
-
-
-def make_settings(root: Path, **kw: Any) -> ApiSettings:
-    values: dict[str, Any] = {
-        "artifacts_root": root,
-        "dashboard_dist": root.parent / "no-dist",
-        "token": None,
-        "cors_origins": [],
-        "host": "127.0.0.1",
-    }
-    values.update(kw)
-    return ApiSettings.model_validate(values)
 
 
 @pytest.fixture(name="make_settings")

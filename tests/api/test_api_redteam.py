@@ -5,100 +5,29 @@ trained model and a real tiny red-team run)."""
 from __future__ import annotations
 
 import json
-import random
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from apitools import client_over, sse_events, wait_job
 
 from ttt.store import ArtifactStore
 
 MODEL = "tiny-lm"
 RUN = "rt-1"
 BUDGET = 8
-WORDS = [
-    "the",
-    "cat",
-    "sat",
-    "on",
-    "a",
-    "mat",
-    "and",
-    "she",
-    "sells",
-    "sea",
-    "shells",
-    "by",
-    "shore",
-    "while",
-    "dogs",
-    "run",
-    "fast",
-]
-
-
-def _corpus(folder: Path) -> Path:
-    rng = random.Random(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(6):
-        lines = [" ".join(rng.choice(WORDS) for _ in range(8)) + "." for _ in range(60)]
-        (folder / f"doc{i}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
-
-
-def client_over(root: Path) -> Iterator[Any]:
-    """A TestClient over ``root`` with the test settings of tests/api/conftest.py."""
-    from fastapi.testclient import TestClient
-
-    from ttt.api.app import create_app
-    from ttt.api.settings import ApiSettings
-
-    settings = ApiSettings.model_validate(
-        {"artifacts_root": root, "dashboard_dist": root.parent / "no-dist", "token": None}
-    )
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
-def wait_job(c: Any, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = c.get(f"/api/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
-
-
-def sse_events(text: str) -> list[tuple[str, Any]]:
-    out = []
-    for block in text.split("\n\n"):
-        name = data = None
-        for line in block.splitlines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                data = json.loads(line[6:])
-        if name:
-            out.append((name, data))
-    return out
 
 
 @pytest.fixture(scope="module")
-def rt_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rt_root(tmp_path_factory: pytest.TempPathFactory, tiny_lm_root: Path) -> Path:
     from ttt.redteam.config import RedTeamConfig
     from ttt.redteam.runs import run_redteam
-    from ttt.text.corpus import Corpus
-    from ttt.text.train import train_model
 
-    base = tmp_path_factory.mktemp("redteam")
-    root = base / "artifacts"
+    root = tmp_path_factory.mktemp("redteam") / "artifacts"
+    shutil.copytree(tiny_lm_root, root)  # the session's promoted tiny model
     store = ArtifactStore(root)
-    corpus = Corpus.from_paths([_corpus(base / "corpus")])
-    train_model(store, corpus=corpus, preset="tiny", model_id=MODEL, promote=True)
     cfg = RedTeamConfig(budget=BUDGET, population=4, seed=0, sentry={"chunk_tokens": 32})
     run_redteam(store, cfg, model_id=MODEL, run_id=RUN)
     return root

@@ -7,13 +7,13 @@ and the request checks."""
 from __future__ import annotations
 
 import json
-import random
-import time
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from apitools import client_over, wait_job
 
 from ttt.store import ArtifactStore
 
@@ -52,25 +52,14 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def sleep_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sleep_root(tmp_path_factory: pytest.TempPathFactory, tiny_lm_root: Path) -> Path:
     """A promoted tiny model; session s-a (two benign turns, a blocked override, a flagged
     turn) and s-empty (no turns)."""
     from ttt.text import chat
-    from ttt.text.corpus import Corpus
-    from ttt.text.train import train_model
 
-    base = tmp_path_factory.mktemp("sleep_api")
-    folder = base / "corpus"
-    folder.mkdir()
-    rng = random.Random(0)
-    for i in range(6):
-        lines = [" ".join(rng.choice(WORDS) for _ in range(8)) + "." for _ in range(60)]
-        (folder / f"doc{i}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    root = base / "artifacts"
+    root = tmp_path_factory.mktemp("sleep_api") / "artifacts"
+    shutil.copytree(tiny_lm_root, root)  # the session's promoted tiny model
     store = ArtifactStore(root)
-    train_model(
-        store, corpus=Corpus.from_paths([folder]), preset="tiny", model_id=MODEL, promote=True
-    )
     chat.create_session(store, MODEL, {"chunk_tokens": 16}, session_id="s-a")
     for prompt in [*BENIGN, OVERRIDE, FLAGGED]:
         chat.send_message(store, "s-a", prompt, max_tokens=2)
@@ -83,32 +72,7 @@ def sleep_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def c(sleep_root: Path) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
-
-    from ttt.api.app import create_app
-    from ttt.api.settings import ApiSettings
-
-    settings = ApiSettings.model_validate(
-        {
-            "artifacts_root": sleep_root,
-            "dashboard_dist": sleep_root.parent / "no-dist",
-            "token": None,
-            "cors_origins": [],
-            "host": "127.0.0.1",
-        }
-    )
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-def wait_job(c: Any, job_id: str, timeout: float = 300.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = c.get(f"/api/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return dict(job)
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
+    yield from client_over(sleep_root)
 
 
 @pytest.fixture(scope="module")

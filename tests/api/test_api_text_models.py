@@ -3,7 +3,6 @@ and training as a job — over an artifact root with a tiny model trained by the
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apitools import sse_events, wait_job
 
 from ttt.store import ArtifactStore
 
@@ -50,30 +50,6 @@ def tc(text_root: Path, tmp_path: Path, make_client: Callable[..., Any]) -> Iter
     root = tmp_path / "artifacts"
     shutil.copytree(text_root, root)
     yield make_client(root)
-
-
-def wait_job(c: Any, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = c.get(f"/api/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
-
-
-def sse_events(text: str) -> list[tuple[str, Any]]:
-    out = []
-    for block in text.split("\n\n"):
-        name = data = None
-        for line in block.splitlines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                data = json.loads(line[6:])
-        if name:
-            out.append((name, data))
-    return out
 
 
 def test_list_and_detail(tc: Any) -> None:
