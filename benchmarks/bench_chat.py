@@ -53,9 +53,10 @@ from typing import Any
 
 import torch
 
+from ttt.models import registry
+from ttt.models.corpus import TokenBuffer
 from ttt.store import ArtifactStore, new_id
-from ttt.text import chat, registry
-from ttt.text.corpus import TokenBuffer
+from ttt.text import chat
 
 SYLLABLES = (
     "zor", "vath", "quil", "ren", "mar", "dax", "tel", "vo", "nyx", "ka", "rem", "shu", "fi",
@@ -392,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
         store = ArtifactStore(args.artifacts_root)
         report = run(args, store, registry.resolve_model_id(store, args.model), log)
     else:
-        from ttt.text.train import train_model
+        from ttt.models.train import train_model
 
         with tempfile.TemporaryDirectory(prefix="ttt-bench-chat-") as tmp:
             store = ArtifactStore(Path(tmp))

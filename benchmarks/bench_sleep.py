@@ -38,13 +38,14 @@ from typing import Any
 
 import torch
 
+from ttt.models import registry
+from ttt.models.train import train_model
 from ttt.safety.auditor import Auditor, AuditorConfig, Memory
 from ttt.safety.gate import Gate, GateConfig
 from ttt.safety.semantic import get_embedder, heldout_set
 from ttt.store import ArtifactStore
-from ttt.text import chat, registry
+from ttt.text import chat
 from ttt.text.sleep import PromptSignals, SleepConfig, run_sleep
-from ttt.text.train import train_model
 
 TARGETS = {
     "poisoned_rejected_min": 0.90,

@@ -22,8 +22,8 @@ from dataclasses import replace
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ttt.text.model import TinyLm, scan, scan_reference
-from ttt.text.train import make_optimizers, preset_configs, train_step
+from ttt.models.tinylm import TinyLm, scan, scan_reference
+from ttt.models.train import make_optimizers, preset_configs, train_step
 
 
 def _time(fn, repeat: int) -> float:

@@ -67,9 +67,9 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm_root(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Path:
     """An artifact root with one completed, promoted tiny model ``tiny-lm``."""
+    from ttt.models.corpus import Corpus
+    from ttt.models.train import train_model
     from ttt.store import ArtifactStore
-    from ttt.text.corpus import Corpus
-    from ttt.text.train import train_model
 
     root = tmp_path_factory.mktemp("lm_root")
     train_model(

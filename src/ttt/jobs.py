@@ -177,13 +177,13 @@ def _run_sweep(
 def _train_lm(
     store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
 ) -> dict[str, Any]:
-    """Train a TinyLm (``ttt.text.train.train_model``). ``corpus``: absolute paths that the
+    """Train a TinyLm (``ttt.models.train.train_model``). ``corpus``: absolute paths that the
     caller (the API) has already checked to lie inside the artifact root or a configured
     corpus folder; empty = the built-in corpus. A cancel stops at the next step with a
     checkpoint (model status ``cancelled``, resumable)."""
     import torch
 
-    from ttt.text.train import corpus_from_args, train_model
+    from ttt.models.train import corpus_from_args, train_model
 
     torch.set_num_threads(max(1, int(p.get("threads") or 1)))
     overrides: dict[str, Any] = {}

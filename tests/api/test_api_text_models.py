@@ -33,8 +33,8 @@ def text_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A root with one completed tiny model (trained here) and a corpus folder inside it."""
     import torch
 
-    from ttt.text.corpus import Corpus
-    from ttt.text.train import train_model
+    from ttt.models.corpus import Corpus
+    from ttt.models.train import train_model
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("text") / "artifacts"

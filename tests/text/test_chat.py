@@ -13,6 +13,8 @@ import pytest
 import torch
 
 from ttt.engine import BLOCKED_GATE, COMMIT
+from ttt.models.generate import generate
+from ttt.models.registry import load_model, model_dir, weights_sha256
 from ttt.store import (
     AlreadyExistsError,
     ArtifactStore,
@@ -37,8 +39,6 @@ from ttt.text.chat import (
     reset_session,
     send_message,
 )
-from ttt.text.generate import generate
-from ttt.text.registry import load_model, model_dir, weights_sha256
 from ttt.text.sentry import SentryConfig
 
 BENIGN = "the cat sat on a mat and she sells sea shells by the shore while dogs run fast."
@@ -172,7 +172,7 @@ def test_streamed_pieces_are_the_completion_and_generation_matches_generate(
     pieces: list[str] = []
     rec = send_message(store, "s1", BENIGN, max_tokens=24, seed=7, on_token=pieces.append)
     assert len(pieces) > 1 and "".join(pieces) == rec["completion"]
-    # The same reply from ttt.text.generate (full forward over the prompt) with the session's
+    # The same reply from ttt.models.generate (full forward over the prompt) with the session's
     # fast weights after the turn: the stateful path reuses the monitor's features exactly.
     lm = load_model(store, "tiny-lm")
     with torch.no_grad():

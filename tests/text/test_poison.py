@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ttt.models.registry import load_model
 from ttt.store import ArtifactStore
 from ttt.text.poison import (
     ATTACK_KINDS,
@@ -19,7 +20,6 @@ from ttt.text.poison import (
     bench_poison,
     measure,
 )
-from ttt.text.registry import load_model
 from ttt.text.sentry import SentryConfig
 
 

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from ttt.cli.main import app
 from ttt.engine import BLOCKED_GATE, COMMIT
+from ttt.models.registry import load_model
 from ttt.store import ArtifactStore
-from ttt.text.registry import load_model
 from ttt.text.sentry import (
     RobustHistory,
     SentryConfig,
@@ -313,7 +313,7 @@ def test_cli_run_json_stdin_and_errors(root: ArtifactStore, tmp_path: Path) -> N
 
 def test_backbone_picks_the_newest_promoted_model_of_that_backbone(root: ArtifactStore) -> None:
     from ttt.cli.sentry import _pick_model
-    from ttt.text import registry
+    from ttt.models import registry
 
     src = registry.model_dir(root, "tiny-lm")
     shutil.copytree(src, src.parent / "tiny-lm-2")

@@ -16,9 +16,10 @@ import torch
 from typer.testing import CliRunner
 
 from ttt.cli.main import app
+from ttt.models import registry
 from ttt.safety.semantic import load_default_head
 from ttt.store import ArtifactStore, read_json, read_tensors, write_json
-from ttt.text import chat, registry
+from ttt.text import chat
 from ttt.text.sleep import (
     DATA_FILE,
     MANIFEST_FILE,

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from ttt.models.registry import ModelStateError
 from ttt.store import (
     AlreadyExistsError,
     CorruptFileError,
@@ -30,7 +31,6 @@ from ttt.store import (
     SchemaVersionError,
     StoreError,
 )
-from ttt.text.registry import ModelStateError
 
 log = logging.getLogger("ttt.api")
 

@@ -86,11 +86,11 @@ def bench_poison_cmd(
     import tempfile
 
     from ttt.cli.common import parse_kv
+    from ttt.models.registry import load_model
+    from ttt.models.train import train_model
     from ttt.store import ArtifactStore
     from ttt.text.poison import bench_poison
-    from ttt.text.registry import load_model
     from ttt.text.sentry import SentryConfig
-    from ttt.text.train import train_model
 
     log = None if as_json else (lambda m: console.print(m))
     with domain_errors():

@@ -87,7 +87,7 @@ def build_demo(
             progress=bar,
         )
     ids.update(sessions=[lin, nonlin, jump, fork], fork_of=[lin, k], sweep=sweep)
-    from ttt.text.train import train_model
+    from ttt.models.train import train_model
 
     with progress_bar(
         "demo: training a TinyLm on the built-in corpus", enabled=show_progress

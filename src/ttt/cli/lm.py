@@ -189,9 +189,9 @@ def train_cmd(
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Train a TinyLm (or resume one). Ctrl-C stops cleanly at a step boundary."""
-    from ttt.text.distributed import DistributedError, env_rank, launched_by_torchrun
-    from ttt.text.registry import read_meta
-    from ttt.text.train import TrainingError, corpus_from_args, resume_training, train_model
+    from ttt.models.distributed import DistributedError, env_rank, launched_by_torchrun
+    from ttt.models.registry import read_meta
+    from ttt.models.train import TrainingError, corpus_from_args, resume_training, train_model
 
     _set_threads(threads)
     dist_on = launched_by_torchrun() if distributed is None else distributed
@@ -287,8 +287,8 @@ def generate_cmd(
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Continue a prompt with a trained model (one recurrent step per new token)."""
-    from ttt.text.generate import generate
-    from ttt.text.registry import load_model
+    from ttt.models.generate import generate
+    from ttt.models.registry import load_model
 
     _set_threads(threads)
     store = get_store(artifacts_root)
@@ -319,9 +319,9 @@ def eval_cmd(
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Validation loss, perplexity and tokens/s of a model on its own validation split."""
-    from ttt.text.corpus import TokenBuffer
-    from ttt.text.generate import evaluate
-    from ttt.text.registry import load_model, model_dir
+    from ttt.models.corpus import TokenBuffer
+    from ttt.models.generate import evaluate
+    from ttt.models.registry import load_model, model_dir
 
     _set_threads(threads)
     store = get_store(artifacts_root)
@@ -345,7 +345,7 @@ def list_cmd(
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Text models with status, promotion and final metrics (* = the default model)."""
-    from ttt.text.registry import default_model_id, list_models
+    from ttt.models.registry import default_model_id, list_models
 
     store = get_store(artifacts_root)
     with domain_errors():
@@ -376,7 +376,7 @@ def promote_cmd(
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Promote a completed model (or a sleep candidate) so commands use it by default."""
-    from ttt.text.registry import promote
+    from ttt.models.registry import promote
 
     store = get_store(artifacts_root)
     with domain_errors():
@@ -390,7 +390,7 @@ def reject_cmd(
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Reject a model: it is never picked by default again (its files are kept)."""
-    from ttt.text.registry import reject
+    from ttt.models.registry import reject
 
     store = get_store(artifacts_root)
     with domain_errors():

@@ -57,8 +57,8 @@ def _read_text(text: str | None, file: Path | None) -> tuple[str, str]:
 
 def _pick_model(store: Any, model: str | None, backbone: str | None) -> str | None:
     """``--backbone`` picks the newest usable model of that backbone when no id is given."""
-    from ttt.text import registry
-    from ttt.text.model import BACKBONES
+    from ttt.models import registry
+    from ttt.models.tinylm import BACKBONES
 
     if backbone is None:
         return model

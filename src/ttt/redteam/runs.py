@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ttt.models.registry import now_iso
 from ttt.redteam.config import RedTeamConfig
 from ttt.redteam.gradient import GradientSearch
 from ttt.redteam.mutations import MutationContext, seed_payloads
@@ -43,7 +44,6 @@ from ttt.store import (
     read_jsonl,
     write_json,
 )
-from ttt.text.registry import now_iso
 
 KIND = "redteam"
 RUNNING, COMPLETED, FAILED, CANCELLED = "running", "completed", "failed", "cancelled"

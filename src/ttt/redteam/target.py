@@ -34,10 +34,10 @@ from typing import Any
 import torch
 
 from ttt.engine import BLOCKED_GATE, COMMIT
+from ttt.models.registry import LoadedLm, load_model, weights_sha256
+from ttt.models.tokenizer import BpeTokenizer
 from ttt.store import ArtifactStore
-from ttt.text.registry import LoadedLm, load_model, weights_sha256
 from ttt.text.sentry import THROTTLED_COMMIT, SentryConfig, SentryMonitor
-from ttt.text.tokenizer import BpeTokenizer
 
 PASSING = frozenset({COMMIT, THROTTLED_COMMIT, "skipped"})
 SPFW_MOSTLY_REMOVED = 0.5  # fraction_removed at or above which SPFW "stopped" a weak payload

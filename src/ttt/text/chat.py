@@ -79,6 +79,10 @@ from torch import Tensor
 
 from ttt.configs import from_dict
 from ttt.engine import BLOCKED_GATE
+from ttt.models import registry
+from ttt.models.generate import sample_continuation
+from ttt.models.registry import LoadedLm, ModelStateError
+from ttt.models.tokenizer import BpeTokenizer
 from ttt.safety.auditor import FLAGGED_FILE, add_flagged, read_flagged
 from ttt.store import (
     SCHEMA_VERSION,
@@ -99,11 +103,7 @@ from ttt.store import (
 )
 from ttt.store import new_id as make_id
 from ttt.store.io import fsync_dir
-from ttt.text import registry
-from ttt.text.generate import sample_continuation
-from ttt.text.registry import LoadedLm, ModelStateError
 from ttt.text.sentry import SentryConfig, SentryMonitor
-from ttt.text.tokenizer import BpeTokenizer
 
 KIND = "text_sessions"
 SESSION_FILE = "session.json"
@@ -464,7 +464,7 @@ def _generate(
     """Sample a reply from the monitor's carried state: (ids, text, "eos" | "max_tokens").
 
     ``mon.state`` is the backbone state after every prompt token but the last, which is
-    ``mon.prev_token``; sampling is ``ttt.text.generate.sample_continuation``."""
+    ``mon.prev_token``; sampling is ``ttt.models.generate.sample_continuation``."""
     if gen.max_tokens == 0:
         return [], "", "max_tokens"
     dec = _StreamDecoder(mon.tokenizer, on_token)

@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ttt.text.registry import LoadedLm
+from ttt.models.registry import LoadedLm
 from ttt.text.sentry import SentryConfig, SentryMonitor
 
 DEFENCES = ("none", "gate", "rollback", "spfw", "all")

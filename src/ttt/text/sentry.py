@@ -48,6 +48,11 @@ from ttt.engine import (
     finite_or_none,
     flatten_canary_grads,
 )
+from ttt.models import registry
+from ttt.models.corpus import TokenBuffer
+from ttt.models.reference import chunk_reference, reference_z, scalar_robust_z
+from ttt.models.registry import LoadedLm
+from ttt.models.tokenizer import BOS, MASK, SPECIAL_TOKENS
 from ttt.optim import MuonConfig
 from ttt.safety.canary import check_canaries, default_canaries
 from ttt.safety.gate import Gate, GateConfig
@@ -61,11 +66,6 @@ from ttt.store import (
     write_json,
 )
 from ttt.store.errors import NotFoundError, StoreError
-from ttt.text import registry
-from ttt.text.corpus import TokenBuffer
-from ttt.text.reference import chunk_reference, reference_z, scalar_robust_z
-from ttt.text.registry import LoadedLm
-from ttt.text.tokenizer import BOS, MASK, SPECIAL_TOKENS
 
 SAFETY_MODES = ("off", "gate", "rollback", "spfw", "all")
 OBJECTIVES = ("ar", "mlm")

@@ -54,6 +54,11 @@ from torch import Tensor
 
 from ttt import __version__
 from ttt.configs import from_dict
+from ttt.models import registry
+from ttt.models.corpus import Corpus, TokenBuffer
+from ttt.models.reference import chunk_reference, reference_z
+from ttt.models.registry import KIND, SLEEP_CANDIDATE, WEIGHTS_FILE, LoadedLm
+from ttt.models.tinylm import TinyLm
 from ttt.safety.auditor import (
     AuditDecision,
     Auditor,
@@ -73,11 +78,6 @@ from ttt.store import (
     write_json,
     write_tensors,
 )
-from ttt.text import registry
-from ttt.text.corpus import Corpus, TokenBuffer
-from ttt.text.model import TinyLm
-from ttt.text.reference import chunk_reference, reference_z
-from ttt.text.registry import KIND, SLEEP_CANDIDATE, WEIGHTS_FILE, LoadedLm
 
 METHODS = ("ewc", "replay")
 SESSIONS_KIND = "text_sessions"
@@ -512,7 +512,7 @@ def session_loss(model: TinyLm, seqs: Sequence[Sequence[int]], device: str) -> f
 @torch.no_grad()
 def core_loss(model: TinyLm, val: TokenBuffer, seq_len: int, n_windows: int, device: str) -> float:
     """Mean token loss over fixed windows of the model's validation split."""
-    from ttt.text.train import evaluate_loss
+    from ttt.models.train import evaluate_loss
 
     model.to(device)
     return evaluate_loss(model, val, seq_len, n_windows)

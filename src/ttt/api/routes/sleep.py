@@ -32,6 +32,7 @@ from ttt.api.models.sleep import (
 from ttt.api.routes.chat import finite
 from ttt.api.routes.text_models import resolve_corpus
 from ttt.api.routes.text_runs import read_doc, usable_model
+from ttt.models import registry
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
@@ -39,7 +40,6 @@ from ttt.store import (
     new_id,
     validate_id,
 )
-from ttt.text import registry
 
 router = APIRouter(prefix="/api/sleep", tags=["sleep"], responses=ERROR_RESPONSES)
 

@@ -29,6 +29,8 @@ from ttt.api.models.text_models import (
     TrainStreamEvents,
 )
 from ttt.api.sse import KEEPALIVE_S, SSE_HEADERS, Disconnected, _read_from, comment, frame, retry
+from ttt.models import registry
+from ttt.models.corpus import find_files
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
@@ -38,8 +40,6 @@ from ttt.store import (
     read_jsonl,
     validate_id,
 )
-from ttt.text import registry
-from ttt.text.corpus import find_files
 
 router = APIRouter(prefix="/api/text_models", tags=["text_models"], responses=ERROR_RESPONSES)
 LOG_FILE = "train_log.jsonl"
@@ -283,7 +283,7 @@ def start_training(body: TrainLmRequest, ctx: Ctx, jobs: Jobs) -> Job:
 
 
 def _generate(store: ArtifactStore, mid: str, body: GenerateRequest) -> GenerateOut:
-    from ttt.text.generate import generate
+    from ttt.models.generate import generate
 
     lm = registry.load_model(store, mid)
     out = generate(

@@ -46,6 +46,7 @@ from ttt.api.models.text_runs import (
 )
 from ttt.api.sse import KEEPALIVE_S, SSE_HEADERS, Disconnected, _read_from, comment, frame, retry
 from ttt.jobs import TERMINAL, JobManager, spool_text
+from ttt.models import registry
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
@@ -55,7 +56,6 @@ from ttt.store import (
     read_jsonl,
     validate_id,
 )
-from ttt.text import registry
 
 router = APIRouter(prefix="/api/text_runs", tags=["text_runs"], responses=ERROR_RESPONSES)
 

@@ -20,7 +20,7 @@ resuming for N − k steps, bit for bit (tested).
 The step is separable for data parallelism: ``compute_grads`` (forward + backward), then a
 ``grad_hook`` over the gradients and the loss, then ``apply_update`` (clip, schedule,
 optimizer steps). Under ``torchrun`` the hook is an all-reduce that averages them across
-processes, each of which ran its slice of the same global batch (``ttt.text.distributed``).
+processes, each of which ran its slice of the same global batch (``ttt.models.distributed``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,22 @@ from torch import Tensor
 
 from ttt import __version__
 from ttt.configs import from_dict
+from ttt.models import registry
+from ttt.models.corpus import Corpus, TokenBuffer, write_token_files
+from ttt.models.distributed import DataParallel, data_parallel
+from ttt.models.reference import chunk_reference
+from ttt.models.registry import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    KIND,
+    TRAINING,
+    WEIGHTS_FILE,
+    ModelStateError,
+    weights_sha256,
+)
+from ttt.models.tinylm import TinyLm, TinyLmConfig
+from ttt.models.tokenizer import BpeTokenizer
 from ttt.optim import split_params
 from ttt.store import (
     ArtifactStore,
@@ -55,28 +71,12 @@ from ttt.store import (
     write_json,
     write_tensors,
 )
-from ttt.text import registry
-from ttt.text.corpus import Corpus, TokenBuffer, write_token_files
-from ttt.text.distributed import DataParallel, data_parallel
-from ttt.text.model import TinyLm, TinyLmConfig
-from ttt.text.reference import chunk_reference
-from ttt.text.registry import (
-    CANCELLED,
-    COMPLETED,
-    FAILED,
-    KIND,
-    TRAINING,
-    WEIGHTS_FILE,
-    ModelStateError,
-    weights_sha256,
-)
-from ttt.text.tokenizer import BpeTokenizer
 
 Progress = Callable[[int, int, dict[str, Any]], None]
 GradHook = Callable[[list[Tensor]], None]
 DECAYS = ("cosine", "linear")
 PRESETS = ("tiny", "demo", "default")
-REFERENCE_CHUNK_TOKENS = 128  # Sentry default chunk length (ttt.text.reference)
+REFERENCE_CHUNK_TOKENS = 128  # Sentry default chunk length (ttt.models.reference)
 CKPT_DIR = "checkpoints"
 
 

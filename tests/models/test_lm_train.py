@@ -9,12 +9,10 @@ import shutil
 import pytest
 import torch
 
-from ttt.store import ArtifactStore, CorruptFileError, NotFoundError, read_json, read_tensors
-from ttt.store import write_tensors as store_write_tensors
-from ttt.text import registry
-from ttt.text.corpus import Corpus
-from ttt.text.registry import ModelStateError
-from ttt.text.train import (
+from ttt.models import registry
+from ttt.models.corpus import Corpus
+from ttt.models.registry import ModelStateError
+from ttt.models.train import (
     TrainConfig,
     lr_factor,
     preset_configs,
@@ -22,6 +20,8 @@ from ttt.text.train import (
     resume_training,
     train_model,
 )
+from ttt.store import ArtifactStore, CorruptFileError, NotFoundError, read_json, read_tensors
+from ttt.store import write_tensors as store_write_tensors
 
 
 @pytest.fixture()

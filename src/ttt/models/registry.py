@@ -33,6 +33,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ttt.models.tinylm import TinyLm, TinyLmConfig
+from ttt.models.tokenizer import BpeTokenizer
 from ttt.store import (
     ArtifactStore,
     CorruptFileError,
@@ -43,8 +45,6 @@ from ttt.store import (
     validate_id,
     write_json,
 )
-from ttt.text.model import TinyLm, TinyLmConfig
-from ttt.text.tokenizer import BpeTokenizer
 
 KIND = "text_models"
 TRAINING, COMPLETED, FAILED, CANCELLED, SLEEP_CANDIDATE = (

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from ttt.store import read_json
-from ttt.text.corpus import (
+from ttt.models.corpus import (
     Corpus,
     CorpusError,
     TokenBuffer,
@@ -16,7 +15,8 @@ from ttt.text.corpus import (
     find_files,
     write_token_files,
 )
-from ttt.text.tokenizer import BpeTokenizer
+from ttt.models.tokenizer import BpeTokenizer
+from ttt.store import read_json
 
 
 def test_folder_is_searched_recursively_for_text_suffixes(tiny_corpus):

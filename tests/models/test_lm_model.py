@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ttt.text.model import TinyLm, TinyLmConfig, scan, scan_reference
+from ttt.models.tinylm import TinyLm, TinyLmConfig, scan, scan_reference
 
 
 def _randomise(model: TinyLm, seed: int = 1) -> TinyLm:
@@ -108,8 +108,8 @@ def test_chunked_forward_with_carried_state_equals_one_pass(backbone):
 
 
 def test_generate_uses_one_step_per_token():
-    from ttt.text.generate import generate
-    from ttt.text.tokenizer import BpeTokenizer
+    from ttt.models.generate import generate
+    from ttt.models.tokenizer import BpeTokenizer
 
     tok = BpeTokenizer.train(["abc def ghi " * 50], vocab_size=270)
     cfg = TinyLmConfig(vocab_size=tok.vocab_size, d_model=16, n_layers=1)

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from ttt.engine.checks import MAD_TO_SIGMA
-from ttt.text.corpus import TokenBuffer
-from ttt.text.model import TinyLm
+from ttt.models.corpus import TokenBuffer
+from ttt.models.tinylm import TinyLm
 
 
 def scalar_robust_z(value: float, median: float, mad: float) -> float:

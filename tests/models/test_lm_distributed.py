@@ -11,11 +11,11 @@ import sys
 import pytest
 import torch
 
+from ttt.models import registry
+from ttt.models.corpus import Corpus
+from ttt.models.distributed import DataParallel, DistributedError, data_parallel
+from ttt.models.train import read_train_log, train_model
 from ttt.store import ArtifactStore, read_tensors
-from ttt.text import registry
-from ttt.text.corpus import Corpus
-from ttt.text.distributed import DataParallel, DistributedError, data_parallel
-from ttt.text.train import read_train_log, train_model
 
 
 def free_port() -> int:

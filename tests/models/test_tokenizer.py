@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ttt.models.tokenizer import MIN_VOCAB, SPECIAL_TOKENS, BpeTokenizer
 from ttt.store import CorruptFileError, NotFoundError
-from ttt.text.tokenizer import MIN_VOCAB, SPECIAL_TOKENS, BpeTokenizer
 
 TRAIN_TEXT = [
     "she sells sea shells by the sea shore; the shells she sells are surely sea shells.\n",

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ttt.text.corpus import TokenBuffer
-from ttt.text.model import TinyLm
-from ttt.text.tokenizer import BpeTokenizer
-from ttt.text.train import evaluate_loss
+from ttt.models.corpus import TokenBuffer
+from ttt.models.tinylm import TinyLm
+from ttt.models.tokenizer import BpeTokenizer
+from ttt.models.train import evaluate_loss
 
 
 @dataclass
