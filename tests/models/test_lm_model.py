@@ -109,6 +109,7 @@ def test_chunked_forward_with_carried_state_equals_one_pass(backbone):
 
 def test_generate_uses_one_step_per_token():
     from ttt.models.generate import generate
+    from ttt.models.tiny import TinyLmBackend
     from ttt.models.tokenizer import BpeTokenizer
 
     tok = BpeTokenizer.train(["abc def ghi " * 50], vocab_size=270)
@@ -127,7 +128,8 @@ def test_generate_uses_one_step_per_token():
 
     model.step = counting_step  # type: ignore[method-assign]
     model.forward = counting_forward  # type: ignore[method-assign]
-    out = generate(model, tok, "abc", max_tokens=20, temperature=1.0, top_k=None, seed=3)
+    lm = TinyLmBackend("m", model, tok, {})
+    out = generate(lm, "abc", max_tokens=20, temperature=1.0, top_k=None, seed=3)
     n = len(out.token_ids)
     assert calls["forward"] == 1  # the prompt, once
     # One step per generated token but the last (whose step would be unused) when it ran to
@@ -135,9 +137,9 @@ def test_generate_uses_one_step_per_token():
     assert calls["step"] == (n - 1 if out.stopped == "max_tokens" else n)
     assert not {tok.pad_id, tok.bos_id, tok.mask_id} & set(out.token_ids)
     # The same seed gives the same text; greedy decoding equals argmax of full recompute.
-    again = generate(model, tok, "abc", max_tokens=20, temperature=1.0, top_k=None, seed=3)
+    again = generate(lm, "abc", max_tokens=20, temperature=1.0, top_k=None, seed=3)
     assert again.token_ids == out.token_ids
-    greedy = generate(model, tok, "abc", max_tokens=10, temperature=0.0, seed=0)
+    greedy = generate(lm, "abc", max_tokens=10, temperature=0.0, seed=0)
     ids = [tok.bos_id, *tok.encode("abc")]
     for t in greedy.token_ids:
         with torch.no_grad():

@@ -28,7 +28,7 @@ def _target(store: ArtifactStore, safety: str, goal: str = "canary", **kw: objec
 
 
 def _plastic(t: Target) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in t.monitor.model.plastic_parameters().items()}
+    return {k: v.detach().clone() for k, v in t.monitor.plastic.items()}
 
 
 def test_evaluate_is_a_pure_query(rt_store: ArtifactStore) -> None:

@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 
 from ttt.cli.main import app
 from ttt.engine import BLOCKED_GATE, COMMIT
+from ttt.models.protocol import Example
 from ttt.models.registry import load_model
 from ttt.store import ArtifactStore
+from ttt.text.monitor import RobustHistory, compression_ratio
 from ttt.text.sentry import (
-    RobustHistory,
     SentryConfig,
     SentryMonitor,
-    compression_ratio,
     list_runs,
     read_events,
     read_run,
@@ -100,12 +100,12 @@ def test_chunks_cover_the_text_and_carried_features_equal_one_pass(root: Artifac
     assert chunks[0].char_start == 0 and chunks[-1].char_end == len(BENIGN)
     # Streaming equals batched: chunk features with carried state = one full pass.
     ids = m.tokenizer.encode(BENIGN)
-    full, _ = m._features([m.bos, *ids[:-1]], m.model.init_state(1))
-    state, prev, parts = m.model.init_state(1), m.bos, []
+    full = m.lm.prepare(Example(ids=ids)).x
+    ctx, parts = m.lm.fresh_ctx(), []
     for c in chunks:
-        x, state = m._features([prev, *c.ids[:-1]], state)
-        parts.append(x)
-        prev = c.ids[-1]
+        prep = m.lm.prepare(Example(ids=c.ids, ctx=ctx))
+        parts.append(prep.x)
+        ctx = prep.next_ctx
     torch.testing.assert_close(torch.cat(parts, 1), full, rtol=1e-5, atol=1e-5)
 
 
@@ -113,21 +113,18 @@ def test_influence_equals_per_token_gradient_norm(root: ArtifactStore) -> None:
     """The one-pass influence equals the norm of each position's own plastic gradient."""
     m = monitor(root, safety="off")
     # Give ``up`` a non-zero value so both terms (up and down) are exercised.
+    model = m.lm.model
     with torch.no_grad():
-        m.model.context.up.normal_(0, 0.05)
+        model.context.up.normal_(0, 0.05)
     ids = m.tokenizer.encode(BENIGN)[:20]
-    x, _ = m._features([m.bos, *ids[:-1]], m.model.init_state(1))
-    y = torch.tensor([ids])
-    ctx = m.model.context(x)
-    logits = m.model.head(m.model.norm(x + ctx))
-    loss = F.cross_entropy(logits[0], y[0])
+    prep = m.lm.prepare(Example(ids=ids))
+    x, y = prep.x, torch.tensor([ids])
     params = list(m.plastic.values())
-    *_, dctx = torch.autograd.grad(loss, [*params, ctx])
-    fast = m._influence(x, dctx)
+    _, _, fast = m.lm.write_signals(prep)
     for t in (0, 7, 19):
         x_t = x[:, t : t + 1]
-        ctx_t = m.model.context(x_t)
-        lg = m.model.head(m.model.norm(x_t + ctx_t))
+        ctx_t = model.context(x_t)
+        lg = model.head(model.norm(x_t + ctx_t))
         # Position t's share of the mean loss.
         lt = F.cross_entropy(lg[0], y[0, t : t + 1]) / len(ids)
         g = torch.autograd.grad(lt, params)
@@ -157,9 +154,9 @@ def test_off_commits_every_chunk_and_writes_the_fast_weights(root: ArtifactStore
 
 def test_core_weights_never_change(root: ArtifactStore) -> None:
     m = monitor(root, safety="all")
-    core0 = {n: p.detach().clone() for n, p in m.model.core_named_parameters()}
+    core0 = {n: p.detach().clone() for n, p in m.lm.model.core_named_parameters()}
     m.process_text(BENIGN + OVERRIDE)
-    for n, p in m.model.core_named_parameters():
+    for n, p in m.lm.model.core_named_parameters():
         assert torch.equal(p, core0[n]), n
 
 

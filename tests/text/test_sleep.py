@@ -110,7 +110,7 @@ def test_gate_blocked_memory_is_rejected_and_never_trained_on(slept):
     assert "good:1" not in m["consolidation"]["memory_ids"]
     # The data actually used: the stored session token stream decodes to the approved
     # memories only, in order, and matches what memory_sequences makes of them.
-    lm = registry.load_model(store, "cand")
+    lm = registry.load_tinylm(store, "cand")
     tokens = read_tensors(registry.model_dir(store, "cand") / DATA_FILE)["session_tokens"]
     approved = [x["text"] for x in m["memories"] if x["decision"] == "approved"]
     expected = [t for s in memory_sequences(lm.tokenizer, approved) for t in s]
@@ -168,8 +168,8 @@ def test_sessions_of_other_models_or_weights_are_not_harvested(slept, store):
 
 def test_only_backbone_and_layernorms_change(slept):
     store, result = slept
-    parent = registry.load_model(store, "tiny-lm").model.state_dict()
-    child = registry.load_model(store, "cand").model.state_dict()
+    parent = registry.load_tinylm(store, "tiny-lm").model.state_dict()
+    child = registry.load_tinylm(store, "cand").model.state_dict()
     assert set(parent) == set(child)
     trainable = set(result.manifest["consolidation"]["trainable"])
     assert trainable == {n for n in parent if n.startswith(("backbone.", "norm."))}
@@ -217,7 +217,7 @@ def test_core_path_is_mixed_in(store, tiny_corpus):
 
 
 def test_prompt_signals_measure_the_real_model(store):
-    lm = registry.load_model(store, "tiny-lm")
+    lm = registry.load_tinylm(store, "tiny-lm")
     sig = PromptSignals(lm, lm.meta["reference"])
     near = sig(ORDINARY[0])
     far = sig("Quantum chromodynamics lagrangian renormalisation xylophone 9f8a7c")

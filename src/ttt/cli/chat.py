@@ -65,10 +65,10 @@ def _new_session(
     sets: list[str] | None,
     generation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from ttt.text.chat import chat_config, create_session
+    from ttt.text.chat import create_session
 
-    cfg = chat_config({"safety": safety, **parse_kv(sets, "--set")})
-    return create_session(store, model, cfg, session_id, generation)
+    overrides = {"safety": safety, **parse_kv(sets, "--set")}
+    return create_session(store, model, overrides, session_id, generation)
 
 
 def _read_prompt(prompt: str | None) -> str | bytes:

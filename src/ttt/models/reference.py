@@ -4,23 +4,26 @@ The gate's OOD-plus-heavy-write rule asks "is this chunk's loss unusual *for thi
 "is its write pressure unusual?". Both need a reference measured on the model's held-out
 split at the Sentry chunk length with a fresh (zero) context net: the median and the MAD of
 the per-chunk loss and of the plastic-parameter gradient norm. It is computed at the end of
-training and stored in the model's ``meta.json`` (``reference``); for older models the Sentry
-computes it on the fly from the stored validation tokens.
+training (TinyLm: ``buffer_examples`` of the validation split) or at import (pretrained
+models: ``text_examples`` of the built-in corpus, which they never saw at training time as
+such) and stored in the model's ``meta.json`` (``reference``); for older TinyLm models the
+Sentry computes it on the fly from the stored validation tokens.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ttt.engine.checks import MAD_TO_SIGMA
 from ttt.models.corpus import TokenBuffer
+from ttt.models.protocol import Example, FastWeightLm
 from ttt.models.tinylm import TinyLm
+from ttt.models.tokenizer import BpeTokenizer
 
 
 def scalar_robust_z(value: float, median: float, mad: float) -> float:
@@ -47,27 +50,77 @@ def robust_center_scale(values: list[float]) -> dict[str, float]:
 
 
 def chunk_reference(
-    model: TinyLm, buf: TokenBuffer, *, chunk_tokens: int = 128, n_windows: int = 64
+    lm: FastWeightLm, examples: Sequence[Example], *, chunk_tokens: int
 ) -> dict[str, Any]:
-    """Per-chunk loss and plastic gradient norm on fixed held-out windows (fresh context)."""
-    work = copy.deepcopy(model).cpu().eval()  # never touch the caller's grads or context
-    work.reset_context()
-    work.freeze_core()
-    plastic = list(work.plastic_parameters().values())
-    n = min(n_windows, max(1, len(buf) - chunk_tokens - 1))
-    starts = buf.eval_starts(n, chunk_tokens)
-    x, y = buf.windows(starts, chunk_tokens)  # (N, T) each
+    """Per-chunk loss and plastic gradient norm of ``examples`` under a fresh session's fast
+    weights (the live fast weights are restored afterwards, bit for bit)."""
+    plastic = lm.plastic()
+    saved = {n: p.detach().clone() for n, p in plastic.items()}
     losses: list[float] = []
     norms: list[float] = []
-    for i in range(x.shape[0]):
-        logits, _ = work(x[i : i + 1])  # (1, T, V)
-        loss = F.cross_entropy(logits[0], y[i])
-        grads = torch.autograd.grad(loss, plastic)
-        losses.append(float(loss.detach()))
-        norms.append(float(torch.stack([g.double().pow(2).sum() for g in grads]).sum().sqrt()))
+    try:
+        with torch.no_grad():
+            for n, p in plastic.items():
+                p.copy_(lm.initial_plastic()[n])
+        for ex in examples:
+            loss, grads, _ = lm.write_signals(lm.prepare(ex))
+            losses.append(float(loss))
+            norms.append(
+                float(torch.stack([g.double().pow(2).sum() for g in grads.values()]).sum().sqrt())
+            )
+    finally:
+        with torch.no_grad():
+            for n, p in plastic.items():
+                p.copy_(saved[n])
     return {
         "chunk_tokens": chunk_tokens,
         "n_windows": len(losses),
         "loss": robust_center_scale(losses),
         "grad_norm": robust_center_scale(norms),
     }
+
+
+def buffer_examples(buf: TokenBuffer, *, chunk_tokens: int, n_windows: int = 64) -> list[Example]:
+    """TinyLm reference windows: fixed held-out windows of a token buffer, each read from a
+    fresh recurrent state starting at its first token (``chunk_tokens`` predicted)."""
+    from ttt.models.tiny import TinyCtx
+
+    n = min(n_windows, max(1, len(buf) - chunk_tokens - 1))
+    x, y = buf.windows(buf.eval_starts(n, chunk_tokens), chunk_tokens)  # (N, T) each
+    out = []
+    for i in range(x.shape[0]):
+        ctx = TinyCtx(state=None, prev=int(x[i, 0]))
+        out.append(Example(ids=y[i].tolist(), ctx=ctx))
+    return out
+
+
+def text_examples(
+    lm: FastWeightLm, texts: Sequence[str], *, chunk_tokens: int, n_windows: int = 16
+) -> list[Example]:
+    """Reference windows cut from ``texts`` (each a fresh document): consecutive
+    ``chunk_tokens``-token windows, at most ``n_windows``, taken evenly across the texts."""
+    windows: list[list[int]] = []
+    for t in texts:
+        ids = lm.tokenizer.encode(t)
+        windows.extend(
+            ids[i : i + chunk_tokens] for i in range(0, len(ids) - chunk_tokens + 1, chunk_tokens)
+        )
+    if not windows:
+        raise ValueError(f"reference texts hold no window of {chunk_tokens} tokens")
+    step = max(1, len(windows) // n_windows)
+    return [Example(ids=w) for w in windows[::step][:n_windows]]
+
+
+def tinylm_reference(
+    model: TinyLm, tokenizer: BpeTokenizer, buf: TokenBuffer, *, chunk_tokens: int
+) -> dict[str, Any]:
+    """``chunk_reference`` of a TinyLm on its validation buffer (on a frozen copy, so the
+    caller's model, grads and context net are never touched)."""
+    from ttt.models.tiny import TinyLmBackend
+
+    work = copy.deepcopy(model).cpu().eval()
+    work.freeze_core()
+    lm = TinyLmBackend("", work, tokenizer, {})
+    return chunk_reference(
+        lm, buffer_examples(buf, chunk_tokens=chunk_tokens), chunk_tokens=chunk_tokens
+    )

@@ -25,14 +25,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
+from ttt.models.protocol import FastWeightLm
 from ttt.models.tinylm import TinyLm, TinyLmConfig
 from ttt.models.tokenizer import BpeTokenizer
 from ttt.store import (
@@ -45,6 +45,9 @@ from ttt.store import (
     validate_id,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from ttt.models.tiny import TinyLmBackend
 
 KIND = "text_models"
 TRAINING, COMPLETED, FAILED, CANCELLED, SLEEP_CANDIDATE = (
@@ -175,16 +178,6 @@ def reject(store: ArtifactStore, model_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- loading
 
 
-@dataclass
-class LoadedLm:
-    """A model ready to use: weights loaded, tokenizer, meta."""
-
-    model_id: str
-    model: TinyLm
-    tokenizer: BpeTokenizer
-    meta: dict[str, Any]
-
-
 def load_weights(model: TinyLm, tensors: Mapping[str, Tensor], path: Path) -> None:
     """Copy ``tensors`` into ``model``; a missing, extra or mis-shaped tensor names ``path``."""
     expected = model.state_dict()
@@ -203,16 +196,43 @@ def load_weights(model: TinyLm, tensors: Mapping[str, Tensor], path: Path) -> No
     model.load_state_dict(dict(tensors))
 
 
+def backend_of(meta: Mapping[str, Any]) -> str:
+    """``"tinylm"`` (trained here) or ``"hf"`` (imported pretrained model)."""
+    return str(meta.get("backend") or "tinylm")
+
+
 def load_model(
     store: ArtifactStore, model_id: str | None = None, *, device: str = "cpu"
-) -> LoadedLm:
-    """Load a model's final weights and tokenizer (default: ``default_model_id``).
+) -> FastWeightLm:
+    """Load a model for use through the protocol (default: ``default_model_id``): a
+    ``TinyLmBackend`` or an ``HfCausalLm``.
 
-    Raises ``NotFoundError`` for an unknown id, ``ModelStateError`` for a model without final
-    weights (still training, failed or cancelled), ``CorruptFileError`` for NaN/inf or
-    tampered weights."""
+    Raises ``NotFoundError`` for an unknown id or a missing pretrained file,
+    ``ModelStateError`` for a model without final weights (still training, failed or
+    cancelled), ``CorruptFileError`` for NaN/inf or tampered weights."""
     mid = resolve_model_id(store, model_id)
     meta = read_meta(store, mid)
+    if backend_of(meta) == "hf":
+        from ttt.models.pretrained import load_pretrained
+
+        return load_pretrained(meta, device=device)
+    return load_tinylm(store, mid, device=device)
+
+
+def load_tinylm(
+    store: ArtifactStore, model_id: str | None = None, *, device: str = "cpu"
+) -> TinyLmBackend:
+    """Load a TinyLm's final weights and tokenizer (``ModelStateError`` for another backend:
+    the caller needs TinyLm's own structure, e.g. training or the gradient red team)."""
+    from ttt.models.tiny import TinyLmBackend
+
+    mid = resolve_model_id(store, model_id)
+    meta = read_meta(store, mid)
+    if backend_of(meta) != "tinylm":
+        raise ModelStateError(
+            f"text model {mid!r} is a {backend_of(meta)!r} model; this needs a TinyLm "
+            "(train one with `ttt lm train`)"
+        )
     d = model_dir(store, mid)
     path = d / WEIGHTS_FILE
     if not path.exists():
@@ -233,7 +253,9 @@ def load_model(
             f"{d / 'tokenizer.json'}: vocabulary of {tok.vocab_size} does not match the "
             f"model's {cfg.vocab_size}"
         )
-    return LoadedLm(mid, model, tok, meta)
+    if not meta.get("weights_sha256"):
+        meta = {**meta, "weights_sha256": weights_sha256(tensors)}
+    return TinyLmBackend(mid, model, tok, meta)
 
 
 def created_now() -> dict[str, Any]:

@@ -41,7 +41,7 @@ class BpeTokenizer:
             raise ValueError(
                 f"tokenizer must have special tokens {SPECIAL_TOKENS} as ids 0-3, got ids {ids}"
             )
-        self.pad_id, self.bos_id, self.eos_id, self.mask_id = ids
+        self.pad_id, self.bos_id, self.eos_id, self.mask_id = range(len(SPECIAL_TOKENS))
 
     # ------------------------------------------------------------------------ train / io
 

@@ -44,7 +44,7 @@ from ttt.configs import from_dict
 from ttt.models import registry
 from ttt.models.corpus import Corpus, TokenBuffer, write_token_files
 from ttt.models.distributed import DataParallel, data_parallel
-from ttt.models.reference import chunk_reference
+from ttt.models.reference import tinylm_reference
 from ttt.models.registry import (
     CANCELLED,
     COMPLETED,
@@ -634,7 +634,12 @@ def _run(
             "n_params": model.num_params(),
         }
         reference = (
-            chunk_reference(model, val_buf, chunk_tokens=REFERENCE_CHUNK_TOKENS)
+            tinylm_reference(
+                model,
+                BpeTokenizer.load(d / "tokenizer.json"),
+                val_buf,
+                chunk_tokens=REFERENCE_CHUNK_TOKENS,
+            )
             if len(val_buf) > REFERENCE_CHUNK_TOKENS + 1
             else None
         )

@@ -40,11 +40,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ttt.models.tiny import TinyLmBackend
 from ttt.optim import NS_COEFFICIENTS, NS_EPS, MuonConfig, muon_lr_scale
 from ttt.redteam.mutations import BENIGN_FILLER, implant_fact
 from ttt.redteam.search import Attempt, QueryLog
 from ttt.redteam.target import Target
-from ttt.text.sentry import mlm_mask
+from ttt.text.monitor import mlm_mask
 
 REPLACEMENT_CHAR = "\ufffd"
 NS_STEPS = MuonConfig().ns_steps  # the Sentry's backend uses MuonConfig's default
@@ -67,6 +68,18 @@ def ns_direction(g: Tensor, steps: int = 5, eps: float = NS_EPS) -> Tensor:
     return x.T if transposed else x
 
 
+def tinylm_of(target: Target) -> TinyLmBackend:
+    """The target's model, which the gradient search needs to be a TinyLm (one-hot inputs go
+    through its embedding and backbone)."""
+    lm = target.monitor.lm
+    if not isinstance(lm, TinyLmBackend):
+        raise ValueError(
+            "the gradient search needs a TinyLm (one-hot inputs through its backbone); "
+            f"model {lm.model_id!r} is a {lm.backend!r} model: use --method evolution"
+        )
+    return lm
+
+
 class HarmProxy:
     """First-order harm of one Sentry write of a payload, and its gradient w.r.t. the
     payload's one-hot tokens, at the target's fixed starting state."""
@@ -74,9 +87,10 @@ class HarmProxy:
     def __init__(self, target: Target) -> None:
         self.target = target
         self.monitor = target.monitor
-        self.model = self.monitor.model
+        lm = tinylm_of(target)
+        self.model = lm.model
         self.cfg = self.monitor.cfg
-        self.tokenizer = self.monitor.tokenizer
+        self.tokenizer = lm.tokenizer
         target.reset()
         self.params = list(self.model.plastic_parameters().values())
         self.sign = 1.0 if target.goal == "implant" else -1.0
@@ -84,9 +98,11 @@ class HarmProxy:
         self.scales = [
             muon_lr_scale(p.shape[0], p.shape[1]) if p.ndim == 2 else 1.0 for p in self.params
         ]
-        self.state = self.monitor.state.clone()  # (L, 1, E) recurrent state at the start
-        prev = self.monitor.prev_token  # the token before the payload (bos at a stream start)
-        self.prev_token = self.tokenizer.bos_id if prev is None else int(prev)
+        ctx = self.monitor.ctx  # the stream position at the start: state and the token before
+        self.state = (
+            self.model.init_state(1) if ctx.state is None else ctx.state.clone()
+        )  # (L, 1, E)
+        self.prev_token = int(ctx.prev)
         self.chunk_index = int(self.monitor.n_chunks)
 
     def _ref_grads(self) -> Sequence[Tensor]:
@@ -227,7 +243,7 @@ class GradientSearch:
                 init_payload = " ".join(BENIGN_FILLER[:3])
         self.ids = initial_ids(target, init_payload, payload_tokens)
         self.history: list[dict[str, Any]] = []
-        tok = target.tokenizer
+        tok = tinylm_of(target).tokenizer
         self.banned = {tok.pad_id, tok.bos_id, tok.eos_id, tok.mask_id}
         self._clean = self._clean_tokens()
 

@@ -34,8 +34,8 @@ from typing import Any
 import torch
 
 from ttt.engine import BLOCKED_GATE, COMMIT
-from ttt.models.registry import LoadedLm, load_model, weights_sha256
-from ttt.models.tokenizer import BpeTokenizer
+from ttt.models.protocol import FastWeightLm, TextTokenizer
+from ttt.models.registry import load_model
 from ttt.store import ArtifactStore
 from ttt.text.sentry import THROTTLED_COMMIT, SentryConfig, SentryMonitor
 
@@ -141,7 +141,7 @@ class Target:
 
     def __init__(
         self,
-        lm: LoadedLm,
+        lm: FastWeightLm,
         sentry: SentryConfig,
         *,
         goal: str = "canary",
@@ -156,10 +156,8 @@ class Target:
             not implant or "trigger" not in implant or "target" not in implant
         ):
             raise ValueError("goal 'implant' needs implant={'trigger': ..., 'target': ...}")
-        # The hash of the exact weights attacked (the stored one, else of the loaded tensors).
-        self.weights_sha256: str = str(
-            lm.meta.get("weights_sha256") or weights_sha256(lm.model.state_dict())
-        )
+        # The hash of the exact weights attacked (checked against the store when loaded).
+        self.weights_sha256: str = lm.weights_sha256
         self.lm = lm
         self.goal = goal
         self.implant = dict(implant) if implant else None
@@ -200,7 +198,7 @@ class Target:
     # ------------------------------------------------------------------------ facts
 
     @property
-    def tokenizer(self) -> BpeTokenizer:
+    def tokenizer(self) -> TextTokenizer:
         return self.monitor.tokenizer
 
     @property

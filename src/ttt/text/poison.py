@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ttt.models.registry import LoadedLm
+from ttt.models.protocol import FastWeightLm
 from ttt.text.sentry import SentryConfig, SentryMonitor
 
 DEFENCES = ("none", "gate", "rollback", "spfw", "all")
@@ -157,7 +157,7 @@ def _defence_config(defence: str, base: SentryConfig) -> SentryConfig:
 
 
 def measure(
-    lm: LoadedLm, stream: PoisonStream, cfg: SentryConfig, *, store: Any = None
+    lm: FastWeightLm, stream: PoisonStream, cfg: SentryConfig, *, store: Any = None
 ) -> dict[str, Any]:
     """Run one stream under one config from fresh fast weights; the figures of the module doc."""
     mon = SentryMonitor(lm, cfg, store=store)
@@ -199,7 +199,7 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def bench_poison(
-    lm: LoadedLm,
+    lm: FastWeightLm,
     *,
     seeds: int = 3,
     first_seed: int = 0,

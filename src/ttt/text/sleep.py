@@ -56,8 +56,9 @@ from ttt import __version__
 from ttt.configs import from_dict
 from ttt.models import registry
 from ttt.models.corpus import Corpus, TokenBuffer
-from ttt.models.reference import chunk_reference, reference_z
-from ttt.models.registry import KIND, SLEEP_CANDIDATE, WEIGHTS_FILE, LoadedLm
+from ttt.models.reference import reference_z, tinylm_reference
+from ttt.models.registry import KIND, SLEEP_CANDIDATE, WEIGHTS_FILE
+from ttt.models.tiny import TinyLmBackend
 from ttt.models.tinylm import TinyLm
 from ttt.safety.auditor import (
     AuditDecision,
@@ -255,7 +256,7 @@ class PromptSignals:
     loss from a fresh state and fresh context net, and the gradient norm of that loss on the
     plastic parameters (write pressure), both as z-scores against the model's reference."""
 
-    def __init__(self, lm: LoadedLm, reference: Mapping[str, Any] | None) -> None:
+    def __init__(self, lm: TinyLmBackend, reference: Mapping[str, Any] | None) -> None:
         self.model = copy.deepcopy(lm.model).cpu().eval()
         self.model.reset_context()
         self.model.freeze_core()
@@ -330,7 +331,7 @@ class _TensorTokens:
         return win[:, :-1], win[:, 1:]
 
 
-def _core_source(lm: LoadedLm, d: Path, core_path: str | None) -> tuple[Any, dict[str, Any]]:
+def _core_source(lm: TinyLmBackend, d: Path, core_path: str | None) -> tuple[Any, dict[str, Any]]:
     if core_path is None:
         buf = TokenBuffer.open(d, "train")
         return buf, {"source": "model train split", "n_tokens": len(buf)}
@@ -557,7 +558,7 @@ def run_sleep(
     returns ``SleepResult(None, {"status": "cancelled", ...})`` (flagged prompts found before
     the cancel stay recorded)."""
     t_start = time.perf_counter()
-    lm = registry.load_model(store, model_id, device="cpu")
+    lm = registry.load_tinylm(store, model_id, device="cpu")
     meta = lm.meta
     parent_sha = meta.get("weights_sha256")
     if not parent_sha:
@@ -578,7 +579,7 @@ def run_sleep(
     reference = meta.get("reference")
     val = TokenBuffer.open(d, "val")
     if reference is None and len(val) > 129:
-        reference = chunk_reference(lm.model, val, chunk_tokens=128)
+        reference = tinylm_reference(lm.model, lm.tokenizer, val, chunk_tokens=128)
     auditor = Auditor(audit_cfg, model_signals=PromptSignals(lm, reference))
     decisions = auditor.review(memories)
     flagged_written = record_flagged(
@@ -709,7 +710,7 @@ def _memory_record(m: Memory, dec: AuditDecision) -> dict[str, Any]:
 def _write_candidate(
     store: ArtifactStore,
     cid: str,
-    lm: LoadedLm,
+    lm: TinyLmBackend,
     parent_dir: Path,
     weights: dict[str, Tensor],
     manifest: dict[str, Any],
@@ -730,7 +731,9 @@ def _write_candidate(
         write_json(d / MANIFEST_FILE, manifest)
         model = copy.deepcopy(lm.model).cpu()
         model.load_state_dict(weights)
-        reference = chunk_reference(model, val, chunk_tokens=128) if len(val) > 129 else None
+        reference = (
+            tinylm_reference(model, lm.tokenizer, val, chunk_tokens=128) if len(val) > 129 else None
+        )
         pm = lm.meta
         after = main["after"]
         meta = {

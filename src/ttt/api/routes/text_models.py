@@ -287,8 +287,7 @@ def _generate(store: ArtifactStore, mid: str, body: GenerateRequest) -> Generate
 
     lm = registry.load_model(store, mid)
     out = generate(
-        lm.model,
-        lm.tokenizer,
+        lm,
         body.prompt,
         max_tokens=body.max_tokens,
         temperature=body.temperature,

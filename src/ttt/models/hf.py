@@ -1,0 +1,465 @@
+"""HF causal LMs as a protocol backend: a frozen ``transformers`` model with LoRA fast weights.
+
+    lm = HfCausalLm.load(folder, LoraSettings(rank=8), model_id="smollm2", meta={...})
+    prep = lm.prepare(Example(ids=lm.tokenizer.encode("Paris is in France."), ctx=None))
+    loss, grads, influence = lm.write_signals(prep)
+    with lm.inference():
+        logits, state = lm.prefill(chat_prompt(lm, "Hi"))
+
+**Fast weights** are LoRA matrices injected by ``peft`` (``inject_adapter_in_model``) into the
+chosen projections of the chosen layers: ``ΔW = (alpha / r) B A``, ``A`` (r, in) seeded
+Kaiming-uniform, ``B`` (out, r) zero, so a fresh session *is* the base model (tested on
+logits, ``torch.equal``). Every core weight has ``requires_grad=False``; backward stops at the
+lowest layer that carries LoRA.
+
+**Per-token influence** is exact, as for TinyLm's context net: each LoRA gradient is a sum of
+per-position outer products (``dB = Σ_p δ_p a_pᵀ``, ``dA = Σ_p (Bᵀ δ_p) x_pᵀ`` with ``x_p`` the
+module input, ``a_p = A x_p`` and ``δ_p`` the gradient at the LoRA branch output), so the norm
+of position p's own contribution is ``sqrt(Σ_modules ‖δ_p‖²‖a_p‖² + ‖Bᵀδ_p‖²‖x_p‖²)``, taken
+from forward hooks and one ``autograd.grad``.
+
+**Generation** runs with a KV cache (``DynamicCache``) and, under ``inference()``, with every
+LoRA merged into a *copy* of its base weight (``W + ΔW`` computed once per turn) and the
+adapters disabled, so a generated token costs what the base model costs. The base weight
+tensors themselves are never modified (peft's own ``merge``/``unmerge`` would add and subtract
+ΔW in place, which leaves rounding residue in the frozen core).
+
+**Stream context** (Sentry): the last ``context_tokens`` ids already read, re-read (without
+loss) before the next chunk.
+
+**User text** is encoded with special tokens split (``<|im_end|>`` in a message is plain
+text), and the chat template is rendered around a sentinel, so a message can never forge a
+role or end its own turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ttt.configs import from_dict
+from ttt.models.protocol import Example, weighted_mean
+
+BACKEND = "hf"
+TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+_SENTINEL = "\ue000ttt-user-message\ue001"
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """Where the LoRA fast weights sit and how big they are.
+
+    ``layers``: ``"all"``, or ``"top:N"`` (the last N decoder layers), or a list of layer
+    indices. ``context_tokens``: how many already-read ids a streamed chunk re-reads."""
+
+    rank: int = 8
+    alpha: float = 16.0
+    targets: tuple[str, ...] = ("gate_proj", "up_proj", "down_proj")
+    layers: str | tuple[int, ...] = "all"
+    seed: int = 0
+    context_tokens: int = 64
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ValueError:
+            return ValueError(f"LoraSettings.{name} {why}, got {getattr(self, name)!r}")
+
+        if (
+            isinstance(self.rank, bool)
+            or not isinstance(self.rank, int)
+            or not 1 <= self.rank <= 256
+        ):
+            raise bad("rank", "must be an int in [1, 256]")
+        a = self.alpha
+        if (
+            isinstance(a, bool)
+            or not isinstance(a, (int, float))
+            or not (math.isfinite(a) and a > 0)
+        ):
+            raise bad("alpha", "must be a finite number > 0")
+        if isinstance(self.targets, list):
+            object.__setattr__(self, "targets", tuple(self.targets))
+        if not self.targets or any(t not in TARGETS for t in self.targets):
+            raise bad("targets", f"must be a non-empty subset of {TARGETS}")
+        if len(set(self.targets)) != len(self.targets):
+            raise bad("targets", "must not repeat a projection")
+        layers = self.layers
+        if isinstance(layers, list):
+            layers = tuple(layers)
+            object.__setattr__(self, "layers", layers)
+        if isinstance(layers, str):
+            if layers != "all" and not (
+                layers.startswith("top:") and layers[4:].isdigit() and int(layers[4:]) >= 1
+            ):
+                raise bad("layers", "must be 'all', 'top:N' (N >= 1) or a list of layer indices")
+        elif not layers or any(
+            isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in layers
+        ):
+            raise bad("layers", "must be 'all', 'top:N' or a non-empty list of indices >= 0")
+        s = self.seed
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**63:
+            raise bad("seed", "must be an int in [0, 2**63)")
+        c = self.context_tokens
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c <= 4096:
+            raise bad("context_tokens", "must be an int in [0, 4096]")
+
+    def layer_indices(self, n_layers: int) -> list[int]:
+        if self.layers == "all":
+            return list(range(n_layers))
+        if isinstance(self.layers, str):
+            n = int(self.layers[4:])
+            return list(range(max(0, n_layers - n), n_layers))
+        bad = [i for i in self.layers if i >= n_layers]
+        if bad:
+            raise ValueError(f"LoraSettings.layers {bad} out of range for {n_layers} layers")
+        return sorted(set(self.layers))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["targets"] = list(self.targets)
+        d["layers"] = self.layers if isinstance(self.layers, str) else list(self.layers)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> LoraSettings:
+        return from_dict(cls, d, "LoraSettings")
+
+
+# ---------------------------------------------------------------------------- tokenizer
+
+
+class HfTokenizer:
+    """The model's ``tokenizer.json`` (HF ``tokenizers``) plus its chat template.
+
+    Two tokenizer objects: user text is encoded with ``encode_special_tokens`` on (control
+    tokens in a message stay text), the template's own pieces with it off."""
+
+    def __init__(self, folder: Path) -> None:
+        from tokenizers import Tokenizer
+        from transformers import AutoTokenizer
+
+        path = folder / "tokenizer.json"
+        self._text = Tokenizer.from_file(str(path))
+        self._text.encode_special_tokens = True
+        self._template = Tokenizer.from_file(str(path))
+        self._hf = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        self.eos_id = self._hf.eos_token_id
+        self.unk_id = self._hf.unk_token_id if self._hf.unk_token_id is not None else 0
+        self.has_chat_template = bool(getattr(self._hf, "chat_template", None))
+        self._pieces: dict[bool, tuple[list[int], list[int]]] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self._text.get_vocab_size(with_added_tokens=True))
+
+    def _check(self, text: str) -> None:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(
+                f"text is not valid Unicode for UTF-8 (lone surrogate at index {e.start})"
+            ) from e
+
+    def encode(self, text: str) -> list[int]:
+        self._check(text)
+        return list(self._text.encode(text, add_special_tokens=False).ids)
+
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        self._check(text)
+        enc = self._text.encode(text, add_special_tokens=False)
+        return list(enc.ids), [(int(a), int(b)) for a, b in enc.offsets]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self._text.decode(list(ids), skip_special_tokens=False))
+
+    def token_str(self, token_id: int) -> str:
+        return self.decode([token_id])
+
+    def special_id(self, token: str) -> int | None:
+        return self._template.token_to_id(token)
+
+    def template_pieces(self, generation: bool) -> tuple[list[int], list[int]]:
+        """Ids before and after the user message in a one-message conversation (with the
+        assistant header when ``generation``)."""
+        if generation not in self._pieces:
+            if not self.has_chat_template:
+                self._pieces[generation] = ([], [])
+            else:
+                s = self._hf.apply_chat_template(
+                    [{"role": "user", "content": _SENTINEL}],
+                    tokenize=False,
+                    add_generation_prompt=generation,
+                )
+                if not isinstance(s, str) or s.count(_SENTINEL) != 1:
+                    raise ValueError("the chat template does not place the user message once")
+                pre, post = s.split(_SENTINEL)
+                enc = self._template.encode
+                self._pieces[generation] = (
+                    list(enc(pre, add_special_tokens=False).ids),
+                    list(enc(post, add_special_tokens=False).ids),
+                )
+        return self._pieces[generation]
+
+
+# ---------------------------------------------------------------------------- the backend
+
+
+@dataclass
+class HfPrepared:
+    read: Tensor  # (1, L) ids the model reads
+    y: Tensor  # (1, K) targets of the last K read positions
+    skip_first: bool  # ids[0] has nothing before it (fresh context): loss 0, weight 0
+    weights: Tensor | None  # (T,)
+    n: int
+    next_ctx: tuple[int, ...] = field(default=())
+
+
+class HfCausalLm:
+    """A frozen HF causal LM with LoRA fast weights (module docstring)."""
+
+    backend = BACKEND
+
+    def __init__(
+        self,
+        model: Any,  # a transformers PreTrainedModel with LoRA injected
+        tokenizer: HfTokenizer,
+        lora: LoraSettings,
+        *,
+        model_id: str = "",
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self._tokenizer = tokenizer
+        self.lora = lora
+        self.model_id = model_id
+        self.meta = meta or {}
+        self.weights_sha256 = str(self.meta.get("weights_sha256") or "")
+        self._plastic: dict[str, nn.Parameter] = {}
+        self._lora_modules: list[Any] = []  # peft LoRA layers
+        for name, module in model.named_modules():
+            if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
+                short = name.removeprefix("model.")
+                self._lora_modules.append(module)
+                self._plastic[f"{short}.lora_A"] = module.lora_A["default"].weight
+                self._plastic[f"{short}.lora_B"] = module.lora_B["default"].weight
+        if not self._plastic:
+            raise ValueError("no LoRA modules were injected (check LoraSettings.targets)")
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for p in self._plastic.values():
+            p.requires_grad_(True)
+        self._initial = {n: p.detach().clone() for n, p in self._plastic.items()}
+        stops = {tokenizer.eos_id}
+        for tok in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>"):
+            if (i := tokenizer.special_id(tok)) is not None:
+                stops.add(i)
+        self._stop_ids = frozenset(i for i in stops if i is not None)
+        self._merged = False
+
+    @classmethod
+    def load(
+        cls,
+        folder: Path,
+        lora: LoraSettings,
+        *,
+        model_id: str = "",
+        meta: dict[str, Any] | None = None,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> HfCausalLm:
+        """Load a float model folder (``config.json`` + safetensors + tokenizer) offline and
+        inject the LoRA fast weights."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from peft import LoraConfig, inject_adapter_in_model
+        from transformers import AutoModelForCausalLM
+
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=dtype, local_files_only=True
+        )
+        model.eval()
+        n_layers = int(model.config.num_hidden_layers)
+        pcfg = LoraConfig(
+            r=lora.rank,
+            lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft annotates int, uses float
+            target_modules=list(lora.targets),
+            layers_to_transform=lora.layer_indices(n_layers),
+            lora_dropout=0.0,
+            bias="none",
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(lora.seed)  # A's Kaiming init: reproducible from the settings
+            model = inject_adapter_in_model(pcfg, model)
+        model.to(device)
+        return cls(model, HfTokenizer(folder), lora, model_id=model_id, meta=meta)
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> HfTokenizer:
+        return self._tokenizer
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self._plastic.values())).device
+
+    def describe(self) -> dict[str, Any]:
+        cfg = self.model.config
+        core = sum(p.numel() for p in self.model.parameters()) - sum(
+            p.numel() for p in self._plastic.values()
+        )
+        return {
+            "backend": BACKEND,
+            "model_id": self.model_id,
+            "architecture": f"{type(self.model).__name__} ({cfg.num_hidden_layers} layers)",
+            "backbone": str(cfg.model_type),
+            "parameters": core,
+            "plastic_parameters": sum(p.numel() for p in self._plastic.values()),
+        }
+
+    # -- fast weights ---------------------------------------------------------------------
+    def plastic(self) -> dict[str, Tensor]:
+        return dict(self._plastic)
+
+    def initial_plastic(self) -> dict[str, Tensor]:
+        return {n: t.clone() for n, t in self._initial.items()}
+
+    def plastic_config(self) -> dict[str, Any]:
+        return {"kind": "lora", **self.lora.to_dict()}
+
+    def for_writing(self) -> None:
+        self.model.eval()
+
+    # -- examples -------------------------------------------------------------------------
+    @property
+    def mask_id(self) -> int:
+        return self._tokenizer.unk_id
+
+    def fresh_ctx(self) -> tuple[int, ...]:
+        return ()
+
+    def prepare(self, ex: Example) -> HfPrepared:
+        ctx = tuple(ex.ctx) if ex.ctx is not None else ()
+        inputs = ex.inputs if ex.inputs is not None else ex.ids
+        seq = [*ctx, *inputs]
+        skip_first = not ctx
+        if skip_first and len(ex.ids) < 2:
+            raise ValueError("an example without context needs at least two tokens")
+        keep = len(ex.ids) - (1 if skip_first else 0)
+        read = torch.tensor([seq[:-1]], dtype=torch.long, device=self.device)
+        y = torch.tensor([ex.ids[len(ex.ids) - keep :]], dtype=torch.long, device=self.device)
+        w = ex.weights
+        if skip_first:
+            w = torch.ones(len(ex.ids)) if w is None else w.clone()
+            w[0] = 0.0
+        tail = (*ctx, *ex.ids)
+        nctx = tail[len(tail) - self.lora.context_tokens :] if self.lora.context_tokens else ()
+        return HfPrepared(
+            read, y, skip_first, w.to(self.device) if w is not None else None, len(ex.ids), nctx
+        )
+
+    def _per_token(self, prep: HfPrepared) -> Tensor:
+        keep = prep.y.shape[1]
+        logits = self.model(input_ids=prep.read, use_cache=False, logits_to_keep=keep).logits
+        per = F.cross_entropy(logits[0].float(), prep.y[0], reduction="none")  # (K,)
+        if prep.skip_first:
+            per = torch.cat([per.new_zeros(1), per])
+        return per  # (T,)
+
+    def token_losses(self, prep: HfPrepared) -> Tensor:
+        return self._per_token(prep)
+
+    def write_signals(self, prep: HfPrepared) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        """Loss, LoRA gradients and exact per-token influence (module docstring)."""
+        xs: list[Tensor] = []
+        outs: list[tuple[Tensor, Tensor]] = []
+        hooks = []
+        for m in self._lora_modules:
+            hooks.append(
+                m.lora_A["default"].register_forward_hook(lambda _m, i, _o: xs.append(i[0]))
+            )
+            hooks.append(
+                m.lora_B["default"].register_forward_hook(lambda _m, i, o: outs.append((i[0], o)))
+            )
+        try:
+            per_tok = self._per_token(prep)
+        finally:
+            for h in hooks:
+                h.remove()
+        loss = weighted_mean(per_tok, prep.weights)
+        params = list(self._plastic.values())
+        got = torch.autograd.grad(loss, [*params, *(o for _, o in outs)])
+        grads = dict(zip(self._plastic, got[: len(params)], strict=True))
+        deltas = got[len(params) :]
+        with torch.no_grad():
+            sq = torch.zeros(prep.read.shape[1], dtype=torch.float64, device=self.device)
+            for m, x, (a, _), d in zip(self._lora_modules, xs, outs, deltas, strict=True):
+                b = m.lora_B["default"].weight.double()  # (out, r)
+                d64 = d[0].double()  # (L, out)
+                sq += d64.pow(2).sum(1) * a[0].double().pow(2).sum(1)
+                sq += (d64 @ b).pow(2).sum(1) * x[0].double().pow(2).sum(1)
+            keep = prep.y.shape[1]
+            infl = sq[sq.shape[0] - keep :].sqrt().float()  # the positions that predict ids
+            if prep.skip_first:
+                infl = torch.cat([infl.new_zeros(1), infl])
+        return loss.detach(), grads, infl.cpu()
+
+    # -- chat and generation --------------------------------------------------------------
+    def chat_pieces(self, generation: bool) -> tuple[list[int], list[int]]:
+        return self._tokenizer.template_pieces(generation)
+
+    @torch.no_grad()
+    def prefill(self, ids: Sequence[int]) -> tuple[Tensor, Any]:
+        from transformers import DynamicCache
+
+        if not ids:
+            raise ValueError("prefill needs at least one token")
+        cache = DynamicCache(config=self.model.config)
+        x = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
+        out = self.model(input_ids=x, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1].float(), cache
+
+    @torch.no_grad()
+    def step(self, token: Tensor, state: Any) -> tuple[Tensor, Any]:
+        out = self.model(input_ids=token.view(1, 1), past_key_values=state, use_cache=True)
+        return out.logits[:, -1].float(), state
+
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        return self._stop_ids
+
+    @property
+    def banned_ids(self) -> tuple[int, ...]:
+        return ()
+
+    @contextlib.contextmanager
+    def inference(self) -> Iterator[None]:
+        """LoRA merged into copies of the base weights, adapters off; restored on exit."""
+        if self._merged:
+            yield
+            return
+        saved: list[tuple[Any, nn.Parameter]] = []
+        try:
+            with torch.no_grad():
+                for m in self._lora_modules:
+                    base = m.get_base_layer()
+                    w = base.weight
+                    merged = w + m.get_delta_weight("default").to(w.dtype)
+                    saved.append((m, w))
+                    base.weight = nn.Parameter(merged, requires_grad=False)
+                    m.enable_adapters(False)
+            self._merged = True
+            yield
+        finally:
+            for m, w in saved:
+                m.get_base_layer().weight = w
+                m.enable_adapters(True)
+            for p in self._plastic.values():
+                p.requires_grad_(True)
+            self._merged = False
