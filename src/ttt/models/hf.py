@@ -410,6 +410,66 @@ class HfCausalLm:
                 infl = torch.cat([infl.new_zeros(1), infl])
         return loss.detach(), grads, infl.cpu()
 
+    def _padded(self, preps: Sequence[HfPrepared]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Right-padded batch of the examples: read ids (k, L), attention mask (k, L),
+        targets (k, L) and loss weights (k, L) aligned with each read position (0 where a
+        position predicts nothing)."""
+        k, L = len(preps), max(p.read.shape[1] for p in preps)
+        read = torch.zeros(k, L, dtype=torch.long, device=self.device)
+        mask = torch.zeros(k, L, dtype=torch.long, device=self.device)
+        y = torch.zeros(k, L, dtype=torch.long, device=self.device)
+        w = torch.zeros(k, L, dtype=torch.float32, device=self.device)
+        for i, p in enumerate(preps):
+            n, keep = p.read.shape[1], p.y.shape[1]
+            read[i, :n] = p.read[0]
+            mask[i, :n] = 1
+            y[i, n - keep : n] = p.y[0]
+            pw = p.weights if p.weights is not None else torch.ones(p.n, device=self.device)
+            w[i, n - keep : n] = pw[p.n - keep :].float()
+        return read, mask, y, w
+
+    def _batch_per_example(self, preps: Sequence[HfPrepared]) -> Tensor:
+        read, mask, y, w = self._padded(preps)
+        logits = self.model(input_ids=read, attention_mask=mask, use_cache=False).logits
+        per = F.cross_entropy(logits.float().transpose(1, 2), y, reduction="none")  # (k, L)
+        return (per * w).sum(1) / w.sum(1).clamp(min=1.0)  # (k,)
+
+    @torch.no_grad()
+    def batch_losses(self, preps: Sequence[HfPrepared]) -> Tensor:
+        """One padded forward for every example (the canary probes)."""
+        return self._batch_per_example(preps)
+
+    def batch_grads(self, preps: Sequence[HfPrepared]) -> dict[str, Tensor]:
+        """Every example's own LoRA gradient from one padded forward and backward: rows of a
+        batch are independent, so row c's gradient is the sum of its positions' outer
+        products (``δ ⊗ a`` for B, ``(Bᵀδ) ⊗ x`` for A); padded positions carry δ = 0."""
+        xs: list[Tensor] = []
+        outs: list[tuple[Tensor, Tensor]] = []
+        hooks = []
+        for m in self._lora_modules:
+            hooks.append(
+                m.lora_A["default"].register_forward_hook(lambda _m, i, _o: xs.append(i[0]))
+            )
+            hooks.append(
+                m.lora_B["default"].register_forward_hook(lambda _m, i, o: outs.append((i[0], o)))
+            )
+        try:
+            losses = self._batch_per_example(preps)
+        finally:
+            for h in hooks:
+                h.remove()
+        deltas = torch.autograd.grad(losses.sum(), [o for _, o in outs])
+        out: dict[str, Tensor] = {}
+        names = list(self._plastic)
+        with torch.no_grad():
+            for j, (m, x, (a, _), d) in enumerate(
+                zip(self._lora_modules, xs, outs, deltas, strict=True)
+            ):
+                b = m.lora_B["default"].weight  # (out, r)
+                out[names[2 * j]] = torch.einsum("kpr,kpi->kri", d @ b, x)  # (k, r, in)
+                out[names[2 * j + 1]] = torch.einsum("kpo,kpr->kor", d, a)  # (k, out, r)
+        return out
+
     # -- chat and generation --------------------------------------------------------------
     def chat_pieces(self, generation: bool) -> tuple[list[int], list[int]]:
         return self._tokenizer.template_pieces(generation)
@@ -419,7 +479,7 @@ class HfCausalLm:
         from transformers import DynamicCache
 
         if not ids:
-            raise ValueError("prefill needs at least one token")
+            raise ValueError("an HF model needs a non-empty prompt to continue")
         cache = DynamicCache(config=self.model.config)
         x = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
         out = self.model(input_ids=x, past_key_values=cache, use_cache=True, logits_to_keep=1)

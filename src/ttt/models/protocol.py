@@ -130,6 +130,14 @@ class FastWeightLm(Protocol):
         """(weighted mean loss, {name: grad} on the plastic tensors, per-token influence (T,))."""
         ...
 
+    def batch_losses(self, preps: Sequence[Any]) -> Tensor:
+        """(k,) weighted mean loss of each prepared example (no gradient; canary probes)."""
+        ...
+
+    def batch_grads(self, preps: Sequence[Any]) -> dict[str, Tensor]:
+        """{name: (k, *shape)}: each example's own gradient on the plastic tensors."""
+        ...
+
     @property
     def mask_id(self) -> int: ...
 

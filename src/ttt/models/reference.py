@@ -32,10 +32,17 @@ def scalar_robust_z(value: float, median: float, mad: float) -> float:
     return (value - median) / max(MAD_TO_SIGMA * mad, 1e-3 * abs(median), 1e-12)
 
 
+MIN_REFERENCE_WINDOWS = 8  # fewer windows give no usable MAD: no z-score at all
+
+
 def reference_z(value: float, entry: Mapping[str, Any] | None) -> float | None:
-    """Robust z of ``value`` against a reference entry ``{median, mad}``; None without one."""
+    """Robust z of ``value`` against a reference entry ``{median, mad, n}``; None without
+    one, or when it was measured on fewer than ``MIN_REFERENCE_WINDOWS`` windows."""
     med, mad = (entry or {}).get("median"), (entry or {}).get("mad")
     if med is None or mad is None or not math.isfinite(med) or not math.isfinite(mad):
+        return None
+    n = (entry or {}).get("n")
+    if isinstance(n, int) and n < MIN_REFERENCE_WINDOWS:
         return None
     return scalar_robust_z(value, med, mad)
 

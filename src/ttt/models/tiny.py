@@ -147,6 +147,19 @@ class TinyLmBackend:
             influence = torch.sqrt(up_part**2 + down_part**2).float()  # (T,)
         return loss.detach(), dict(zip(params, pgrads, strict=True)), influence
 
+    @torch.no_grad()
+    def batch_losses(self, preps: Sequence[TinyPrepared]) -> Tensor:
+        return torch.stack([weighted_mean(self.token_losses(p), p.weights) for p in preps])
+
+    def batch_grads(self, preps: Sequence[TinyPrepared]) -> dict[str, Tensor]:
+        params = self.plastic()
+        per: dict[str, list[Tensor]] = {n: [] for n in params}
+        for p in preps:
+            loss = weighted_mean(self.token_losses(p), p.weights)
+            for n, g in zip(params, torch.autograd.grad(loss, list(params.values())), strict=True):
+                per[n].append(g.detach())
+        return {n: torch.stack(v) for n, v in per.items()}
+
     # -- chat and generation --------------------------------------------------------------
     def chat_pieces(self, generation: bool) -> tuple[list[int], list[int]]:
         return [], []  # TinyLm has no chat template: a message is a plain document

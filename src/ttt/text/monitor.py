@@ -340,17 +340,11 @@ class SentryMonitor:
     @torch.no_grad()
     def canary_losses(self) -> Tensor:
         """(k,) per-canary mean token loss under the current fast weights."""
-        return torch.stack([self._loss(p) for p in self._canary]).double().cpu()
+        return self.lm.batch_losses(self._canary).double().cpu()
 
     def _canary_grads_batched(self) -> dict[str, Tensor]:
         """{name: (1, k, *shape)} canary gradients at the current weights (for SPFW)."""
-        names = list(self.plastic)
-        per: dict[str, list[Tensor]] = {n: [] for n in names}
-        for prep in self._canary:
-            grads = torch.autograd.grad(self._loss(prep), [self.plastic[n] for n in names])
-            for n, g in zip(names, grads, strict=True):
-                per[n].append(g.detach())
-        return {n: torch.stack(v).unsqueeze(0) for n, v in per.items()}
+        return {n: g.detach().unsqueeze(0) for n, g in self.lm.batch_grads(self._canary).items()}
 
     def loss_on(self, text: str) -> float:
         """Mean next-token loss of ``text`` (a fresh document) under the fast weights."""
