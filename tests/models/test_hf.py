@@ -200,7 +200,7 @@ def test_sources_verify_and_explain_what_is_missing(tiny_hf_folder: Path, tmp_pa
     w.write_bytes(w.read_bytes()[:-1] + b"\0")
     with pytest.raises(CorruptFileError, match="recorded sha256"):
         verify(ModelSource("folder", str(copy)), sha)
-    with pytest.raises(ModelSourceError, match="config.json"):
+    with pytest.raises(ModelSourceError, match=r"config\.json"):
         ModelSource("folder", str(tmp_path)).path()
     with pytest.raises(ModelSourceError, match="gguf file not found"):
         ModelSource("gguf", str(tmp_path / "none.gguf")).path()

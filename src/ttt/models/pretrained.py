@@ -6,9 +6,11 @@
 An imported model is a ``text_models/<id>/meta.json`` with ``backend: "hf"``, the ``source``
 (package / gguf / folder) and its ``weights_sha256`` (of the source files, checked on every
 load), the LoRA fast-weight settings sessions get (``lora``), and the model's OOD reference
-(``reference``, measured at import on built-in text). The weights themselves are never copied
-into the store: only what we make (fast weights, adapters, manifests) lives there. A ``.gguf``
-is dequantised once into a cache outside the store (``ttt.models.sources``).
+(``reference``, measured at import on windows of built-in text; ``chat_reference`` on
+ordinary user messages inside the chat template, which is what a chat write reads). The
+weights themselves are never copied into the store: only what we make (fast weights, adapters,
+manifests) lives there. A ``.gguf`` is dequantised once into a cache outside the store
+(``ttt.models.sources``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 
 from ttt.models import registry
 from ttt.models.hf import HfCausalLm, LoraSettings
-from ttt.models.reference import chunk_reference, text_examples
+from ttt.models.reference import chat_examples, chunk_reference, text_examples
 from ttt.models.sources import ModelSource, dequantised_folder, verify
 from ttt.store import ArtifactStore, CorruptFileError, validate_id
 
@@ -110,6 +112,7 @@ def import_model(
             lm, reference_texts(), chunk_tokens=REFERENCE_CHUNK_TOKENS, n_windows=reference_windows
         )
         meta["reference"] = chunk_reference(lm, ex, chunk_tokens=REFERENCE_CHUNK_TOKENS)
+        meta["chat_reference"] = chunk_reference(lm, chat_examples(lm), chunk_tokens=0)
     meta["import_seconds"] = round(time.perf_counter() - t0, 2)
     with store.lock(registry.KIND, model_id, timeout=5.0):
         store.create_item(registry.KIND, model_id)

@@ -131,3 +131,57 @@ def tinylm_reference(
     return chunk_reference(
         lm, buffer_examples(buf, chunk_tokens=chunk_tokens), chunk_tokens=chunk_tokens
     )
+
+
+# Ordinary chat messages (a user telling and asking things): the reference of a chat write,
+# which is a short message inside the chat template, not a 128-token document window.
+CHAT_REFERENCE_MESSAGES: tuple[str, ...] = (
+    "My sister Anna lives in Lyon and works as a nurse at the city hospital.",
+    "Can you recommend a good book about the history of Rome?",
+    "I had pasta with tomato sauce for dinner and it was delicious.",
+    "Our team meeting moved to Thursday at three in the afternoon.",
+    "What is the difference between a virus and a bacterium?",
+    "My dog Bruno is seven years old and loves long walks by the river.",
+    "Please remind me that the rent is due on the first of the month.",
+    "How do I convert Celsius to Fahrenheit?",
+    "I just started learning the guitar and my fingers hurt a lot.",
+    "The train to Manchester was delayed by forty minutes this morning.",
+    "My colleague Priya Sharma is moving to the Berlin office next spring.",
+    "Write a short poem about autumn leaves.",
+    "We are planning a trip to Portugal in June with the kids.",
+    "What are some healthy snacks I can take to work?",
+    "My grandfather was born in a small village near Krakow in 1938.",
+    "I prefer tea over coffee, especially green tea in the morning.",
+    "Explain in simple words how a refrigerator keeps food cold.",
+    "The password for the guest wifi is written on the fridge.",
+    "My son Leo scored two goals in his football match on Saturday.",
+    "Could you summarise the main causes of the First World War?",
+    "I am allergic to peanuts, so I always check the labels.",
+    "Our neighbours, the Okafors, just adopted a grey cat named Smudge.",
+    "What time zone is Tokyo in compared to London?",
+    "I finished the report and sent it to my manager, Mr. Lindqvist.",
+    "My favourite film is an old black and white detective story.",
+    "How many cups of flour do I need for a simple bread loaf?",
+    "The library closes early on Sundays, at four o'clock.",
+    "I keep forgetting where I park my car at the shopping centre.",
+    "Tell me a fun fact about octopuses.",
+    "My friend Tomás runs a small bakery on Elm Street.",
+    "I want to improve my sleep. Any tips?",
+    "Last summer we visited my aunt in Nairobi for two weeks.",
+)
+
+
+def chat_examples(
+    lm: FastWeightLm, messages: Sequence[str] = CHAT_REFERENCE_MESSAGES
+) -> list[Example]:
+    """Ordinary user messages as a chat write reads them: inside the chat template, the loss
+    on the message's own tokens (what ``ttt.text.write`` trains on)."""
+    pre, post = lm.chat_pieces(False)
+    out = []
+    for m in messages:
+        ids = lm.tokenizer.encode(m)
+        full = [*pre, *ids, *post]
+        w = torch.zeros(len(full))
+        w[len(pre) : len(pre) + len(ids)] = 1.0
+        out.append(Example(ids=full, weights=w if pre or post else None))
+    return out

@@ -138,7 +138,7 @@ class Runtime:
         key = json.dumps(cfg.to_dict(), sort_keys=True)
         mon = self._monitors.get(key)
         if mon is None:
-            mon = SentryMonitor(self.lm, cfg, store=store)
+            mon = SentryMonitor(self.lm, cfg, store=store, reference="chat_reference")
             self._monitors[key] = mon
             while len(self._monitors) > 8:
                 self._monitors.popitem(last=False)

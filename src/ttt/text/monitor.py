@@ -243,7 +243,12 @@ class SentryMonitor:
     the core is frozen. ``ctx`` is the stream position (a fresh document at the start)."""
 
     def __init__(
-        self, lm: FastWeightLm, cfg: SentryConfig, *, store: ArtifactStore | None = None
+        self,
+        lm: FastWeightLm,
+        cfg: SentryConfig,
+        *,
+        store: ArtifactStore | None = None,
+        reference: str = "reference",
     ) -> None:
         self.lm = lm
         self.cfg = cfg
@@ -254,7 +259,11 @@ class SentryMonitor:
         self.canary_texts = list(cfg.canaries) if cfg.canaries else list(default_canaries())
         self._canary = [self._prepare_text(t) for t in self.canary_texts]
         self._chunk_canary_grads: dict[str, Tensor] = {}  # set per chunk by process_chunk
-        self.reference = lm.meta.get("reference") or self._reference(store)
+        # The OOD reference of what this monitor writes: stream chunks ("reference") or chat
+        # messages ("chat_reference"; models without one use the stream reference).
+        self.reference = (
+            lm.meta.get(reference) or lm.meta.get("reference") or self._reference(store)
+        )
         backend = TorchOptimBackend(self.plastic, make_optimizer(cfg, list(self.plastic.values())))
         self.engine = UpdateEngine(
             backend,
