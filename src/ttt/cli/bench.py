@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -117,3 +118,70 @@ def bench_poison_cmd(
                     log=log,
                 )
     print_json(report)
+
+
+@app.command("memory")
+def bench_memory_cmd(
+    models: list[str] | None = typer.Option(
+        None, "--model", "-m", help="Model(s) to measure (default: the default TinyLm and smollm2)."
+    ),
+    n_facts: str = typer.Option("1,4,16", help="Numbers of facts told, comma-separated."),
+    seeds: str = typer.Option("0,1", help="Fact seeds, comma-separated."),
+    split: str = typer.Option("report", help="Fact pools: tune (choose settings) or report."),
+    facts: Path | None = typer.Option(
+        None, "--facts", help='Your own facts: JSONL of {"id", "fact", "question", "answer"}.'
+    ),
+    conditions: str = typer.Option(
+        "fast_weights,no_update,in_context", help="Conditions to run, comma-separated."
+    ),
+    sets: list[str] | None = typer.Option(
+        None, "--set", help="Write setting over the chat defaults (SentryConfig), key=value."
+    ),
+    write_sets: list[str] | None = typer.Option(
+        None, "--write-set", help="WriteConfig field, key=value (objective, ...)."
+    ),
+    max_tokens: int = typer.Option(24, help="Greedy reply length per question."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON lines."),
+    artifacts_root: Path | None = ArtifactsRoot,
+) -> None:
+    """Fast weights as a learned context window: recall, binding and leaks of told facts
+    against updates off and the facts in context (ttt.text.memory)."""
+    from ttt.cli.common import parse_kv
+    from ttt.models import registry
+    from ttt.text.chat_runtime import chat_config
+    from ttt.text.facts import read_facts
+    from ttt.text.memory import MemoryBenchConfig, bench_memory
+    from ttt.text.write import WriteConfig
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    log = None if as_json else (lambda m: console.print(m))
+    store = get_store(artifacts_root)
+    with domain_errors():
+        bcfg = MemoryBenchConfig(
+            n_facts=tuple(int(x) for x in n_facts.split(",") if x.strip()),
+            seeds=tuple(int(x) for x in seeds.split(",") if x.strip()),
+            split=split,
+            max_tokens=max_tokens,
+        )
+        own = read_facts(facts) if facts is not None else None
+        ids = list(models or [])
+        if not ids:
+            tiny = registry.default_model_id(store)
+            ids = [m for m in (tiny, "smollm2") if m and store.exists("text_models", m)]
+        if not ids:
+            raise ValueError("no model to measure: train one (ttt lm train) or ttt lm import")
+        for mid in ids:
+            lm = registry.load_model(store, mid, device=device)
+            sentry = chat_config(parse_kv(sets, "--set"), lm.backend)
+            write = WriteConfig.from_dict(parse_kv(write_sets, "--write-set"))
+            rows = bench_memory(
+                lm, sentry, write, bcfg, facts_file=own,
+                conditions=[c for c in conditions.split(",") if c], log=log,
+            )  # fmt: skip
+            for row in rows:
+                typer.echo(json.dumps(row, default=str))
