@@ -215,7 +215,7 @@ def test_batched_canary_losses_and_grads_equal_one_at_a_time(lm: HfCausalLm) -> 
     texts = ["Paris is the capital of France.", "Water boils at one hundred degrees.", "a b"]
     preps = [lm.prepare(Example(ids=lm.tokenizer.encode(t))) for t in texts]
     params = lm.plastic()
-    losses = lm.batch_losses(preps)
+    losses = lm.example_losses(preps)
     grads = lm.batch_grads(preps)
     for i, p in enumerate(preps):
         one = weighted_mean(lm.token_losses(p), p.weights)

@@ -133,6 +133,16 @@ class LoraSettings:
         return from_dict(cls, d, "LoraSettings")
 
 
+def quiet_transformers() -> None:
+    """Offline, and no progress bars or advisory warnings on every load."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as tf_logging
+
+    tf_logging.disable_progress_bar()
+    tf_logging.set_verbosity_error()
+
+
 # ---------------------------------------------------------------------------- tokenizer
 
 
@@ -277,7 +287,7 @@ class HfCausalLm:
     ) -> HfCausalLm:
         """Load a float model folder (``config.json`` + safetensors + tokenizer) offline and
         inject the LoRA fast weights."""
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        quiet_transformers()
         from peft import LoraConfig, inject_adapter_in_model
         from transformers import AutoModelForCausalLM
 
@@ -434,9 +444,10 @@ class HfCausalLm:
         per = F.cross_entropy(logits.float().transpose(1, 2), y, reduction="none")  # (k, L)
         return (per * w).sum(1) / w.sum(1).clamp(min=1.0)  # (k,)
 
-    @torch.no_grad()
-    def batch_losses(self, preps: Sequence[HfPrepared]) -> Tensor:
-        """One padded forward for every example (the canary probes)."""
+    def example_losses(self, preps: Sequence[HfPrepared]) -> Tensor:
+        """One padded forward for every example (canary probes, multi-example writes)."""
+        if len(preps) == 1:
+            return weighted_mean(self._per_token(preps[0]), preps[0].weights).reshape(1)
         return self._batch_per_example(preps)
 
     def batch_grads(self, preps: Sequence[HfPrepared]) -> dict[str, Tensor]:

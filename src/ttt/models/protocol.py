@@ -130,8 +130,9 @@ class FastWeightLm(Protocol):
         """(weighted mean loss, {name: grad} on the plastic tensors, per-token influence (T,))."""
         ...
 
-    def batch_losses(self, preps: Sequence[Any]) -> Tensor:
-        """(k,) weighted mean loss of each prepared example (no gradient; canary probes)."""
+    def example_losses(self, preps: Sequence[Any]) -> Tensor:
+        """(k,) weighted mean loss of each prepared example, differentiable w.r.t. the
+        plastic tensors (one padded batch where the backend can)."""
         ...
 
     def batch_grads(self, preps: Sequence[Any]) -> dict[str, Tensor]:

@@ -229,7 +229,9 @@ def dequantised_folder(gguf: Path, source_sha256: str) -> Path:
     d = _cache_dir(source_sha256)
     if _valid_cache(d, source_sha256):
         return d
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from ttt.models.hf import quiet_transformers
+
+    quiet_transformers()
     import torch
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -147,8 +147,7 @@ class TinyLmBackend:
             influence = torch.sqrt(up_part**2 + down_part**2).float()  # (T,)
         return loss.detach(), dict(zip(params, pgrads, strict=True)), influence
 
-    @torch.no_grad()
-    def batch_losses(self, preps: Sequence[TinyPrepared]) -> Tensor:
+    def example_losses(self, preps: Sequence[TinyPrepared]) -> Tensor:
         return torch.stack([weighted_mean(self.token_losses(p), p.weights) for p in preps])
 
     def batch_grads(self, preps: Sequence[TinyPrepared]) -> dict[str, Tensor]:

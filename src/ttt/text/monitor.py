@@ -349,7 +349,7 @@ class SentryMonitor:
     @torch.no_grad()
     def canary_losses(self) -> Tensor:
         """(k,) per-canary mean token loss under the current fast weights."""
-        return self.lm.batch_losses(self._canary).double().cpu()
+        return self.lm.example_losses(self._canary).double().cpu()
 
     def _canary_grads_batched(self) -> dict[str, Tensor]:
         """{name: (1, k, *shape)} canary gradients at the current weights (for SPFW)."""
@@ -547,22 +547,22 @@ class SentryMonitor:
 
         # Signals of the write before it happens.
         t_grad = time.perf_counter()
-        losses, grads_list, influence = [], [], None
-        for j, prep in enumerate(preps):
-            loss_j, grads_j, infl_j = self.lm.write_signals(prep)
-            losses.append(float(loss_j))
-            grads_list.append(grads_j)
-            if j == 0:
-                influence = infl_j[span[0] : span[1]]
-        grads = {n: torch.stack([g[n] for g in grads_list]).mean(0) for n in grads_list[0]}
-        loss_value = sum(losses) / len(losses)
+        loss0, grads0, infl0 = self.lm.write_signals(preps[0])
+        influence = infl0[span[0] : span[1]]
+        if len(preps) > 1:  # the write's own gradient: the mean over its examples
+            total = self.lm.example_losses(preps).mean()
+            params = list(self.plastic.values())
+            grads = dict(zip(self.plastic, torch.autograd.grad(total, params), strict=True))
+            loss_value = float(total.detach())
+        else:
+            grads, loss_value = grads0, float(loss0)
         g_chunk = flat_grads(grads)
         grad_norm = float(g_chunk.norm())
         if ar_prep is not None:
             ar_loss_t, ar_grads, _ = self.lm.write_signals(ar_prep)
             ar_loss, ar_grad_norm = float(ar_loss_t), float(flat_grads(ar_grads).norm())
         else:
-            ar_loss, ar_grad_norm = losses[0], float(flat_grads(grads_list[0]).norm())
+            ar_loss, ar_grad_norm = float(loss0), float(flat_grads(grads0).norm())
         self._chunk_canary_grads = self._canary_grads_batched()  # also SPFW's, this chunk
         g_canary = flatten_canary_grads(self._chunk_canary_grads, self.plastic, 1)[0].mean(0)
         dot = float(g_chunk @ g_canary.to(g_chunk.device))
@@ -602,7 +602,7 @@ class SentryMonitor:
             self.engine.lr = self.engine.lr * cfg.throttle_factor
 
         def loss_fn() -> Tensor:
-            return torch.stack([self._loss(p) for p in preps]).mean().reshape(1).cpu()
+            return self.lm.example_losses(preps).mean().reshape(1).cpu()
 
         def probe_fn() -> dict[str, Tensor]:
             return canary_probe_dict(self.canary_losses()[None, :])  # mean and per canary
@@ -636,8 +636,6 @@ class SentryMonitor:
 
         canary_before = finite_or_none(ev.probes_pre.get("canary_loss"))
         canary_after = finite_or_none(ev.probes_post.get("canary_loss")) if ev.probes_post else None
-        if influence is None:  # pragma: no cover - examples is never empty here
-            raise ValueError("process_chunk needs at least one example")
         k = min(cfg.influence_top_k, len(ch.ids), influence.numel())
         top = torch.topk(influence, k).indices.tolist()
         rec: dict[str, Any] = {
