@@ -185,3 +185,36 @@ def bench_memory_cmd(
             )  # fmt: skip
             for row in rows:
                 typer.echo(json.dumps(row, default=str))
+
+
+@app.command("chat")
+def bench_chat_cmd(
+    models: list[str] | None = typer.Option(
+        None, "--model", "-m", help="Model(s) (default: the default TinyLm and smollm2)."
+    ),
+    turns: int = typer.Option(5, min=1, help="Chat turns per model (p50/p90 over them)."),
+    gen_tokens: int = typer.Option(48, min=1, help="Tokens generated per reply."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda (bfloat16 there)."),
+    artifacts_root: Path | None = ArtifactsRoot,
+) -> None:
+    """Chat turn latency, generation tokens/s against plain transformers generate, model
+    load time; one JSON line per model (ttt.text.speed)."""
+    from ttt.models import registry
+    from ttt.text.speed import bench_chat_model
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    store = get_store(artifacts_root)
+    with domain_errors():
+        ids = list(models or [])
+        if not ids:
+            tiny = registry.default_model_id(store)
+            ids = [m for m in (tiny, "smollm2") if m and store.exists("text_models", m)]
+        if not ids:
+            raise ValueError("no model to measure: train one (ttt lm train) or ttt lm import")
+        for mid in ids:
+            row = bench_chat_model(store, mid, turns=turns, gen_tokens=gen_tokens, device=device)
+            typer.echo(json.dumps(row, default=str))

@@ -146,7 +146,8 @@ def run_repl(
 
     meta = read_session(store, sid)
     echo(
-        f"session {sid} on model {meta['model_id']} (safety {meta['config']['safety']}, "
+        f"session {sid} on model {meta['model_id']} ({meta.get('backend', 'tinylm')}, "
+        f"safety {meta['config']['safety']}, "
         f"{meta['n_turns']} turns). {REPL_HELP}"
     )
     while True:

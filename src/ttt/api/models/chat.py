@@ -45,6 +45,9 @@ class ChatSessionSummary(BaseModel):
 
     session_id: str
     model_id: str | None = None
+    backend: str = Field(
+        "tinylm", description="tinylm (context-net fast weights) or hf (LoRA fast weights)."
+    )
     status: str = "active"
     created_at: str | None = None
     updated_at: str | None = None
@@ -67,6 +70,17 @@ class ChatSessionInfo(BaseModel):
     session_id: str
     model_id: str | None = None
     model_weights_sha256: str | None = None
+    backend: str = Field(
+        "tinylm", description="tinylm (context-net fast weights) or hf (LoRA fast weights)."
+    )
+    plastic: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The fast weights: {kind: context_net, rank} or {kind: lora, rank, "
+        "alpha, targets, layers, ...}.",
+    )
+    write: dict[str, Any] = Field(
+        default_factory=dict, description="WriteConfig: what a write trains on."
+    )
     created_at: str | None = None
     updated_at: str | None = None
     config: dict[str, Any] = Field(

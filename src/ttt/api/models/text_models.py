@@ -20,6 +20,13 @@ class TextModelSummary(BaseModel):
     rejected: bool = False
     is_default: bool = Field(False, description="The model other commands use by default.")
     created_at: str | None = None
+    backend: str = Field(
+        "tinylm", description="tinylm (trained here) or hf (an imported pretrained model)."
+    )
+    source: str | None = Field(
+        None, description="hf: where the weights are (package, gguf or folder)."
+    )
+    architecture: str | None = None
     preset: str | None = None
     backbone: str | None = None
     d_model: int | None = None

@@ -58,6 +58,7 @@ def summarize(meta: dict[str, Any], default_id: str | None = None) -> TextModelS
     tcfg = meta.get("train_cfg") or {}
     metrics = meta.get("metrics") or {}
     corpus = meta.get("corpus") or {}
+    src = meta.get("source") or {}
     return TextModelSummary(
         model_id=meta["model_id"],
         status=meta["status"],
@@ -65,12 +66,15 @@ def summarize(meta: dict[str, Any], default_id: str | None = None) -> TextModelS
         rejected=bool(meta.get("rejected")),
         is_default=default_id is not None and meta["model_id"] == default_id,
         created_at=meta.get("created_at"),
+        backend=registry.backend_of(meta),
+        source=f"{src.get('kind')}: {src.get('ref')}" if src else None,
+        architecture=meta.get("architecture"),
         preset=meta.get("preset"),
-        backbone=mcfg.get("backbone"),
+        backbone=mcfg.get("backbone") or meta.get("backbone"),
         d_model=mcfg.get("d_model"),
         n_layers=mcfg.get("n_layers"),
         vocab_size=mcfg.get("vocab_size"),
-        n_params=metrics.get("n_params"),
+        n_params=metrics.get("n_params") or meta.get("parameters"),
         corpus_source=corpus.get("source"),
         steps=tcfg.get("steps"),
         step=int(meta.get("step") or 0),
