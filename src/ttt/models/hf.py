@@ -48,6 +48,7 @@ from torch import Tensor, nn
 
 from ttt.configs import from_dict
 from ttt.models.protocol import Example, weighted_mean
+from ttt.store import CorruptFileError
 
 BACKEND = "hf"
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -291,9 +292,13 @@ class HfCausalLm:
         from peft import LoraConfig, inject_adapter_in_model
         from transformers import AutoModelForCausalLM
 
-        model: Any = AutoModelForCausalLM.from_pretrained(
-            str(folder), dtype=dtype, local_files_only=True
-        )
+        try:
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                str(folder), dtype=dtype, local_files_only=True
+            )
+            tokenizer = HfTokenizer(folder)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise CorruptFileError(f"{folder}: cannot load the model ({e})") from e
         model.eval()
         n_layers = int(model.config.num_hidden_layers)
         pcfg = LoraConfig(
@@ -308,7 +313,7 @@ class HfCausalLm:
             torch.manual_seed(lora.seed)  # A's Kaiming init: reproducible from the settings
             model = inject_adapter_in_model(pcfg, model)
         model.to(device)
-        return cls(model, HfTokenizer(folder), lora, model_id=model_id, meta=meta)
+        return cls(model, tokenizer, lora, model_id=model_id, meta=meta)
 
     # -- identity -------------------------------------------------------------------------
     @property
