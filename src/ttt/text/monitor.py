@@ -21,15 +21,12 @@ import copy
 import itertools
 import math
 import time
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ttt.configs import from_dict
 from ttt.engine import (
     ChecksConfig,
     GateDecision,
@@ -41,197 +38,36 @@ from ttt.engine import (
     flatten_canary_grads,
 )
 from ttt.models.protocol import Example, FastWeightLm, chat_prompt, weighted_mean
-from ttt.models.reference import (
-    buffer_examples,
-    chunk_reference,
-    reference_z,
-    scalar_robust_z,
-)
-from ttt.optim import MuonConfig
-from ttt.safety.canary import check_canaries, default_canaries
+from ttt.models.reference import buffer_examples, chunk_reference, reference_z
+from ttt.safety.canary import default_canaries
 from ttt.safety.gate import Gate, GateConfig
 from ttt.store import ArtifactStore
+from ttt.text.sentry_config import (
+    OBJECTIVES,
+    OPTIMIZERS,
+    SAFETY_MODES,
+    THROTTLED_COMMIT,
+    Chunk,
+    RobustHistory,
+    SentryConfig,
+    compression_ratio,
+    flat_grads,
+    make_optimizer,
+    mlm_mask,
+)
 
-SAFETY_MODES = ("off", "gate", "rollback", "spfw", "all")
-OBJECTIVES = ("ar", "mlm")
-OPTIMIZERS = ("muon", "adamw")
-THROTTLED_COMMIT = "throttled_commit"
-MAX_LR = 10.0
-MAX_STEPS_PER_UPDATE = 256
-
-
-# ---------------------------------------------------------------------------- config
-
-
-@dataclass
-class SentryConfig:
-    """Everything a monitored write depends on; stored whole with every run and session.
-
-    ``safety`` picks the defences: ``gate`` (rules before the write), ``rollback`` (canary
-    delta and robust-z post-checks, grad-norm robust-z pre-check), ``spfw`` (projection of
-    the weight change), ``all`` (the three together), ``off`` (only non-finite values are
-    refused). ``optimizer``: ``muon`` (``torch.optim.Muon``, weight decay 0) or ``adamw``."""
-
-    chunk_tokens: int = 128
-    objective: str = "ar"  # "ar" next-token; "mlm" masked tokens predicted from left context
-    safety: str = "all"
-    lr: float = 0.02
-    steps_per_update: int = 1
-    optimizer: str = "muon"
-    mlm_mask_prob: float = 0.15
-    seed: int = 0
-    gate: dict[str, Any] = field(default_factory=dict)  # GateConfig overrides "rule.field"
-    throttle: bool = False  # a gate hit throttles the write (lr × throttle_factor), not blocks
-    throttle_factor: float = 0.1
-    canary_max_delta: float = 0.05  # absolute canary-loss rise allowed per write (nats)
-    canary_z: float = 6.0  # robust z of the canary delta against committed writes
-    grad_z: float = 8.0  # robust z of the grad norm against committed writes (pre-check)
-    spfw_mode: str = "halfspace"
-    spfw_slack: float = 0.0
-    canaries: list[str] | None = None  # None = ttt.safety.canary's default set
-    influence_top_k: int = 8
-
-    def __post_init__(self) -> None:
-        def bad(name: str, why: str) -> ValueError:
-            return ValueError(f"SentryConfig.{name} {why}, got {getattr(self, name)!r}")
-
-        def is_int(v: Any) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        def is_num(v: Any) -> bool:
-            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-        if not is_int(self.chunk_tokens) or not 2 <= self.chunk_tokens <= 4096:
-            raise bad("chunk_tokens", "must be an int in [2, 4096]")
-        if not is_int(self.steps_per_update) or not 1 <= self.steps_per_update <= (
-            MAX_STEPS_PER_UPDATE
-        ):
-            raise bad("steps_per_update", f"must be an int in [1, {MAX_STEPS_PER_UPDATE}]")
-        if not is_int(self.influence_top_k) or not 1 <= self.influence_top_k <= 4096:
-            raise bad("influence_top_k", "must be an int in [1, 4096]")
-        if not is_int(self.seed) or not 0 <= self.seed < 2**63:
-            raise bad("seed", "must be an int in [0, 2**63)")
-        if self.objective not in OBJECTIVES:
-            raise bad("objective", f"must be one of {OBJECTIVES}")
-        if self.safety not in SAFETY_MODES:
-            raise bad("safety", f"must be one of {SAFETY_MODES}")
-        if self.optimizer not in OPTIMIZERS:
-            raise bad("optimizer", f"must be one of {OPTIMIZERS}")
-        limits = {
-            "lr": (0.0, MAX_LR),
-            "throttle_factor": (1e-6, 1.0),
-            "canary_max_delta": (0.0, 100.0),
-            "canary_z": (0.0, 1e6),
-            "grad_z": (0.0, 1e6),
-        }
-        for name, (lo, hi) in limits.items():
-            v = getattr(self, name)
-            if not is_num(v):
-                raise bad(name, "must be a finite number")
-            if not lo < v <= hi and not (name == "throttle_factor" and v == lo):
-                raise bad(name, f"must be in ({lo:g}, {hi:g}]")
-        if not is_num(self.mlm_mask_prob) or not 0.0 < self.mlm_mask_prob < 1.0:
-            raise bad("mlm_mask_prob", "must be in (0, 1)")
-        if not isinstance(self.throttle, bool):
-            raise bad("throttle", "must be true or false")
-        if self.spfw_mode not in ("halfspace", "nullspace"):
-            raise bad("spfw_mode", "must be 'halfspace' or 'nullspace'")
-        if not is_num(self.spfw_slack) or not 0 <= self.spfw_slack <= 100:
-            raise bad("spfw_slack", "must be a finite number in [0, 100]")
-        if not isinstance(self.gate, dict):
-            raise bad("gate", "must be an object of 'rule.field': value overrides")
-        try:
-            GateConfig().with_overrides(self.gate)  # unknown rule or bad threshold
-        except ValueError as e:
-            raise ValueError(f"SentryConfig.gate: {e}") from e
-        if self.canaries is not None:
-            if not isinstance(self.canaries, list):
-                raise bad("canaries", "must be null or a list of strings")
-            check_canaries(self.canaries, "SentryConfig.canaries")
-
-    @property
-    def gate_on(self) -> bool:
-        return self.safety in ("gate", "all")
-
-    @property
-    def rollback_on(self) -> bool:
-        return self.safety in ("rollback", "all")
-
-    @property
-    def spfw_on(self) -> bool:
-        return self.safety in ("spfw", "all")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> SentryConfig:
-        return from_dict(cls, d, "SentryConfig")
-
-
-# ---------------------------------------------------------------------------- statistics
-
-
-class RobustHistory:
-    """Median/MAD z-scores against a bounded history of values from committed writes."""
-
-    def __init__(self, capacity: int = 256, min_count: int = 4) -> None:
-        self.values: list[float] = []
-        self.capacity = capacity
-        self.min_count = min_count
-
-    def z(self, v: float | None) -> float | None:
-        if v is None or not math.isfinite(v) or len(self.values) < self.min_count:
-            return None
-        t = torch.tensor(self.values, dtype=torch.float64)
-        med = float(t.median())
-        return scalar_robust_z(v, med, float((t - med).abs().median()))
-
-    def push(self, v: float | None) -> None:
-        if v is not None and math.isfinite(v):
-            self.values.append(float(v))
-            del self.values[: -self.capacity]
-
-
-def compression_ratio(text: str) -> float:
-    """zlib-compressed size / raw size of the UTF-8 bytes (low = repetitive)."""
-    raw = text.encode("utf-8", "surrogatepass")
-    if not raw:
-        return 1.0
-    return len(zlib.compress(raw, 9)) / len(raw)
-
-
-def flat_grads(grads: Mapping[str, Tensor]) -> Tensor:
-    return torch.cat([g.reshape(-1).double() for g in grads.values()])
-
-
-def mlm_mask(cfg: SentryConfig, chunk_index: int, n: int) -> Tensor:
-    """(n,) bool: the tokens the MLM objective masks in chunk ``chunk_index`` (seeded by the
-    config's seed and the chunk index; at least one token)."""
-    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + chunk_index)
-    masked = torch.rand(n, generator=g) < cfg.mlm_mask_prob
-    if not bool(masked.any()):
-        masked[int(torch.randint(n, (1,), generator=g))] = True
-    return masked
-
-
-def make_optimizer(cfg: SentryConfig, params: Sequence[Tensor]) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(list(params), lr=cfg.lr, weight_decay=0.0)
-    return MuonConfig(lr=cfg.lr).make(params)
-
-
-@dataclass
-class Chunk:
-    """A piece of text and where it sits in the document (token and character spans)."""
-
-    ids: list[int]
-    text: str
-    token_start: int
-    token_end: int
-    char_start: int
-    char_end: int
-
+__all__ = [
+    "OBJECTIVES",
+    "OPTIMIZERS",
+    "SAFETY_MODES",
+    "THROTTLED_COMMIT",
+    "Chunk",
+    "RobustHistory",
+    "SentryConfig",
+    "SentryMonitor",
+    "compression_ratio",
+    "mlm_mask",
+]
 
 # ---------------------------------------------------------------------------- the monitor
 
