@@ -141,6 +141,7 @@ def bench_memory_cmd(
         None, "--write-set", help="WriteConfig field, key=value (objective, ...)."
     ),
     max_tokens: int = typer.Option(24, help="Greedy reply length per question."),
+    ppl_windows: int = typer.Option(8, help="128-token windows of held-out text for perplexity."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON lines."),
@@ -167,6 +168,7 @@ def bench_memory_cmd(
             seeds=tuple(int(x) for x in seeds.split(",") if x.strip()),
             split=split,
             max_tokens=max_tokens,
+            ppl_windows=ppl_windows,
         )
         own = read_facts(facts) if facts is not None else None
         ids = list(models or [])

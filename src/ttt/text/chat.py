@@ -46,15 +46,12 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ttt.engine import BLOCKED_GATE
 from ttt.models import registry
 from ttt.models.generate import generate_ids
 from ttt.models.protocol import chat_prompt
 from ttt.safety.auditor import FLAGGED_FILE, add_flagged, read_flagged
 from ttt.store import (
-    SCHEMA_VERSION,
     TMP_PREFIX,
-    AlreadyExistsError,
     ArtifactStore,
     CorruptFileError,
     NotFoundError,
@@ -81,6 +78,7 @@ from ttt.text.chat_runtime import (
     turn_seed,
     without_momentum,
 )
+from ttt.text.chat_store import list_sessions, read_events, read_session, read_trace
 from ttt.text.monitor import SentryConfig, SentryMonitor
 from ttt.text.write import WriteConfig, write_message
 
@@ -112,10 +110,6 @@ def _load_into(mon: SentryMonitor, state: files.State, path: Path) -> None:
     mon.new_document()  # a turn is its own document
 
 
-def _fresh_record(n_chunks: int = 0, n_tokens: int = 0) -> dict[str, Any]:
-    return {"grad_hist": [], "update_hist": [], "n_chunks": n_chunks, "n_tokens": n_tokens}
-
-
 class _Background:
     """Run ``fn`` in a thread; ``join()`` waits, re-raises what it raised, returns its value."""
 
@@ -137,26 +131,6 @@ class _Background:
         if self._error is not None:
             raise self._error
         return self._value
-
-
-def _new_session_folder(store: ArtifactStore, sid: str, build: Callable[[Path], Any]) -> Any:
-    """Build a session in a temporary folder and rename it into place whole (the caller holds
-    the id's lock): a failed or killed create leaves nothing under the session's id."""
-    final = store.item_dir(KIND, sid, must_exist=False)
-    if final.exists():
-        raise AlreadyExistsError(f"text session {sid!r} already exists: {final}")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f"{TMP_PREFIX}new-{sid}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
-        out = build(tmp)
-        fsync_dir(tmp)
-        os.rename(tmp, final)
-        fsync_dir(final.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
 
 
 def _initial_meta(sid: str, rt: Runtime, cfg: SentryConfig, wcfg: WriteConfig) -> dict[str, Any]:
@@ -214,10 +188,10 @@ def create_session(
         meta = {**_initial_meta(sid, rt, sentry, wcfg), "generation": gen.to_dict()}
 
         def build(d: Path) -> dict[str, Any]:
-            files.write_state(d, sid, 1, files.State(rt.initial, tensors, _fresh_record()))
+            files.write_state(d, sid, 1, files.State(rt.initial, tensors, files.fresh_record()))
             return files.write_manifest(d, meta)
 
-        return dict(_new_session_folder(store, sid, build))
+        return dict(files.new_session_folder(store, sid, build))
 
 
 def _open(store: ArtifactStore, session_id: str) -> tuple[Path, dict[str, Any]]:
@@ -309,7 +283,7 @@ def send_message(
                 state_dir = writer.join()
         for ev in events:
             append_jsonl(d / files.EVENTS_FILE, {**ev, "turn": turn})
-        rec = _trace_record(meta, cfg, turn, text, completion, events)
+        rec = files.trace_record(meta, cfg, turn, text, completion, events)
         rec.update(
             fast_weight_norm=fast_weight_norm(new_state.weights, rt.initial),
             latency_ms={
@@ -334,85 +308,6 @@ def send_message(
         )
         files.recover(d, doc)
         return rec
-
-
-def _trace_record(
-    meta: Mapping[str, Any],
-    cfg: SentryConfig,
-    turn: int,
-    text: str,
-    completion: str,
-    events: list[dict[str, Any]],
-) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "turn": turn,
-        "created_at": registry.now_iso(),
-        "prompt": text,
-        "completion": completion,
-        "blocked": any(e["status"] == BLOCKED_GATE for e in events),
-        "gate": [
-            {
-                "chunk": e["chunk"],
-                "allowed": e["gate"]["allowed"],
-                "reasons": e["gate"]["reasons"],
-                "rules": e["gate"]["rules"],
-            }
-            for e in events
-            if e["gate"] is not None
-        ],
-        "updates": [
-            {
-                "chunk": e["chunk"],
-                "status": e["status"],
-                "reasons": e["reasons"],
-                "committed": e["committed"],
-                "canary_delta": e["canary"]["delta"],
-                "update_norm": e["update_norm"],
-            }
-            for e in events
-        ],
-        "committed_chunks": sum(1 for e in events if e["committed"]),
-        "model_id": meta["model_id"],
-        "flagged": False,
-        "prompt_tokens": sum(e["token_end"] - e["token_start"] for e in events),
-        "safety": cfg.safety,
-    }
-
-
-def read_session(store: ArtifactStore, session_id: str) -> dict[str, Any]:
-    """``session.json`` of a session (``NotFoundError`` naming an unknown id)."""
-    return files.read_manifest(files.session_dir(store, session_id), session_id)
-
-
-def read_trace(store: ArtifactStore, session_id: str) -> list[dict[str, Any]]:
-    """The session's committed turn records, oldest first."""
-    d = files.session_dir(store, session_id)
-    meta = files.read_manifest(d, session_id)
-    return files.committed_records(d, files.TRACE_FILE, int(meta["n_turns"]))
-
-
-def read_events(
-    store: ArtifactStore, session_id: str, turn: int | None = None
-) -> list[dict[str, Any]]:
-    """The session's chunk events of committed turns (every turn, or one), oldest first."""
-    d = files.session_dir(store, session_id)
-    meta = files.read_manifest(d, session_id)
-    events = files.committed_records(d, files.EVENTS_FILE, int(meta["n_turns"]))
-    return events if turn is None else [e for e in events if e.get("turn") == turn]
-
-
-def list_sessions(store: ArtifactStore) -> list[dict[str, Any]]:
-    """``session.json`` of every session, most recently updated first (an unreadable one
-    is listed as ``{session_id, status: "unreadable", error}``)."""
-    out: list[dict[str, Any]] = []
-    for sid in store.list_ids(KIND):
-        try:
-            out.append(read_session(store, sid))
-        except (StoreError, OSError) as e:
-            out.append({"session_id": sid, "status": "unreadable", "error": str(e)})
-    out.sort(key=lambda m: (str(m.get("updated_at", "")), m["session_id"]), reverse=True)
-    return out
 
 
 def fork_session(
@@ -457,7 +352,7 @@ def fork_session(
                 files.write_state(nd, nid, 1, files.State(state.weights, tensors, state.record))
                 return files.write_manifest(nd, child)
 
-            return dict(_new_session_folder(store, nid, build))
+            return dict(files.new_session_folder(store, nid, build))
 
 
 def reset_session(store: ArtifactStore, session_id: str) -> dict[str, Any]:
@@ -476,7 +371,7 @@ def reset_session(store: ArtifactStore, session_id: str) -> dict[str, Any]:
         except (StoreError, OSError, KeyError, ValueError):
             counters = (0, 0)
         n_turns = int(meta["n_turns"])
-        state = files.State(rt.initial, tensors, _fresh_record(*counters))
+        state = files.State(rt.initial, tensors, files.fresh_record(*counters))
         now = registry.now_iso()
         resets = [*meta.get("resets", []), {"turn": n_turns, "created_at": now}]
         return _commit(d, session_id, meta, state, resets=resets)

@@ -29,9 +29,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ttt.engine import BLOCKED_GATE
+from ttt.models.registry import now_iso
 from ttt.store import (
     SCHEMA_VERSION,
     TMP_PREFIX,
+    AlreadyExistsError,
     ArtifactStore,
     CorruptFileError,
     NotFoundError,
+    StoreError,
     atomic_write_text,
     read_json,
     read_jsonl,
@@ -205,3 +210,112 @@ def _torn_tail(p: Path) -> bool:
 
 def rewrite_records(d: Path, name: str, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(d / name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+# ---------------------------------------------------------------------------- readers
+
+
+def read_session(store: ArtifactStore, session_id: str) -> dict[str, Any]:
+    """``session.json`` of a session (``NotFoundError`` naming an unknown id)."""
+    return read_manifest(session_dir(store, session_id), session_id)
+
+
+def read_trace(store: ArtifactStore, session_id: str) -> list[dict[str, Any]]:
+    """The session's committed turn records, oldest first."""
+    d = session_dir(store, session_id)
+    meta = read_manifest(d, session_id)
+    return committed_records(d, TRACE_FILE, int(meta["n_turns"]))
+
+
+def read_events(
+    store: ArtifactStore, session_id: str, turn: int | None = None
+) -> list[dict[str, Any]]:
+    """The session's chunk events of committed turns (every turn, or one), oldest first."""
+    d = session_dir(store, session_id)
+    meta = read_manifest(d, session_id)
+    events = committed_records(d, EVENTS_FILE, int(meta["n_turns"]))
+    return events if turn is None else [e for e in events if e.get("turn") == turn]
+
+
+def list_sessions(store: ArtifactStore) -> list[dict[str, Any]]:
+    """``session.json`` of every session, most recently updated first (an unreadable one
+    is listed as ``{session_id, status: "unreadable", error}``)."""
+    out: list[dict[str, Any]] = []
+    for sid in store.list_ids(KIND):
+        try:
+            out.append(read_session(store, sid))
+        except (StoreError, OSError) as e:
+            out.append({"session_id": sid, "status": "unreadable", "error": str(e)})
+    out.sort(key=lambda m: (str(m.get("updated_at", "")), m["session_id"]), reverse=True)
+    return out
+
+
+# ---------------------------------------------------------------------------- records
+
+
+def fresh_record(n_chunks: int = 0, n_tokens: int = 0) -> dict[str, Any]:
+    return {"grad_hist": [], "update_hist": [], "n_chunks": n_chunks, "n_tokens": n_tokens}
+
+
+def trace_record(
+    meta: Mapping[str, Any],
+    cfg: Any,
+    turn: int,
+    text: str,
+    completion: str,
+    events: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "turn": turn,
+        "created_at": now_iso(),
+        "prompt": text,
+        "completion": completion,
+        "blocked": any(e["status"] == BLOCKED_GATE for e in events),
+        "gate": [
+            {
+                "chunk": e["chunk"],
+                "allowed": e["gate"]["allowed"],
+                "reasons": e["gate"]["reasons"],
+                "rules": e["gate"]["rules"],
+            }
+            for e in events
+            if e["gate"] is not None
+        ],
+        "updates": [
+            {
+                "chunk": e["chunk"],
+                "status": e["status"],
+                "reasons": e["reasons"],
+                "committed": e["committed"],
+                "canary_delta": e["canary"]["delta"],
+                "update_norm": e["update_norm"],
+            }
+            for e in events
+        ],
+        "committed_chunks": sum(1 for e in events if e["committed"]),
+        "model_id": meta["model_id"],
+        "flagged": False,
+        "prompt_tokens": sum(e["token_end"] - e["token_start"] for e in events),
+        "safety": cfg.safety,
+    }
+
+
+def new_session_folder(store: ArtifactStore, sid: str, build: Callable[[Path], Any]) -> Any:
+    """Build a session in a temporary folder and rename it into place whole (the caller holds
+    the id's lock): a failed or killed create leaves nothing under the session's id."""
+    final = store.item_dir(KIND, sid, must_exist=False)
+    if final.exists():
+        raise AlreadyExistsError(f"text session {sid!r} already exists: {final}")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{TMP_PREFIX}new-{sid}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        out = build(tmp)
+        fsync_dir(tmp)
+        os.rename(tmp, final)
+        fsync_dir(final.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
