@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,40 @@ def quiet_transformers() -> None:
 
     tf_logging.disable_progress_bar()
     tf_logging.set_verbosity_error()
+
+
+@dataclass(frozen=True)
+class CoreAdapter:
+    """A LoRA we trained (alignment, sleep) that becomes part of a model's frozen core:
+    ``W += (alpha / rank) B A`` for every ``<module>.lora_A`` / ``<module>.lora_B`` pair, merged
+    at load time into the base weights (the base file is never changed)."""
+
+    tensors: Mapping[str, Tensor]
+    alpha: float
+    rank: int
+
+    def __post_init__(self) -> None:
+        names = {n.rsplit(".", 1)[0] for n in self.tensors}
+        for m in names:
+            if f"{m}.lora_A" not in self.tensors or f"{m}.lora_B" not in self.tensors:
+                raise ValueError(f"core adapter module {m!r} needs both lora_A and lora_B")
+
+    @torch.no_grad()
+    def merge_into(self, model: Any) -> None:
+        scale = self.alpha / self.rank
+        for name in sorted({n.rsplit(".", 1)[0] for n in self.tensors}):
+            try:
+                lin = model.get_submodule(f"model.{name}")
+            except AttributeError as e:
+                raise ValueError(f"core adapter names a module the model lacks: {name!r}") from e
+            a, b = self.tensors[f"{name}.lora_A"], self.tensors[f"{name}.lora_B"]
+            w = lin.weight
+            if (b.shape[0], a.shape[1]) != tuple(w.shape):
+                raise ValueError(
+                    f"core adapter {name!r} is {b.shape[0]}x{a.shape[1]}, the weight is "
+                    f"{tuple(w.shape)}"
+                )
+            w.add_((b.float() @ a.float() * scale).to(w.dtype))
 
 
 # ---------------------------------------------------------------------------- tokenizer
@@ -285,8 +319,10 @@ class HfCausalLm:
         meta: dict[str, Any] | None = None,
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
+        core_adapters: Sequence[CoreAdapter] = (),
     ) -> HfCausalLm:
-        """Load a float model folder (``config.json`` + safetensors + tokenizer) offline and
+        """Load a float model folder (``config.json`` + safetensors + tokenizer) offline,
+        merge the model's own core adapters into its frozen weights (alignment, sleep), and
         inject the LoRA fast weights."""
         quiet_transformers()
         from peft import LoraConfig, inject_adapter_in_model
@@ -300,6 +336,8 @@ class HfCausalLm:
         except (OSError, ValueError, KeyError, RuntimeError) as e:
             raise CorruptFileError(f"{folder}: cannot load the model ({e})") from e
         model.eval()
+        for adapter in core_adapters:
+            adapter.merge_into(model)
         n_layers = int(model.config.num_hidden_layers)
         pcfg = LoraConfig(
             r=lora.rank,

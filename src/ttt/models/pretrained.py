@@ -15,17 +15,19 @@ manifests) lives there. A ``.gguf`` is dequantised once into a cache outside the
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ttt.models import registry
-from ttt.models.hf import HfCausalLm, LoraSettings
+from ttt.models.hf import CoreAdapter, HfCausalLm, LoraSettings
 from ttt.models.reference import chat_examples, chunk_reference, text_examples
-from ttt.models.sources import ModelSource, dequantised_folder, verify
-from ttt.store import ArtifactStore, CorruptFileError, validate_id
+from ttt.models.sources import ModelSource, dequantised_folder, file_sha256, verify
+from ttt.store import ArtifactStore, CorruptFileError, read_tensors, validate_id
 
 BACKEND = "hf"
 DEFAULT_IMPORT_ID = "smollm2"
@@ -45,22 +47,58 @@ def load_folder(source: ModelSource, sha256: str) -> Any:
     return dequantised_folder(path, sha256) if source.is_gguf() else path
 
 
+def core_weights_sha256(source_sha256: str, adapter_shas: list[str]) -> str:
+    """The identity of a core: the source's sha256, then each merged adapter's, in order."""
+    if not adapter_shas:
+        return source_sha256
+    return hashlib.sha256("\0".join([source_sha256, *adapter_shas]).encode()).hexdigest()
+
+
+def load_adapters(meta: dict[str, Any], model_dir: Path | None) -> list[CoreAdapter]:
+    """The model's core adapters (``meta["core_adapters"]``), each checked by sha256."""
+    out = []
+    for spec in meta.get("core_adapters") or []:
+        if model_dir is None:
+            raise CorruptFileError("a model with core adapters needs its folder to load them")
+        path = model_dir / str(spec["file"])
+        if not path.is_file():
+            raise CorruptFileError(f"{path}: core adapter file missing")
+        if file_sha256(path) != spec["sha256"]:
+            raise CorruptFileError(f"{path}: core adapter does not match its recorded sha256")
+        out.append(
+            CoreAdapter(read_tensors(path), alpha=float(spec["alpha"]), rank=int(spec["rank"]))
+        )
+    return out
+
+
 def load_pretrained(
-    meta: dict[str, Any], *, device: str = "cpu", dtype: str | None = None
+    meta: dict[str, Any],
+    *,
+    model_dir: Path | None = None,
+    device: str = "cpu",
+    dtype: str | None = None,
 ) -> HfCausalLm:
-    """An ``HfCausalLm`` for an imported model's meta (source verified by sha256)."""
+    """An ``HfCausalLm`` for an imported model's meta: the source verified by sha256, its
+    core adapters (if any) verified and merged."""
     mid = str(meta.get("model_id", ""))
     try:
         source = ModelSource.from_dict(meta.get("source"))
         lora = LoraSettings.from_dict(meta.get("lora") or {})
-        sha = str(meta["weights_sha256"])
+        sha = str(meta.get("source_sha256") or meta["weights_sha256"])
     except (KeyError, ValueError) as e:
         raise CorruptFileError(f"text model {mid!r}: meta.json is not a valid import ({e})") from e
     if dtype is None:
         dtype = "bfloat16" if str(device).startswith("cuda") else "float32"
+    adapters = load_adapters(meta, model_dir)
     folder = load_folder(source, sha)
     return HfCausalLm.load(
-        folder, lora, model_id=mid, meta=meta, device=device, dtype=_dtype(dtype)
+        folder,
+        lora,
+        model_id=mid,
+        meta=meta,
+        device=device,
+        dtype=_dtype(dtype),
+        core_adapters=adapters,
     )
 
 
@@ -99,6 +137,7 @@ def import_model(
         "rejected": False,
         "source": source.to_dict(),
         "source_info": source.describe(),
+        "source_sha256": sha,
         "weights_sha256": sha,
         "lora": lora.to_dict(),
         **registry.created_now(),

@@ -215,7 +215,7 @@ def load_model(
     if backend_of(meta) == "hf":
         from ttt.models.pretrained import load_pretrained
 
-        return load_pretrained(meta, device=device)
+        return load_pretrained(meta, model_dir=model_dir(store, mid), device=device)
     return load_tinylm(store, mid, device=device)
 
 

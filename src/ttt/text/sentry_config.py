@@ -24,7 +24,7 @@ OBJECTIVES = ("ar", "mlm")
 OPTIMIZERS = ("muon", "adamw")
 THROTTLED_COMMIT = "throttled_commit"
 MAX_LR = 10.0
-MAX_STEPS_PER_UPDATE = 256
+MAX_STEPS_PER_UPDATE = 100
 
 
 # ---------------------------------------------------------------------------- config
