@@ -453,6 +453,53 @@ def import_cmd(
     )
 
 
+@app.command("align")
+def align_cmd(
+    base: str = typer.Option("smollm2", "--base", help="The imported (hf) model to align."),
+    model_id: str = typer.Option("smollm2-aligned", "--id", help="Id of the aligned model."),
+    sets: list[str] | None = typer.Option(
+        None, "--set", help="AlignConfig field, key=value (steps, lr, rank, n_benign, ...)."
+    ),
+    reference_windows: int = typer.Option(16, min=0, help="OOD reference windows (0: none)."),
+    device: str = DeviceOpt,
+    threads: int | None = ThreadsOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the model id."),
+    artifacts_root: Path | None = ArtifactsRoot,
+) -> None:
+    """Train a refusing base of our own (a core adapter on refusals to AdvBench train
+    behaviours and the base's own replies to benign requests); report refusal and
+    over-refusal on held-out splits. Runs data-parallel under torchrun."""
+    from ttt.models.align import AlignConfig, align
+    from ttt.models.distributed import env_rank
+
+    _set_threads(threads)
+    store = get_store(artifacts_root)
+    main = env_rank() == 0
+    with domain_errors():
+        cfg = AlignConfig.from_dict(parse_kv(sets, "--set"))
+        meta = align(
+            store,
+            base,
+            model_id,
+            cfg,
+            reference_windows=reference_windows,
+            log=(lambda m: None) if quiet or not main else (lambda m: console.print(m)),
+            device=device,
+        )
+    if not main:
+        return
+    if quiet:
+        typer.echo(meta["model_id"])
+        return
+    a = meta["align"]
+    console.print(
+        f"aligned [bold]{meta['model_id']}[/]: refusal on held-out harmful "
+        f"{a['before']['refusal_harmful']:.2f} -> {a['after']['refusal_harmful']:.2f}, "
+        f"over-refusal on held-out benign {a['before']['over_refusal_benign']:.2f} -> "
+        f"{a['after']['over_refusal_benign']:.2f} ({a['seconds']} s)"
+    )
+
+
 @app.command("promote")
 def promote_cmd(
     model_id: str = typer.Argument(..., help="Model to make eligible as the default."),

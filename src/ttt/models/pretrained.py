@@ -146,17 +146,26 @@ def import_model(
     lm = load_pretrained(meta)
     meta.update(lm.describe())
     meta["backend"] = BACKEND
-    if reference_windows > 0:
-        ex = text_examples(
-            lm, reference_texts(), chunk_tokens=REFERENCE_CHUNK_TOKENS, n_windows=reference_windows
-        )
-        meta["reference"] = chunk_reference(lm, ex, chunk_tokens=REFERENCE_CHUNK_TOKENS)
-        meta["chat_reference"] = chunk_reference(lm, chat_examples(lm), chunk_tokens=0)
+    meta.update(measure_references(lm, reference_windows))
     meta["import_seconds"] = round(time.perf_counter() - t0, 2)
     with store.lock(registry.KIND, model_id, timeout=5.0):
         store.create_item(registry.KIND, model_id)
         registry.write_meta(store, model_id, meta)
     return registry.read_meta(store, model_id)
+
+
+def measure_references(lm: HfCausalLm, windows: int) -> dict[str, Any]:
+    """The OOD references of a pretrained model (none when ``windows`` is 0): ``reference``
+    on windows of built-in text, ``chat_reference`` on ordinary chat messages."""
+    if windows <= 0:
+        return {}
+    ex = text_examples(
+        lm, reference_texts(), chunk_tokens=REFERENCE_CHUNK_TOKENS, n_windows=windows
+    )
+    return {
+        "reference": chunk_reference(lm, ex, chunk_tokens=REFERENCE_CHUNK_TOKENS),
+        "chat_reference": chunk_reference(lm, chat_examples(lm), chunk_tokens=0),
+    }
 
 
 def default_source() -> ModelSource:
