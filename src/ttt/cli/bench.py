@@ -220,3 +220,83 @@ def bench_chat_cmd(
         for mid in ids:
             row = bench_chat_model(store, mid, turns=turns, gen_tokens=gen_tokens, device=device)
             typer.echo(json.dumps(row, default=str))
+
+
+def _prompts_file(path: Path | None) -> list[str] | None:
+    """JSONL of {"id", "prompt"} (a researcher's own harmful or benign set)."""
+    if path is None:
+        return None
+    from ttt.store import CorruptFileError, NotFoundError
+
+    if not path.is_file():
+        raise NotFoundError(f"{path}: file not found")
+    out = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CorruptFileError(f"{path}: line {i}: invalid JSON ({e})") from e
+        if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str):
+            raise CorruptFileError(f'{path}: line {i}: needs {{"id", "prompt"}}')
+        out.append(rec["prompt"])
+    if not out:
+        raise CorruptFileError(f"{path}: no prompts")
+    return out
+
+
+@app.command("jailbreak")
+def bench_jailbreak_cmd(
+    model: str = typer.Option("smollm2-aligned", "--model", "-m", help="The refusing model."),
+    base: str = typer.Option(
+        "smollm2", "--base", help="The unaligned model whose compliant replies the attack uses."
+    ),
+    trials: int = typer.Option(8, min=1, help="Independent seeded attack trials per defence."),
+    updates: int = typer.Option(10, min=1, help="Writes per attack stream."),
+    threat: str = typer.Option("mixed", help="mixed, compliance, identity or benign."),
+    defences: str = typer.Option(
+        "none,gate,rollback,spfw,all", help="Defences to measure, comma-separated."
+    ),
+    harmful: Path | None = typer.Option(
+        None, "--harmful", help='Held-out harmful requests, JSONL {"id", "prompt"}.'
+    ),
+    benign: Path | None = typer.Option(
+        None, "--benign", help='Held-out benign requests, JSONL {"id", "prompt"}.'
+    ),
+    seed: int = typer.Option(0, min=0, help="Seed of the trials."),
+    quick: bool = typer.Option(False, "--quick", help="A few minutes: 2 trials, 3 updates."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON lines."),
+    artifacts_root: Path | None = ArtifactsRoot,
+) -> None:
+    """Refusal erosion by test-time training, per defence: ASR@10 with a bootstrap CI over
+    trials, refusal after each update, benign adaptation kept, over-refusal, commit rate,
+    detection latency (ttt.text.jailbreak)."""
+    from ttt.models import registry
+    from ttt.text.jailbreak import JailbreakConfig, bench_jailbreak
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    log = (lambda m: None) if as_json else (lambda m: console.print(m))
+    store = get_store(artifacts_root)
+    with domain_errors():
+        if quick:
+            jcfg = JailbreakConfig(
+                trials=2, updates=3, threat=threat, defences=("none", "all"), curve_requests=2,
+                reply_tokens=16, benign_requests=2, memory_facts=1, attack_pool=4, seed=seed,
+            )  # fmt: skip
+        else:
+            jcfg = JailbreakConfig(
+                trials=trials, updates=updates, threat=threat,
+                defences=tuple(d for d in defences.split(",") if d), seed=seed,
+            )  # fmt: skip
+        lm = registry.load_model(store, model)
+        ref = registry.load_model(store, base)
+        rows = bench_jailbreak(
+            lm, ref, jcfg, harmful=_prompts_file(harmful), benign=_prompts_file(benign), log=log
+        )
+    for row in rows:
+        typer.echo(json.dumps(row, default=str))
