@@ -231,6 +231,25 @@ class HfTokenizer:
     def special_id(self, token: str) -> int | None:
         return self._template.token_to_id(token)
 
+    def conversation(self, messages: Sequence[tuple[str, str]]) -> list[int]:
+        """Ids of a whole conversation ``[(role, text), ...]`` in the chat template, ending
+        with the assistant header. The template is rendered once around a sentinel per
+        message; every text is encoded with control tokens split, as a single message is."""
+        marks = [f"\ue000ttt-message-{i}\ue001" for i in range(len(messages))]
+        s = self._hf.apply_chat_template(
+            [{"role": r, "content": m} for (r, _), m in zip(messages, marks, strict=True)],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        if not isinstance(s, str) or any(s.count(m) != 1 for m in marks):
+            raise ValueError("the chat template does not place every message once")
+        ids: list[int] = []
+        rest = s
+        for (_, text), mark in zip(messages, marks, strict=True):
+            head, rest = rest.split(mark)
+            ids += [*self._template.encode(head, add_special_tokens=False).ids, *self.encode(text)]
+        return ids + list(self._template.encode(rest, add_special_tokens=False).ids)
+
     def template_pieces(self, generation: bool) -> tuple[list[int], list[int]]:
         """Ids before and after the user message in a one-message conversation (with the
         assistant header when ``generation``)."""

@@ -172,6 +172,15 @@ def chat_prompt(lm: FastWeightLm, user_text: str) -> list[int]:
     return [*pre, *lm.tokenizer.encode(user_text), *post]
 
 
+def conversation_prompt(lm: FastWeightLm, messages: Sequence[tuple[str, str]]) -> list[int]:
+    """Ids that ask ``lm`` for the next reply of a whole conversation ``[(role, text), ...]``
+    (its chat template; a model without one reads the texts one per line)."""
+    render = getattr(lm.tokenizer, "conversation", None)
+    if render is not None:
+        return list(render(messages))
+    return lm.tokenizer.encode("\n".join(text for _, text in messages))
+
+
 def weighted_mean(per_token: Tensor, weights: Tensor | None) -> Tensor:
     """Mean of per-token losses (T,), weighted when ``weights`` (T,) is given."""
     if weights is None:

@@ -11,8 +11,9 @@ fact of the same kind (the control). Three conditions, measured in the same run:
 
 * ``fast_weights``: the session's fast weights after the writes;
 * ``no_update``: the same model with updates off (the fresh fast weights = the base model);
-* ``in_context``: the base model with every told turn in its context window (one user message
-  holding the turns, then the question): the in-context reference.
+* ``in_context``: the base model with every told turn in its context window (the turns as
+  earlier user messages, each acknowledged by the assistant with "Noted.", then the
+  question): the in-context reference.
 
 Per row: ``recall`` (the reply contains the answer), ``binding`` (the reply contains its own
 answer and no other told fact's), ``wrong_fact`` (another told fact's answer appears),
@@ -34,7 +35,7 @@ import torch
 
 from ttt.models.generate import generate_ids
 from ttt.models.pretrained import reference_texts
-from ttt.models.protocol import FastWeightLm, chat_prompt, weighted_mean
+from ttt.models.protocol import FastWeightLm, chat_prompt, conversation_prompt, weighted_mean
 from ttt.models.reference import text_examples
 from ttt.text.facts import distractors, sample_facts
 from ttt.text.monitor import SentryConfig, SentryMonitor
@@ -155,9 +156,17 @@ def run_one(
                             "commit_rate": None, "seconds": time.perf_counter() - t0}  # fmt: skip
     if "in_context" in conditions:
         t0 = time.perf_counter()
-        ctx = "\n".join(turns)
-        rq = _ask(lm, [f"{ctx}\n{q}" for q in questions], bcfg.max_tokens)
-        rc = _ask(lm, [f"{ctx}\n{q}" for q in cq], bcfg.max_tokens)
+        history = [m for t in turns for m in (("user", t), ("assistant", "Noted."))]
+
+        def ask_in_context(qs: Sequence[str]) -> list[str]:
+            return [
+                generate_ids(
+                    lm, conversation_prompt(lm, [*history, ("user", q)]), bcfg.max_tokens, 0.0, None
+                )[1]
+                for q in qs
+            ]
+
+        rq, rc = ask_in_context(questions), ask_in_context(cq)
         out["in_context"] = {**score(facts, rq, rc, controls), "ppl_before": ppl_before,
                              "ppl_after": ppl_before, "commit_rate": None,
                              "seconds": time.perf_counter() - t0}  # fmt: skip
