@@ -405,6 +405,17 @@ class HfCausalLm:
     def plastic_config(self) -> dict[str, Any]:
         return {"kind": "lora", **self.lora.to_dict()}
 
+    @torch.no_grad()
+    def set_initial(self, tensors: Mapping[str, Tensor]) -> None:
+        """A fresh session's fast weights become ``tensors`` (a sleep's adapter residual)."""
+        if set(tensors) != set(self._plastic):
+            raise ValueError("the fast-weight start does not fit this model's LoRA layout")
+        for n, p in self._plastic.items():
+            if tensors[n].shape != p.shape:
+                raise ValueError(f"fast-weight start {n!r} has shape {tuple(tensors[n].shape)}")
+            self._initial[n] = tensors[n].to(p.device, p.dtype).clone()
+            p.copy_(self._initial[n])
+
     def for_writing(self) -> None:
         self.model.eval()
 

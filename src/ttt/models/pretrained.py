@@ -91,7 +91,7 @@ def load_pretrained(
         dtype = "bfloat16" if str(device).startswith("cuda") else "float32"
     adapters = load_adapters(meta, model_dir)
     folder = load_folder(source, sha)
-    return HfCausalLm.load(
+    lm = HfCausalLm.load(
         folder,
         lora,
         model_id=mid,
@@ -100,6 +100,13 @@ def load_pretrained(
         dtype=_dtype(dtype),
         core_adapters=adapters,
     )
+    init = meta.get("fast_init")
+    if init:
+        path = (model_dir or Path(".")) / str(init["file"])
+        if not path.is_file() or file_sha256(path) != init["sha256"]:
+            raise CorruptFileError(f"{path}: fast-weight start missing or not its recorded sha256")
+        lm.set_initial(read_tensors(path))
+    return lm
 
 
 def reference_texts() -> list[str]:

@@ -30,8 +30,9 @@
    ``ttt lm reject`` withdraws it) plus ``sleep_manifest.json`` (inputs, every decision,
    metrics) and ``sleep_data.safetensors`` (the exact session token stream it was trained on).
 
-Not implemented: the "adapter residual" (initialising next-day fast weights from the
-consolidated delta); the candidate's context net is the parent's.
+For an imported (HF) model the consolidation goes into a new core LoRA adapter instead
+(``ttt.text.sleep_hf``), and ``residual=True`` makes that adapter the starting fast weights of
+the next day's sessions (the adapter residual) instead of merging it.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ from ttt import __version__
 from ttt.configs import from_dict
 from ttt.models import registry
 from ttt.models.corpus import Corpus, TokenBuffer
-from ttt.models.reference import reference_z, tinylm_reference
+from ttt.models.protocol import FastWeightLm
+from ttt.models.reference import chat_examples, reference_z, tinylm_reference
 from ttt.models.registry import KIND, SLEEP_CANDIDATE, WEIGHTS_FILE
 from ttt.models.tiny import TinyLmBackend
 from ttt.models.tinylm import TinyLm
@@ -74,11 +76,11 @@ from ttt.store import (
     StoreError,
     new_id,
     read_json,
-    read_jsonl,
     validate_id,
     write_json,
     write_tensors,
 )
+from ttt.text.chat_store import TRACE_FILE, committed_records
 
 METHODS = ("ewc", "replay")
 SESSIONS_KIND = "text_sessions"
@@ -126,6 +128,7 @@ class SleepConfig:
     auditor: dict[str, Any] = field(default_factory=dict)  # AuditorConfig fields
     candidate_id: str | None = None  # default: a fresh "sleep-..." id
     device: str = "cpu"
+    residual: bool = False  # HF models: the adapter starts next sessions' fast weights
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ValueError:
@@ -184,6 +187,8 @@ class SleepConfig:
                 validate_id(self.candidate_id, what="candidate id")
             except StoreError as e:
                 raise ValueError(f"SleepConfig.candidate_id: {e}") from e
+        if not isinstance(self.residual, bool):
+            raise bad("residual", "must be true or false")
         if not isinstance(self.device, str) or not self.device:
             raise bad("device", "must be a device name such as 'cpu' or 'cuda'")
 
@@ -241,7 +246,8 @@ def harvest(
                 raise SleepError(f"text session {sid!r} cannot feed {model_id!r}: {why}")
             skipped.append({"session_id": sid, "reason": why})
             continue
-        trace = read_jsonl(d / "trace.jsonl") if (d / "trace.jsonl").exists() else []
+        # Only committed turns: a record a killed turn left behind is not a memory.
+        trace = committed_records(d, TRACE_FILE, int(meta.get("n_turns", 0)))
         used.append(sid)
         for rec in trace:
             memories.append(Memory.from_trace(sid, rec))
@@ -252,27 +258,33 @@ def harvest(
 
 
 class PromptSignals:
-    """OOD inputs of the gate for one prompt, as the live Sentry measures a chunk: the AR
-    loss from a fresh state and fresh context net, and the gradient norm of that loss on the
-    plastic parameters (write pressure), both as z-scores against the model's reference."""
+    """OOD inputs of the gate for one prompt, as a chat write measures it: the loss of the
+    message (inside the chat template for an HF model) under a fresh session's fast weights,
+    and the gradient norm of that loss on the fast weights (write pressure), both as z-scores
+    against the model's reference. Works through the model protocol (any backend); the
+    model's live fast weights are restored after every call."""
 
-    def __init__(self, lm: TinyLmBackend, reference: Mapping[str, Any] | None) -> None:
-        self.model = copy.deepcopy(lm.model).cpu().eval()
-        self.model.reset_context()
-        self.model.freeze_core()
-        self.tokenizer = lm.tokenizer
+    def __init__(self, lm: FastWeightLm, reference: Mapping[str, Any] | None) -> None:
+        self.lm = lm
         self.reference = reference
-        self.plastic = list(self.model.plastic_parameters().values())
+        self.initial = lm.initial_plastic()
 
     def __call__(self, text: str) -> dict[str, float]:
-        ids = self.tokenizer.encode(text)
-        if not ids or self.reference is None:
+        if not self.lm.tokenizer.encode(text) or self.reference is None:
             return {}
-        x = torch.tensor([[self.tokenizer.bos_id, *ids[:-1]]], dtype=torch.long)  # (1, T)
-        y = torch.tensor([ids], dtype=torch.long)  # (1, T)
-        logits, _ = self.model(x)  # (1, T, V)
-        loss = F.cross_entropy(logits[0], y[0])
-        grads = torch.autograd.grad(loss, self.plastic)
+        plastic = self.lm.plastic()
+        saved = {n: p.detach().clone() for n, p in plastic.items()}
+        try:
+            with torch.no_grad():
+                for n, p in plastic.items():
+                    p.copy_(self.initial[n])
+            prep = self.lm.prepare(chat_examples(self.lm, [text])[0])
+            loss = self.lm.example_losses([prep])[0]
+            grads = torch.autograd.grad(loss, list(plastic.values()))
+        finally:
+            with torch.no_grad():
+                for n, p in plastic.items():
+                    p.copy_(saved[n])
         gnorm = float(torch.stack([g.double().pow(2).sum() for g in grads]).sum().sqrt())
         out = {}
         lz = reference_z(float(loss.detach()), self.reference.get("loss"))
@@ -557,6 +569,12 @@ def run_sleep(
     trained); ``cancel()`` is polled every step: a cancelled sleep writes no candidate and
     returns ``SleepResult(None, {"status": "cancelled", ...})`` (flagged prompts found before
     the cancel stay recorded)."""
+    if registry.backend_of(registry.read_meta(store, model_id)) == "hf":
+        from ttt.text.sleep_hf import run_sleep_hf
+
+        return run_sleep_hf(store, model_id, cfg, progress=progress, cancel=cancel)
+    if cfg.residual:
+        raise SleepError("the adapter residual needs an imported (hf) model with LoRA fast weights")
     t_start = time.perf_counter()
     lm = registry.load_tinylm(store, model_id, device="cpu")
     meta = lm.meta
