@@ -73,6 +73,12 @@ def sleep_cmd(
         "llm_on_error=reject, reject_rolled_back=true.",
     ),
     candidate_id: str | None = typer.Option(None, "--id", help="Candidate model id."),
+    residual: bool = typer.Option(
+        False,
+        "--residual",
+        help="Imported (hf) models: keep the consolidated adapter as the next sessions' "
+        "starting fast weights (adapter residual) instead of merging it into the core.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
@@ -100,6 +106,7 @@ def sleep_cmd(
             compare_replay=not no_baseline,
             auditor=auditor,
             candidate_id=candidate_id,
+            residual=residual,
         )
         try:
             with progress_bar("sleep", enabled=not as_json) as update:
