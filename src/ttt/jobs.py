@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ttt.store import (
+    AlreadyExistsError,
     ArtifactStore,
     NotFoundError,
     StoreError,
@@ -501,9 +502,36 @@ class JobManager:
         self._thread: threading.Thread | None = None
 
     # public API
-    def submit(self, kind: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def check_claim(self, claim: tuple[str, str] | None) -> None:
+        """``AlreadyExistsError`` when an active job of this manager will make the item
+        ``claim`` = (store kind, id): a second request for the same new id is refused at once
+        instead of failing later in its job."""
+        if claim is None:
+            return
+        for job in self.active():
+            if job.get("claim") == list(claim):
+                raise AlreadyExistsError(
+                    f"{claim[0]} {claim[1]!r} is already being made by job {job['job_id']}"
+                )
+
+    def submit(
+        self,
+        kind: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        claim: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Queue a job. ``claim``: the (store kind, id) of the item it will create (see
+        ``check_claim``)."""
         if kind not in JOB_KINDS:
             raise ValueError(f"unknown job kind {kind!r} (known: {', '.join(sorted(JOB_KINDS))})")
+        with self._lock:
+            self.check_claim(claim)
+            return self._submit(kind, params, claim)
+
+    def _submit(
+        self, kind: str, params: Mapping[str, Any] | None, claim: tuple[str, str] | None
+    ) -> dict[str, Any]:
         jid = new_id("job")
         d = self.store.create_item(KIND, jid)
         job = {
@@ -520,6 +548,8 @@ class JobManager:
             "pid": None,
             "owner_pid": os.getpid(),
         }
+        if claim is not None:
+            job["claim"] = list(claim)
         _write_job(d, job)
         _log(d, "submitted", kind=kind)
         with self._lock:

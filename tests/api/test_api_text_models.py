@@ -158,7 +158,7 @@ def test_train_refuses_a_symlink_out_of_a_corpus_folder(tc: Any, tmp_path: Path)
     secret.write_text("not for you\n", encoding="utf-8")
     (tmp_path / "artifacts" / "corpora" / "notes" / "link.txt").symlink_to(secret)
     r = tc.post("/api/text_models/train", json={"corpus": ["corpora/notes"]})
-    assert r.status_code == 400 and "links outside" in r.json()["detail"]
+    assert r.status_code == 403 and "links outside" in r.json()["detail"]
 
 
 def test_train_validates_the_body(tc: Any) -> None:

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from ttt import __version__
 from ttt.api.cache import FileCache
+from ttt.api.contract import install_openapi
 from ttt.api.deps import ApiContext
 from ttt.api.errors import install_error_handlers
 from ttt.api.guard import HostOriginMiddleware, HostRules
@@ -72,6 +73,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
     # No route matched (and no other method of a matching path): the dashboard's files.
     app.router.default = DashboardFiles(settings.dashboard_dist)
     # Added innermost first: Host/Origin (outermost) -> CORS -> token -> body limit -> app.

@@ -3,7 +3,8 @@
 
     ValueError (bad parameters)                    -> 422
     NotFoundError                                  -> 404
-    InvalidIdError, PathEscapeError                -> 400
+    InvalidIdError                                 -> 400
+    PathEscapeError (a path outside what may be read) -> 403
     AlreadyExistsError, LockTimeoutError           -> 409
     ModelStateError (e.g. promoting a failed model) -> 409
     CorruptFileError, SchemaVersionError, other StoreError -> 500 (the message names the file)
@@ -19,6 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from ttt.store import (
     AlreadyExistsError,
@@ -39,7 +41,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     ModelStateError: 409,
     NotFoundError: 404,
     InvalidIdError: 400,
-    PathEscapeError: 400,
+    PathEscapeError: 403,
     AlreadyExistsError: 409,
     LockTimeoutError: 409,
     CorruptFileError: 500,
@@ -65,8 +67,22 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    headers = getattr(exc, "headers", None)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts on this path (a 405's ``Allow``: Starlette
+    names only the methods of the first route that matched the path)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    methods.discard("HEAD")  # implied by GET, and not an operation of the OpenAPI document
+    return sorted(methods)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -22,6 +22,7 @@ from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
+from ttt.api.contract import sse_responses
 from ttt.api.deps import Store
 from ttt.api.errors import status_for
 from ttt.api.models.chat import (
@@ -273,16 +274,14 @@ async def message_stream(
 @router.post(
     "/{session_id}/messages",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "model": ChatStreamDoc,
-            "description": "text/event-stream: `token` events with the reply as it is "
-            "sampled (their texts joined are the reply), then one `turn` event with the "
-            "turn's trace record (gate decisions and write status of every prompt chunk). "
-            "A failure after the stream started ends it with one `error` event "
-            "{status, detail} instead of the turn.",
-        }
-    },
+    responses=sse_responses(
+        ChatStreamDoc,
+        "text/event-stream: `token` events with the reply as it is "
+        "sampled (their texts joined are the reply), then one `turn` event with the "
+        "turn's trace record (gate decisions and write status of every prompt chunk). "
+        "A failure after the stream started ends it with one `error` event "
+        "{status, detail} instead of the turn.",
+    ),
 )
 async def send_chat_message(
     session_id: str, body: ChatMessageRequest, store: Store

@@ -9,6 +9,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ttt.api.contract import sse_responses
 from ttt.api.deps import ApiContext, Ctx, Jobs, SessionId, Store
 from ttt.api.models.common import ERROR_RESPONSES
 from ttt.api.models.jobs import Job
@@ -35,6 +36,7 @@ from ttt.api.readers import (
     runs_of,
     session_dir,
     sort_items,
+    sort_values,
 )
 from ttt.api.sse import SSE_HEADERS, LiveTail
 from ttt.jobs import JobManager
@@ -55,7 +57,11 @@ def list_sessions(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     sort: Annotated[
-        str, Query(description=f"One of {', '.join(SORT_KEYS)}; '-' prefix = descending.")
+        str,
+        Query(
+            description="A field; '-' prefix = descending.",
+            json_schema_extra={"enum": sort_values(SORT_KEYS)},
+        ),
     ] = "-created_at",
 ) -> SessionList:
     """Paginated summaries; a session whose files cannot be read is listed in ``errors``."""
@@ -118,7 +124,7 @@ def create_session(body: SessionCreate, store: Store, jobs: Jobs) -> Job:
         {"env": body.env_overrides, "plasticity": body.plasticity_overrides},
     )
     params = {**body.model_dump(exclude_none=True), "session_id": sid}
-    return Job.model_validate(jobs.submit("create_session", params))
+    return Job.model_validate(jobs.submit("create_session", params, claim=("sessions", sid)))
 
 
 @router.post("/{session_id}/run", response_model=Job, status_code=202)
@@ -154,7 +160,7 @@ def fork_session(session_id: SessionId, body: ForkRequest, store: Store, jobs: J
     if body.overrides is not None:
         params["overrides"] = body.overrides.model_dump(exclude_none=True)
         _check_overrides(store, session_id, params["overrides"])
-    return Job.model_validate(jobs.submit("fork_session", params))
+    return Job.model_validate(jobs.submit("fork_session", params, claim=("sessions", new_sid)))
 
 
 @router.post("/{session_id}/ghost", response_model=GhostOut)
@@ -217,16 +223,14 @@ def files(session_id: SessionId, store: Store) -> FileList:
 @router.get(
     "/{session_id}/live",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "model": LiveStreamEvents,
-            "description": "text/event-stream following the running run's live.jsonl: "
-            "`status` first, then `rows` (id = byte offset, for Last-Event-ID) and `event` "
-            "as they are written, and a final `status` when the run ends. With no running "
-            "run the stream waits up to `wait_s` for one, then sends status `idle` and ends. "
-            "The schema lists the data of each event name.",
-        }
-    },
+    responses=sse_responses(
+        LiveStreamEvents,
+        "text/event-stream following the running run's live.jsonl: "
+        "`status` first, then `rows` (id = byte offset, for Last-Event-ID) and `event` "
+        "as they are written, and a final `status` when the run ends. With no running "
+        "run the stream waits up to `wait_s` for one, then sends status `idle` and ends. "
+        "The schema lists the data of each event name.",
+    ),
 )
 async def live(
     session_id: SessionId,

@@ -194,5 +194,5 @@ def start_sleep(body: SleepStartRequest, ctx: Ctx, jobs: Jobs) -> SleepStarted:
             f"({len(used)} matching session(s) with no turns, {len(skipped)} of other models)"
         )
     params = {**cfg.to_dict(), "model_id": mid, "threads": body.threads}
-    job = Job.model_validate(jobs.submit(JOB_KIND, params))
+    job = Job.model_validate(jobs.submit(JOB_KIND, params, claim=(registry.KIND, cid)))
     return SleepStarted(candidate_id=cid, job_id=job.job_id, job=job)

@@ -14,6 +14,7 @@ from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ttt.api.contract import sse_responses
 from ttt.api.deps import Ctx, Jobs, Store
 from ttt.api.models.common import ERROR_RESPONSES
 from ttt.api.models.jobs import Job
@@ -244,15 +245,13 @@ class TrainTail:
 @router.get(
     "/{model_id}/stream",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "model": TrainStreamEvents,
-            "description": "text/event-stream: a `status` event, then `rows` events with new "
-            "train_log.jsonl records (and `status` when it changes) until the model stops "
-            "training; a final `status`. A model that does not exist yet (a job just started) "
-            "is waited for up to `wait_s`, then one `missing` event ends the stream.",
-        }
-    },
+    responses=sse_responses(
+        TrainStreamEvents,
+        "text/event-stream: a `status` event, then `rows` events with new "
+        "train_log.jsonl records (and `status` when it changes) until the model stops "
+        "training; a final `status`. A model that does not exist yet (a job just started) "
+        "is waited for up to `wait_s`, then one `missing` event ends the stream.",
+    ),
 )
 async def stream_train_log(
     model_id: str,
@@ -279,7 +278,7 @@ def start_training(body: TrainLmRequest, ctx: Ctx, jobs: Jobs) -> Job:
         raise HTTPException(409, f"text model {mid!r} already exists")
     corpus = resolve_corpus(body.corpus, store.root, ctx.settings.corpus_dirs)
     params = {**body.model_dump(exclude_none=True), "corpus": corpus, "model_id": mid}
-    return Job.model_validate(jobs.submit("train_lm", params))
+    return Job.model_validate(jobs.submit("train_lm", params, claim=(registry.KIND, mid)))
 
 
 def _generate(store: ArtifactStore, mid: str, body: GenerateRequest) -> GenerateOut:
