@@ -17,11 +17,15 @@ the job's params as ``spool: [kind, item_id]``, read and deleted by the work
 Each job runs in its own worker process (multiprocessing *spawn* context: no state shared
 with the server, never on its event loop). The work receives ``progress(done, total)`` and
 ``cancel() -> bool``; a cancelled job that does not stop within the grace period is
-terminated. A job whose worker died without reporting is ``failed`` with the reason.
+terminated. A job whose worker died without reporting (killed, out of memory, the machine
+restarted, the server that queued it stopped) is ``interrupted``, with the reason: it is
+found on every read and listing, by the worker's pid *and* that process's start time (so a
+recycled pid does not keep a dead job "running").
 
     manager = JobManager(store_root)
     job_id = manager.submit("run_session", {"session_id": "s1", "steps": 500})
     manager.get(job_id)["status"]      # queued | running | completed | failed | cancelled
+                                       # | interrupted
     manager.cancel(job_id)
 
 ``read_job``, ``list_jobs`` and ``request_cancel`` work on the files alone (for the CLI).
@@ -46,6 +50,7 @@ from ttt.store import (
     AlreadyExistsError,
     ArtifactStore,
     NotFoundError,
+    PathEscapeError,
     StoreError,
     append_jsonl,
     atomic_write_text,
@@ -56,15 +61,16 @@ from ttt.store import (
 )
 
 KIND = "jobs"
-QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = (
+QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = (
     "queued",
     "running",
     "completed",
     "failed",
     "cancelled",
+    "interrupted",
 )
 ACTIVE = frozenset({QUEUED, RUNNING})
-TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED, INTERRUPTED})
 PROGRESS_MIN_INTERVAL_S = 0.25
 CANCEL_POLL_INTERVAL_S = 0.1
 
@@ -186,6 +192,7 @@ def _train_lm(
 
     from ttt.text.train import corpus_from_args, train_model
 
+    _check_not_private(store, p.get("corpus") or [])
     torch.set_num_threads(max(1, int(p.get("threads") or 1)))
     overrides: dict[str, Any] = {}
     for key in ("steps", "lr", "seed"):
@@ -202,6 +209,21 @@ def _train_lm(
         cancel=cancel,
     )
     return {"model_id": result.model_id, "status": result.status, "step": result.step}
+
+
+def _check_not_private(store: ArtifactStore, paths: list[str]) -> None:
+    """Again in the worker (a symlink may have changed since the API checked): no corpus
+    file resolves under the store's private folders (``.spool``, ``.locks``, temp files)."""
+    from ttt.text.corpus import find_files
+
+    for raw in paths:
+        path = Path(raw)
+        for f in [path, *(find_files(path) if path.is_dir() else [])]:
+            hidden = store.private_part(f.resolve())
+            if hidden:
+                raise PathEscapeError(
+                    f"corpus file {str(f)!r} is under {hidden!r}, a hidden store folder"
+                )
 
 
 def _sentry_run(
@@ -301,15 +323,31 @@ def _cancel_flag(d: Path) -> Path:
     return d / "cancel"
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22);
+    None where /proc is not available or the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2 (the command) may hold spaces and parentheses: split after its closing ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _pid_alive(pid: Any, started: Any = None) -> bool:
+    """Is process ``pid`` alive, and (when ``started`` was recorded) the same process?"""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    if started is not None:
+        now = process_start(pid)
+        return now is None or now == started  # None: no /proc, trust the pid
     return True
 
 
@@ -334,7 +372,7 @@ def read_job(store: ArtifactStore, job_id: str) -> dict[str, Any]:
 
 
 def _orphan_reason(job: dict[str, Any]) -> str | None:
-    if job["status"] == RUNNING and not _pid_alive(job.get("pid")):
+    if job["status"] == RUNNING and not _pid_alive(job.get("pid"), job.get("pid_started")):
         return f"worker process {job.get('pid')} is gone without reporting a result"
     owner = job.get("owner_pid")
     if job["status"] == QUEUED and job.get("pid") is None and owner and not _pid_alive(owner):
@@ -343,14 +381,14 @@ def _orphan_reason(job: dict[str, Any]) -> str | None:
 
 
 def _mark_dead_if_orphaned(store: ArtifactStore, job: dict[str, Any]) -> dict[str, Any]:
-    """An active job whose worker (or, while queued, whose manager) is gone: ``failed``."""
+    """An active job whose worker (or, while queued, whose manager) is gone: ``interrupted``."""
     if _orphan_reason(job) is None:
         return job
     fresh = read_job(store, job["job_id"])  # the worker may have finished in between
     reason = _orphan_reason(fresh)
     if reason is None:
         return fresh
-    return _finish(job_dir(store, job["job_id"]), fresh, FAILED, error=reason)
+    return _finish(job_dir(store, job["job_id"]), fresh, INTERRUPTED, error=reason)
 
 
 def list_jobs(store: ArtifactStore) -> list[dict[str, Any]]:
@@ -437,14 +475,16 @@ def run_job(root: str | Path, job_id: str) -> dict[str, Any]:
     rep = _Reporter(d)
     if rep.flag.exists():
         return _finish(d, job, CANCELLED, error="cancelled before it started")
-    job.update(status=RUNNING, started_at=_now(), pid=os.getpid())
+    job.update(
+        status=RUNNING, started_at=_now(), pid=os.getpid(), pid_started=process_start(os.getpid())
+    )
     _write_job(d, job)
     _log(d, "started", pid=os.getpid())
     fn = JOB_KINDS[job["kind"]]
     try:
         result = fn(store, dict(job["params"]), rep.progress, rep.cancel)
     except KeyboardInterrupt as exc:
-        status = CANCELLED if rep.flag.exists() else FAILED
+        status = CANCELLED if rep.flag.exists() else INTERRUPTED
         return _finish(d, _with_progress(job, rep), status, error=f"interrupted: {exc}")
     except Exception as exc:
         _log(d, "traceback", traceback=traceback.format_exc())
@@ -534,7 +574,7 @@ class JobManager:
     ) -> dict[str, Any]:
         jid = new_id("job")
         d = self.store.create_item(KIND, jid)
-        job = {
+        job: dict[str, Any] = {
             "job_id": jid,
             "kind": kind,
             "params": dict(params or {}),
@@ -639,7 +679,7 @@ class JobManager:
                 _finish(d, job, CANCELLED, error=f"terminated (exit code {proc.exitcode})")
             else:
                 reason = f"worker process exited with code {proc.exitcode} without a result"
-                _finish(d, job, FAILED, error=reason)
+                _finish(d, job, INTERRUPTED, error=reason)
 
     def _escalate_cancels(self, *, final: bool) -> None:
         now = time.monotonic()

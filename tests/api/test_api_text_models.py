@@ -148,7 +148,7 @@ def test_unknown_model_is_404(tc: Any) -> None:
 )
 def test_train_refuses_corpus_outside_the_root(tc: Any, corpus: list[str]) -> None:
     r = tc.post("/api/text_models/train", json={"corpus": corpus, "preset": "tiny"})
-    assert r.status_code == 400, r.text
+    assert r.status_code == 403, r.text
     assert "outside" in r.json()["detail"]
     assert tc.get("/api/jobs").json()["total"] == 0
 

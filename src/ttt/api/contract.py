@@ -72,9 +72,16 @@ def _sse_schema(doc: type[BaseModel], components: dict[str, Any]) -> dict[str, A
     ``{event, data, id?, retry?}``) for ``doc``."""
     events = []
     for name, field in doc.model_fields.items():
-        schema = TypeAdapter(field.annotation).json_schema(ref_template=_REF)
+        schema = TypeAdapter(Any if field.annotation is None else field.annotation).json_schema(
+            ref_template=_REF
+        )
         for key, sub in schema.pop("$defs", {}).items():
             components.setdefault(key, sub)
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            # A named model is a component (the dashboard's types name it), data refers to it.
+            components.setdefault(model.__name__, schema)
+            schema = {"$ref": _REF.format(model=model.__name__)}
         events.append(_event_schema(name, schema))
     return {
         "oneOf": events,

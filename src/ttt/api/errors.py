@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match
 
 from ttt.store import (
     AlreadyExistsError,
@@ -74,14 +74,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app accepts on this path (a 405's ``Allow``: Starlette
+    """Every method the OpenAPI document lists for this path (a 405's ``Allow``: Starlette
     names only the methods of the first route that matched the path)."""
+    path = request.url.path
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= set(route_methods)
-    methods.discard("HEAD")  # implied by GET, and not an operation of the OpenAPI document
+    for template, item in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {m.upper() for m in item}
     return sorted(methods)
 
 

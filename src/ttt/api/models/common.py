@@ -38,9 +38,9 @@ def _type_problem(annotation: Any, value: Any) -> str | None:
             return "must be true or false, not a number"
         return None
     if origin in (list, tuple) and isinstance(value, list):
-        args = [a for a in get_args(annotation) if a is not Ellipsis]
+        items = [a for a in get_args(annotation) if a is not Ellipsis]
         for i, item in enumerate(value):
-            inner = args[min(i, len(args) - 1)] if args else Any
+            inner = items[min(i, len(items) - 1)] if items else Any
             problem = _type_problem(inner, item)
             if problem:
                 return f"item {i} {problem}"

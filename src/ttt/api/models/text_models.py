@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ttt.api.models.common import Id, StrictModel
 
-TextModelStatus = Literal["training", "completed", "failed", "cancelled", "sleep_candidate"]
+TextModelStatus = Literal[
+    "training", "completed", "failed", "cancelled", "sleep_candidate", "interrupted"
+]
 
 
 class TextModelSummary(BaseModel):
