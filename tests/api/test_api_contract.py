@@ -199,3 +199,29 @@ def test_id_rules_are_in_the_schema_and_match_the_store() -> None:
     for value in ["a", "a.b", "a-b_c.d", "A1", "x" * 64, "a..b", "a.", ".a", "-a", "a/b", "é"]:
         fits = bool(rx.search(value)) and len(value) <= schema["maxLength"]
         assert fits == is_valid_id(value), value
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "needle"),
+    [
+        ("/api/sessions", {"plasticity_overrides": {"checks": "abc"}}, "plasticity"),
+        ("/api/sessions", {"plasticity_overrides": {"checks": []}}, "plasticity"),
+        (
+            "/api/sessions/sess-a/run",
+            {"steps": 5, "overrides": {"plasticity": {"checks": 1}}},
+            "plasticity",
+        ),
+        ("/api/sweeps", {"plasticity_overrides": {"checks": True}}, "plasticity"),
+        ("/api/sessions", {"env_overrides": {"mu": "x"}}, "mu"),
+    ],
+)
+def test_wrong_typed_config_values_are_422_not_500(
+    client, path: str, body: dict, needle: str
+) -> None:
+    """A config that does not check a field's type yet crashed on it (500); the API answers
+    422 naming the config (the config's own ValueError, naming the field, where it has one)."""
+    jobs_before = client.get("/api/jobs").json()["total"]
+    r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert needle in str(r.json()["detail"])
+    assert client.get("/api/jobs").json()["total"] == jobs_before

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -48,6 +50,22 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     SchemaVersionError: 500,
     StoreError: 500,
 }
+
+
+@contextmanager
+def user_config(what: str) -> Iterator[None]:
+    """Around building a config from request input: a config that does not check a field's
+    type yet fails with TypeError/AttributeError/KeyError on a wrong-typed value (a list
+    where it expects a mapping, ...); that is the request's fault, so it becomes a
+    ValueError (422) naming the config instead of a 500. ValueErrors pass unchanged."""
+    try:
+        yield
+    except ValueError:
+        raise
+    except (TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(
+            f"{what}: a value has the wrong type ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def status_for(exc: Exception) -> int:

@@ -24,7 +24,7 @@ from fastapi.responses import StreamingResponse
 
 from ttt.api.contract import sse_responses
 from ttt.api.deps import Store
-from ttt.api.errors import status_for
+from ttt.api.errors import status_for, user_config
 from ttt.api.models.chat import (
     ChatCreateRequest,
     ChatDeleted,
@@ -329,7 +329,9 @@ def patch_chat_safety(session_id: str, body: ChatSafetyPatch, store: Store) -> C
     sid = _sid(session_id)
     if not body.overrides:
         raise ValueError("overrides: nothing to change")
-    return detail_of(store, sid, chat.set_safety(store, sid, body.overrides))
+    with user_config("safety overrides"):
+        updated = chat.set_safety(store, sid, body.overrides)
+    return detail_of(store, sid, updated)
 
 
 @router.post("/{session_id}/turns/{turn}/flag", response_model=FlaggedPrompt)

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from ttt.api.contract import sse_responses
 from ttt.api.deps import Ctx, Jobs
+from ttt.api.errors import user_config
 from ttt.api.models.common import ERROR_RESPONSES, ItemError
 from ttt.api.models.jobs import Job
 from ttt.api.models.redteam import (
@@ -275,7 +276,8 @@ def check_redteam_config(store: ArtifactStore, config: Mapping[str, Any]) -> dic
     seeds file must be an existing file inside the artifact root (400/404 otherwise)."""
     from ttt.redteam.config import RedTeamConfig
 
-    cfg = RedTeamConfig.from_dict(dict(config))
+    with user_config("RedTeamConfig"):
+        cfg = RedTeamConfig.from_dict(dict(config))
     if cfg.seeds_file:
         path = store.user_path(cfg.seeds_file, "RedTeamConfig.seeds_file")
         if not path.is_file():

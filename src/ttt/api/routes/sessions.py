@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from ttt.api.contract import sse_responses
 from ttt.api.deps import ApiContext, Ctx, Jobs, SessionId, Store
+from ttt.api.errors import user_config
 from ttt.api.models.common import ERROR_RESPONSES
 from ttt.api.models.jobs import Job
 from ttt.api.models.runs import LiveStreamEvents
@@ -103,8 +104,10 @@ def _check_configs(
 ) -> None:
     """Validate the effective configs now (ValueError -> 422) rather than in the job."""
     ov = overrides or {}
-    EnvConfig.from_dict(apply_overrides(env, ov.get("env")))
-    PlasticityConfig.from_dict(apply_overrides(plasticity, ov.get("plasticity")))
+    with user_config("env overrides"):
+        EnvConfig.from_dict(apply_overrides(env, ov.get("env")))
+    with user_config("plasticity overrides"):
+        PlasticityConfig.from_dict(apply_overrides(plasticity, ov.get("plasticity")))
 
 
 def _check_overrides(store: ArtifactStore, session_id: str, overrides: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from ttt.api.deps import Jobs, Store
+from ttt.api.errors import user_config
 from ttt.api.models.common import ERROR_RESPONSES
 from ttt.api.models.jobs import Job
 from ttt.api.models.sweeps import SweepCreate, SweepDetail, SweepList, SweepSummary
@@ -78,9 +79,10 @@ def _check_sweep(store: ArtifactStore, p: dict[str, Any]) -> None:
     for mode in p.get("env_modes") or ["linear"]:
         for mu in grid:
             EnvConfig(mode=mode, mu=float(mu), obs_noise_std=float(p.get("noise_std", 0.0)))
-    PlasticityConfig.from_dict(
-        apply_overrides(PlasticityConfig().to_dict(), p.get("plasticity_overrides"))
-    )
+    with user_config("plasticity_overrides"):
+        PlasticityConfig.from_dict(
+            apply_overrides(PlasticityConfig().to_dict(), p.get("plasticity_overrides"))
+        )
 
 
 @router.post("", response_model=Job, status_code=202)

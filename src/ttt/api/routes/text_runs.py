@@ -28,6 +28,7 @@ from fastapi.responses import StreamingResponse
 from ttt.api.cache import FileCache
 from ttt.api.contract import sse_responses
 from ttt.api.deps import Ctx, Jobs
+from ttt.api.errors import user_config
 from ttt.api.models.common import ERROR_RESPONSES, ItemError
 from ttt.api.models.jobs import Job
 from ttt.api.models.text_runs import (
@@ -500,7 +501,8 @@ def check_sentry_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The full SentryConfig dict of a partial one; ValueError (422) naming a bad field."""
     from ttt.text.sentry import SentryConfig
 
-    return SentryConfig.from_dict(config).to_dict()
+    with user_config("SentryConfig"):
+        return SentryConfig.from_dict(config).to_dict()
 
 
 def usable_model(store: ArtifactStore, model_id: str | None) -> str:
