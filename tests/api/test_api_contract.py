@@ -225,3 +225,17 @@ def test_wrong_typed_config_values_are_422_not_500(
     assert r.status_code == 422, r.text
     assert needle in str(r.json()["detail"])
     assert client.get("/api/jobs").json()["total"] == jobs_before
+
+
+def test_405_allow_names_the_literal_resource(client) -> None:
+    """/api/text_models/train is its own resource (POST), not a model called 'train'."""
+    r = client.request("OPTIONS", "/api/text_models/train")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+def test_session_on_an_unknown_base_is_404_before_a_job(client) -> None:
+    """It was accepted (202) and its job failed."""
+    jobs_before = client.get("/api/jobs").json()["total"]
+    r = client.post("/api/sessions", json={"base_id": "no-such-base"})
+    assert r.status_code == 404 and "no-such-base" in r.json()["detail"]
+    assert client.get("/api/jobs").json()["total"] == jobs_before

@@ -92,15 +92,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method the OpenAPI document lists for this path (a 405's ``Allow``: Starlette
-    names only the methods of the first route that matched the path)."""
+    """The methods the OpenAPI document lists for this path (a 405's ``Allow``: Starlette
+    names only the methods of the first route that matched it). Where several templates
+    match, the most literal one is the resource (``/train`` over ``/{model_id}``)."""
     path = request.url.path
-    methods: set[str] = set()
+    found: list[tuple[int, set[str]]] = []
     for template, item in request.app.openapi().get("paths", {}).items():
         pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path):
-            methods |= {m.upper() for m in item}
-    return sorted(methods)
+            found.append((template.count("{"), {m.upper() for m in item}))
+    if not found:
+        return []
+    fewest = min(n for n, _ in found)
+    return sorted(set().union(*(m for n, m in found if n == fewest)))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

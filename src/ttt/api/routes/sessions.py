@@ -42,12 +42,12 @@ from ttt.api.readers import (
 from ttt.api.sse import SSE_HEADERS, LiveTail
 from ttt.jobs import JobManager
 from ttt.nano import session as nano_session
-from ttt.nano.base import load_base
+from ttt.nano.base import latest_base_id, load_base
 from ttt.nano.config import PlasticityConfig, apply_overrides
 from ttt.nano.env import EnvConfig
 from ttt.nano.model import decay_of
 from ttt.optim import muon_lr_scale
-from ttt.store import ArtifactStore, new_id, read_json, read_tensors, validate_id
+from ttt.store import ArtifactStore, NotFoundError, new_id, read_json, read_tensors, validate_id
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
 
@@ -121,6 +121,10 @@ def create_session(body: SessionCreate, store: Store, jobs: Jobs) -> Job:
     sid = validate_id(body.session_id, what="session id") if body.session_id else new_id("nano")
     if store.exists("sessions", sid):
         raise HTTPException(409, f"session {sid!r} already exists")
+    base_id = body.base_id or latest_base_id(store)
+    if base_id is None or not (store.item_dir("base", base_id) / "meta.json").is_file():
+        what = f"base {base_id!r}" if base_id else "a Nano base (pretrain one first)"
+        raise NotFoundError(f"{what} not found")
     _check_configs(
         {"mode": body.env_mode, "mu": 0.1 if body.mu is None else body.mu},
         PlasticityConfig().to_dict(),
