@@ -239,3 +239,23 @@ def test_session_on_an_unknown_base_is_404_before_a_job(client) -> None:
     r = client.post("/api/sessions", json={"base_id": "no-such-base"})
     assert r.status_code == 404 and "no-such-base" in r.json()["detail"]
     assert client.get("/api/jobs").json()["total"] == jobs_before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "needle"),
+    [
+        ("/api/sessions", {"seed": 10_000_000}, "seed"),
+        ("/api/sessions", {"seed": 1867663060016258}, "seed"),
+        ("/api/sessions/sess-a-fork/fork", {"from_update": 25442878}, "from_update"),
+        ("/api/sessions/sess-a/fork", {"from_update": 2**58 + 1}, "from_update"),
+    ],
+)
+def test_accepted_jobs_that_failed_are_now_422(client, path: str, body: dict, needle: str) -> None:
+    """Found by re-running the jobs the deep fuzz run got accepted: these were 202, then the
+    job failed (seed beyond the evaluation range; a fork from an update that was never
+    committed)."""
+    jobs_before = client.get("/api/jobs").json()["total"]
+    r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert needle in str(r.json()["detail"])
+    assert client.get("/api/jobs").json()["total"] == jobs_before

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ttt.api.models.common import Id, ItemError, ParentRef, StrictModel
+from ttt.nano.session import EVAL_SEED_LIMIT
 
 
 class SessionSummary(BaseModel):
@@ -65,7 +66,9 @@ class SessionCreate(StrictModel):
     base_id: Id | None = Field(None, description="Base to start from (latest when omitted).")
     mu: float | None = Field(None, description="Hidden friction (random in range if omitted).")
     env_mode: Literal["linear", "nonlinear"] = "linear"
-    seed: int | None = Field(None, ge=0)
+    seed: int | None = Field(
+        None, ge=0, lt=EVAL_SEED_LIMIT, description="Default: random (pretraining uses the rest)."
+    )
     env_overrides: dict[str, Any] | None = None
     plasticity_overrides: dict[str, Any] | None = None
     session_id: Id | None = Field(None, description="Id to use; a fresh one when omitted.")

@@ -158,6 +158,14 @@ def fork_session(session_id: SessionId, body: ForkRequest, store: Store, jobs: J
     )
     if store.exists("sessions", new_sid):
         raise HTTPException(409, f"session {new_sid!r} already exists")
+    if body.from_update is not None:
+        committed = [int(r["k"]) for r in nano_session.weight_history(store, session_id)]
+        if body.from_update not in committed:
+            span = f"0..{committed[-1]}" if committed else "none"
+            raise ValueError(
+                f"from_update={body.from_update}: session {session_id!r} has committed "
+                f"updates {span}"
+            )
     params: dict[str, Any] = {
         "session_id": session_id,
         "from_update": body.from_update,
