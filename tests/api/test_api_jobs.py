@@ -247,11 +247,24 @@ def test_api_cancel_run(job_client) -> None:
 
 
 def test_api_failed_job_reports_domain_error(job_client) -> None:
+    """What the API cannot check before the job (a state file corrupted on disk) fails the
+    job with the domain's error naming the file."""
     c = job_client
     get = lambda jid: c.get(f"/api/jobs/{jid}").json()  # noqa: E731
-    job = c.post("/api/sessions", json={"base_id": "no-such-base"}).json()
+    created = c.post("/api/sessions", json={"session_id": "s-bad", "seed": 1}).json()
+    assert wait_done(get, created["job_id"])["status"] == "completed"
+    root = Path(c.app.state.ctx.store.root)
+    (root / "sessions" / "s-bad" / "plastic_state.safetensors").write_bytes(b"not tensors")
+    job = c.post("/api/sessions/s-bad/run", json={"steps": 16}).json()
     done = wait_done(get, job["job_id"])
-    assert done["status"] == "failed" and "no-such-base" in done["error"]
+    assert done["status"] == "failed" and "plastic_state.safetensors" in done["error"]
+
+
+def test_api_unknown_base_is_404_before_any_job(job_client) -> None:
+    c = job_client
+    r = c.post("/api/sessions", json={"base_id": "no-such-base"})
+    assert r.status_code == 404 and "no-such-base" in r.json()["detail"]
+    assert c.get("/api/jobs").json()["total"] == 0
 
 
 def test_api_job_404(client) -> None:

@@ -60,7 +60,7 @@ def user_config(what: str) -> Iterator[None]:
     ValueError (422) naming the config instead of a 500. ValueErrors pass unchanged."""
     try:
         yield
-    except ValueError:
+    except (ValueError, StoreError):  # NotFoundError is a KeyError too: its own status
         raise
     except (TypeError, AttributeError, KeyError) as exc:
         raise ValueError(
