@@ -81,6 +81,6 @@ test('train: a corpus path outside the artifact root is refused plainly', async 
   const alert = form.getByRole('alert')
   await alert.waitFor()
   assert.match(await alert.textContent(), /Error 403: .*outside the artifact root/)
-  // a 400 shows in the console as a failed resource load; that is the expected answer here
-  assert.deepEqual(problems().filter((p) => !/status of 400/.test(p)), [])
+  // a 403 shows in the console as a failed resource load; that is the expected answer here
+  assert.deepEqual(problems().filter((p) => !/status of 403/.test(p)), [])
 })
