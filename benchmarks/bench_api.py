@@ -137,7 +137,7 @@ def run(root: Path, steps: int, events: int, repeats: int) -> dict[str, Any]:
     app = create_app(settings)
     gc.collect()
     gc.freeze()  # as `ttt serve` does after startup
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1:13579") as c:
         out["cold_ms"], first = _timed(c, url, {"points": 2000})
         out["response_bytes"] = len(first.content)
         warm: dict[str, list[float]] = {"full_2000": [], "zoom_2000": [], "exact_2000": []}
@@ -169,7 +169,9 @@ def run(root: Path, steps: int, events: int, repeats: int) -> dict[str, Any]:
             for _ in range(max(3, repeats // 5))
         ]
         out["ema_new_alpha_ms"] = _timed(c, url, {"points": 2000, "ema_alpha": 0.01})[0]
-    with TestClient(create_app(settings)) as c:  # a restarted server: sidecar on disk
+    with TestClient(
+        create_app(settings), base_url="http://127.0.0.1:13579"
+    ) as c:  # a restarted server: sidecar on disk
         out["restart_ms"] = _timed(c, url, {"points": 2000})[0]
     out["warm"] = {k: _stats(v) for k, v in warm.items()}
     out["target_ms"] = 100

@@ -80,7 +80,7 @@ test('train: a corpus path outside the artifact root is refused plainly', async 
   await form.getByRole('button', { name: 'Start training' }).click()
   const alert = form.getByRole('alert')
   await alert.waitFor()
-  assert.match(await alert.textContent(), /Error 400: .*outside the artifact root/)
-  // a 400 shows in the console as a failed resource load; that is the expected answer here
-  assert.deepEqual(problems().filter((p) => !/status of 400/.test(p)), [])
+  assert.match(await alert.textContent(), /Error 403: .*outside the artifact root/)
+  // a 403 shows in the console as a failed resource load; that is the expected answer here
+  assert.deepEqual(problems().filter((p) => !/status of 403/.test(p)), [])
 })

@@ -9,19 +9,22 @@ A job is a folder ``jobs/<job_id>/`` in the artifact store:
     output.log      the worker's stdout/stderr
     cancel          present once a cancel was requested (the flag the work polls)
 
-Input too private for job.json (the text of a Sentry run that must not be stored unless
-asked) is *spooled*: written to ``<kind>/.spool/<item_id>.txt`` by ``spool_text``, named in
-the job's params as ``spool: [kind, item_id]``, read and deleted by the work
-(``take_spooled_text``), and deleted in any case when the job ends.
+The work of each kind, and the spool that carries input too private for job.json (the text
+of a Sentry run), are in ``ttt.job_kinds``; a job's spooled input is deleted in any case when
+the job ends.
 
 Each job runs in its own worker process (multiprocessing *spawn* context: no state shared
 with the server, never on its event loop). The work receives ``progress(done, total)`` and
 ``cancel() -> bool``; a cancelled job that does not stop within the grace period is
-terminated. A job whose worker died without reporting is ``failed`` with the reason.
+terminated. A job whose worker died without reporting (killed, out of memory, the machine
+restarted, the server that queued it stopped) is ``interrupted``, with the reason: it is
+found on every read and listing, by the worker's pid *and* that process's start time (so a
+recycled pid does not keep a dead job "running").
 
     manager = JobManager(store_root)
     job_id = manager.submit("run_session", {"session_id": "s1", "steps": 500})
     manager.get(job_id)["status"]      # queued | running | completed | failed | cancelled
+                                       # | interrupted
     manager.cancel(job_id)
 
 ``read_job``, ``list_jobs`` and ``request_cancel`` work on the files alone (for the CLI).
@@ -36,77 +39,69 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from ttt.job_kinds import (
+    JOB_KINDS,
+    SPOOL_DIR,
+    Cancel,
+    JobFn,
+    Progress,
+    spool_path,
+    spool_text,
+    take_spooled_text,
+)
 from ttt.store import (
+    AlreadyExistsError,
     ArtifactStore,
     NotFoundError,
     StoreError,
     append_jsonl,
-    atomic_write_text,
     new_id,
     read_json,
     validate_id,
     write_json,
 )
 
+__all__ = [
+    "ACTIVE",
+    "JOB_KINDS",
+    "SPOOL_DIR",
+    "TERMINAL",
+    "Cancel",
+    "JobFn",
+    "JobManager",
+    "Progress",
+    "list_jobs",
+    "read_job",
+    "request_cancel",
+    "run_job",
+    "spool_path",
+    "spool_text",
+    "take_spooled_text",
+]
+
 KIND = "jobs"
-QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = (
+QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = (
     "queued",
     "running",
     "completed",
     "failed",
     "cancelled",
+    "interrupted",
 )
 ACTIVE = frozenset({QUEUED, RUNNING})
-TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED, INTERRUPTED})
 PROGRESS_MIN_INTERVAL_S = 0.25
 CANCEL_POLL_INTERVAL_S = 0.1
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
-JobFn = Callable[[ArtifactStore, dict[str, Any], Progress, Cancel], dict[str, Any]]
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-# -- spooled input ---------------------------------------------------------------------------
-
-SPOOL_DIR = ".spool"
-
-
-def spool_path(store: ArtifactStore, kind: str, item_id: str) -> Path:
-    """Where the spooled input of item ``item_id`` of ``kind`` lives (never listed as an item:
-    the folder name is not a valid id)."""
-    store.kind_dir(kind)  # an unknown kind is an error
-    return store.resolve(kind, SPOOL_DIR, f"{validate_id(item_id, what='item id')}.txt")
-
-
-def spool_text(store: ArtifactStore, kind: str, item_id: str, text: str) -> list[str]:
-    """Write ``text`` for a job that is about to be submitted; returns its ``spool`` param."""
-    path = spool_path(store, kind, item_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, text)
-    return [kind, item_id]
-
-
-def take_spooled_text(store: ArtifactStore, spool: Any) -> str:
-    """Read and delete the spooled input named by a job's ``spool`` param."""
-    if not (isinstance(spool, list | tuple) and len(spool) == 2):
-        raise ValueError(f"spool must be [kind, item_id], got {spool!r}")
-    path = spool_path(store, str(spool[0]), str(spool[1]))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise NotFoundError(f"{path}: the job's spooled input is gone") from e
-    path.unlink(missing_ok=True)
-    return text
 
 
 def _drop_spool(d: Path, job: Mapping[str, Any]) -> None:
@@ -120,175 +115,6 @@ def _drop_spool(d: Path, job: Mapping[str, Any]) -> None:
         )
 
 
-# -- the work each kind does (runs inside the worker process) --------------------------------
-
-
-def _pretrain_base(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    from ttt.nano.base import pretrain_base
-
-    return {"base_id": pretrain_base(store, **p, progress=progress, cancel=cancel)}
-
-
-def _create_session(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    from ttt.nano.session import create_session
-
-    progress(0, 1)
-    sid = create_session(store, **p)
-    progress(1, 1)
-    return {"session_id": sid}
-
-
-def _run_session(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    from ttt.nano.session import run_session
-
-    p = dict(p)
-    sid = p.pop("session_id")
-    run_id = run_session(store, sid, **p, progress=progress, cancel=cancel)
-    return {"session_id": sid, "run_id": run_id}
-
-
-def _fork_session(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    from ttt.nano.session import fork_session
-
-    p = dict(p)
-    sid = p.pop("session_id")
-    progress(0, 1)
-    new_sid = fork_session(store, sid, **p)
-    progress(1, 1)
-    return {"session_id": new_sid, "parent_session_id": sid}
-
-
-def _run_sweep(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    from ttt.nano.sweep import run_sweep
-
-    return {"sweep_id": run_sweep(store, **p, progress=progress, cancel=cancel)}
-
-
-def _train_lm(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    """Train a TinyLm (``ttt.models.train.train_model``). ``corpus``: absolute paths that the
-    caller (the API) has already checked to lie inside the artifact root or a configured
-    corpus folder; empty = the built-in corpus. A cancel stops at the next step with a
-    checkpoint (model status ``cancelled``, resumable)."""
-    import torch
-
-    from ttt.models.train import corpus_from_args, train_model
-
-    torch.set_num_threads(max(1, int(p.get("threads") or 1)))
-    overrides: dict[str, Any] = {}
-    for key in ("steps", "lr", "seed"):
-        if p.get(key) is not None:
-            overrides[key] = p[key]
-    result = train_model(
-        store,
-        corpus=corpus_from_args(p.get("corpus") or None),
-        preset=str(p.get("preset", "tiny")),
-        overrides=overrides,
-        model_id=p.get("model_id"),
-        promote=bool(p.get("promote", False)),
-        progress=lambda step, total, _info: progress(step, total),
-        cancel=cancel,
-    )
-    return {"model_id": result.model_id, "status": result.status, "step": result.step}
-
-
-def _sentry_run(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    """Stream a text through a text model under the safety layer
-    (``ttt.text.sentry.run_sentry``). The text is always spooled (``spool``), never in
-    job.json; ``config`` is a SentryConfig dict."""
-    text = take_spooled_text(store, p.get("spool"))
-    import torch
-
-    from ttt.text.sentry import SentryConfig, run_sentry
-
-    torch.set_num_threads(max(1, int(p.get("threads") or 1)))
-    result = run_sentry(
-        store,
-        text=text,
-        cfg=SentryConfig.from_dict(p.get("config") or {}),
-        model_id=p.get("model_id"),
-        run_id=p.get("run_id"),
-        keep_text=bool(p.get("keep_text", False)),
-        source=str(p.get("source", "api")),
-        progress=progress,
-        cancel=cancel,
-    )
-    s = result.summary
-    return {
-        "run_id": result.run_id,
-        "status": s.get("status"),
-        "n_chunks": s.get("n_chunks"),
-        "committed": s.get("committed"),
-        "blocked": s.get("blocked"),
-        "rolled_back": s.get("rolled_back"),
-    }
-
-
-def _redteam(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    """Search for payloads that get past the defences (``ttt.redteam.runs.redteam_job``:
-    params = a RedTeamConfig dict plus ``model_id``, ``run_id``, ``threads``)."""
-    from ttt.redteam.runs import redteam_job
-
-    return redteam_job(store, p, progress, cancel)
-
-
-def _sleep(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    """Consolidate chat sessions into a sleep candidate (``ttt.text.sleep.sleep_job``:
-    params = SleepConfig fields plus ``model_id`` and ``threads``). A cancel stops at the
-    next training step and writes no candidate."""
-    from ttt.text.sleep import sleep_job
-
-    return sleep_job(store, p, progress, cancel)
-
-
-def _selftest(
-    store: ArtifactStore, p: dict[str, Any], progress: Progress, cancel: Cancel
-) -> dict[str, Any]:
-    """Counts to ``steps`` (sleeping ``sleep_s`` each); checks the job machinery itself."""
-    steps, sleep_s = int(p.get("steps", 10)), float(p.get("sleep_s", 0.01))
-    for i in range(steps):
-        if cancel() and not p.get("ignore_cancel", False):
-            return {"done": i, "cancelled": True}
-        if p.get("fail_at") == i:
-            raise ValueError(f"selftest failing at step {i} as asked")
-        if p.get("exit_at") == i:
-            os._exit(3)  # a worker that dies without reporting
-        time.sleep(sleep_s)
-        progress(i + 1, steps)
-    return {"done": steps}
-
-
-JOB_KINDS: dict[str, JobFn] = {
-    "pretrain_base": _pretrain_base,
-    "create_session": _create_session,
-    "run_session": _run_session,
-    "fork_session": _fork_session,
-    "run_sweep": _run_sweep,
-    "train_lm": _train_lm,
-    "sentry_run": _sentry_run,
-    "redteam": _redteam,
-    "sleep": _sleep,
-    "selftest": _selftest,
-}
-
-
 # -- files ----------------------------------------------------------------------------------
 
 
@@ -300,15 +126,31 @@ def _cancel_flag(d: Path) -> Path:
     return d / "cancel"
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22);
+    None where /proc is not available or the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2 (the command) may hold spaces and parentheses: split after its closing ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _pid_alive(pid: Any, started: Any = None) -> bool:
+    """Is process ``pid`` alive, and (when ``started`` was recorded) the same process?"""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    if started is not None:
+        now = process_start(pid)
+        return now is None or now == started  # None: no /proc, trust the pid
     return True
 
 
@@ -333,7 +175,7 @@ def read_job(store: ArtifactStore, job_id: str) -> dict[str, Any]:
 
 
 def _orphan_reason(job: dict[str, Any]) -> str | None:
-    if job["status"] == RUNNING and not _pid_alive(job.get("pid")):
+    if job["status"] == RUNNING and not _pid_alive(job.get("pid"), job.get("pid_started")):
         return f"worker process {job.get('pid')} is gone without reporting a result"
     owner = job.get("owner_pid")
     if job["status"] == QUEUED and job.get("pid") is None and owner and not _pid_alive(owner):
@@ -342,14 +184,14 @@ def _orphan_reason(job: dict[str, Any]) -> str | None:
 
 
 def _mark_dead_if_orphaned(store: ArtifactStore, job: dict[str, Any]) -> dict[str, Any]:
-    """An active job whose worker (or, while queued, whose manager) is gone: ``failed``."""
+    """An active job whose worker (or, while queued, whose manager) is gone: ``interrupted``."""
     if _orphan_reason(job) is None:
         return job
     fresh = read_job(store, job["job_id"])  # the worker may have finished in between
     reason = _orphan_reason(fresh)
     if reason is None:
         return fresh
-    return _finish(job_dir(store, job["job_id"]), fresh, FAILED, error=reason)
+    return _finish(job_dir(store, job["job_id"]), fresh, INTERRUPTED, error=reason)
 
 
 def list_jobs(store: ArtifactStore) -> list[dict[str, Any]]:
@@ -436,14 +278,16 @@ def run_job(root: str | Path, job_id: str) -> dict[str, Any]:
     rep = _Reporter(d)
     if rep.flag.exists():
         return _finish(d, job, CANCELLED, error="cancelled before it started")
-    job.update(status=RUNNING, started_at=_now(), pid=os.getpid())
+    job.update(
+        status=RUNNING, started_at=_now(), pid=os.getpid(), pid_started=process_start(os.getpid())
+    )
     _write_job(d, job)
     _log(d, "started", pid=os.getpid())
     fn = JOB_KINDS[job["kind"]]
     try:
         result = fn(store, dict(job["params"]), rep.progress, rep.cancel)
     except KeyboardInterrupt as exc:
-        status = CANCELLED if rep.flag.exists() else FAILED
+        status = CANCELLED if rep.flag.exists() else INTERRUPTED
         return _finish(d, _with_progress(job, rep), status, error=f"interrupted: {exc}")
     except Exception as exc:
         _log(d, "traceback", traceback=traceback.format_exc())
@@ -501,12 +345,39 @@ class JobManager:
         self._thread: threading.Thread | None = None
 
     # public API
-    def submit(self, kind: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def check_claim(self, claim: tuple[str, str] | None) -> None:
+        """``AlreadyExistsError`` when an active job of this manager will make the item
+        ``claim`` = (store kind, id): a second request for the same new id is refused at once
+        instead of failing later in its job."""
+        if claim is None:
+            return
+        for job in self.active():
+            if job.get("claim") == list(claim):
+                raise AlreadyExistsError(
+                    f"{claim[0]} {claim[1]!r} is already being made by job {job['job_id']}"
+                )
+
+    def submit(
+        self,
+        kind: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        claim: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Queue a job. ``claim``: the (store kind, id) of the item it will create (see
+        ``check_claim``)."""
         if kind not in JOB_KINDS:
             raise ValueError(f"unknown job kind {kind!r} (known: {', '.join(sorted(JOB_KINDS))})")
+        with self._lock:
+            self.check_claim(claim)
+            return self._submit(kind, params, claim)
+
+    def _submit(
+        self, kind: str, params: Mapping[str, Any] | None, claim: tuple[str, str] | None
+    ) -> dict[str, Any]:
         jid = new_id("job")
         d = self.store.create_item(KIND, jid)
-        job = {
+        job: dict[str, Any] = {
             "job_id": jid,
             "kind": kind,
             "params": dict(params or {}),
@@ -520,6 +391,8 @@ class JobManager:
             "pid": None,
             "owner_pid": os.getpid(),
         }
+        if claim is not None:
+            job["claim"] = list(claim)
         _write_job(d, job)
         _log(d, "submitted", kind=kind)
         with self._lock:
@@ -609,7 +482,7 @@ class JobManager:
                 _finish(d, job, CANCELLED, error=f"terminated (exit code {proc.exitcode})")
             else:
                 reason = f"worker process exited with code {proc.exitcode} without a result"
-                _finish(d, job, FAILED, error=reason)
+                _finish(d, job, INTERRUPTED, error=reason)
 
     def _escalate_cancels(self, *, final: bool) -> None:
         now = time.monotonic()

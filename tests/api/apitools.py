@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# Test clients talk to the app as a browser on the same machine would (the Host check
+# refuses TestClient's default Host "testserver").
+BASE_URL = "http://127.0.0.1:13579"
+
 
 def make_settings(root: Path, **kw: Any) -> Any:
     """ApiSettings of the tests: ``root``, no dashboard, no token, no CORS, loopback."""
@@ -31,7 +35,7 @@ def client_over(root: Path) -> Iterator[Any]:
 
     from ttt.api.app import create_app
 
-    with TestClient(create_app(make_settings(root))) as c:
+    with TestClient(create_app(make_settings(root)), base_url=BASE_URL) as c:
         yield c
 
 

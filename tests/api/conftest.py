@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
-from apitools import make_settings  # the settings every API test uses
+from apitools import BASE_URL, make_settings  # the settings every API test uses
 
 from ttt.api.app import create_app
 from ttt.api.settings import ApiSettings
@@ -53,7 +53,7 @@ def make_settings_fixture() -> Callable[..., ApiSettings]:
 
 @pytest.fixture(scope="session")
 def client(api_root: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(api_root))) as c:
+    with TestClient(create_app(make_settings(api_root)), base_url=BASE_URL) as c:
         yield c
 
 
@@ -63,7 +63,9 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def make(root: Path | None = None, **kw: Any) -> TestClient:
-        c = TestClient(create_app(make_settings(root or tmp_path / "artifacts", **kw)))
+        c = TestClient(
+            create_app(make_settings(root or tmp_path / "artifacts", **kw)), base_url=BASE_URL
+        )
         c.__enter__()
         clients.append(c)
         return c

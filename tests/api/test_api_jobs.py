@@ -96,14 +96,29 @@ def test_failing_job_reports_the_error(mgr: JobManager) -> None:
     assert any(r["event"] == "traceback" for r in read_jsonl(d / "log.jsonl"))
 
 
-def test_dead_worker_is_failed_with_reason(mgr: JobManager) -> None:
+def test_dead_worker_is_interrupted_with_reason(mgr: JobManager) -> None:
     job = mgr.submit("selftest", {"steps": 5, "exit_at": 1})
     done = wait_done(mgr.get, job["job_id"])
-    assert done["status"] == "failed"
+    assert done["status"] == "interrupted"
     assert "exited with code 3" in done["error"]
 
 
-def test_orphaned_running_job_is_failed(tmp_path: Path) -> None:
+def test_killed_worker_is_interrupted_not_running(mgr: JobManager, tmp_path: Path) -> None:
+    """SIGKILL of a real worker: its own manager and a reader of the files alone (the CLI, or
+    a server started later) both report it interrupted, never running."""
+    import signal
+
+    job = mgr.submit("selftest", {"steps": 100_000, "sleep_s": 0.01})
+    wait_running(mgr, job["job_id"])
+    pid = read_job(mgr.store, job["job_id"])["pid"]
+    os.kill(pid, signal.SIGKILL)
+    done = wait_done(mgr.get, job["job_id"])
+    assert done["status"] == "interrupted" and str(-signal.SIGKILL) in done["error"]
+    (listed,) = list_jobs(mgr.store)
+    assert listed["status"] == "interrupted"
+
+
+def test_orphaned_running_job_is_interrupted(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "artifacts")
     d = store.create_item("jobs", "job-orphan")
     write_json(
@@ -121,8 +136,38 @@ def test_orphaned_running_job_is_failed(tmp_path: Path) -> None:
         },
     )
     (job,) = list_jobs(store)
-    assert job["status"] == "failed" and "is gone" in job["error"]
-    assert read_job(store, "job-orphan")["status"] == "failed"  # written back
+    assert job["status"] == "interrupted" and "is gone" in job["error"]
+    assert read_job(store, "job-orphan")["status"] == "interrupted"  # written back
+
+
+def test_recycled_pid_does_not_keep_a_dead_job_running(tmp_path: Path) -> None:
+    """The pid of a dead worker now belongs to another live process (here: this one): its
+    start time differs from the one the worker recorded, so the job is interrupted."""
+    from ttt.jobs import process_start
+
+    if process_start(os.getpid()) is None:
+        pytest.skip("no /proc on this system")
+    store = ArtifactStore(tmp_path / "artifacts")
+    d = store.create_item("jobs", "job-reused")
+    job = {
+        "job_id": "job-reused",
+        "kind": "selftest",
+        "params": {},
+        "status": "running",
+        "progress": {"done": 1, "total": 9},
+        "result": None,
+        "error": None,
+        "created_at": "x",
+        "pid": os.getpid(),
+        "pid_started": "1",  # not when this process started
+    }
+    write_json(d / "job.json", job)
+    (listed,) = list_jobs(store)
+    assert listed["status"] == "interrupted"
+    write_json(d / "job.json", {**job, "pid_started": process_start(os.getpid())})
+    assert read_job(store, "job-reused")["status"] == "running"
+    (listed,) = list_jobs(store)
+    assert listed["status"] == "running"  # the same live process: still running
 
 
 def test_cli_side_cancel_flag(mgr: JobManager) -> None:
@@ -202,11 +247,24 @@ def test_api_cancel_run(job_client) -> None:
 
 
 def test_api_failed_job_reports_domain_error(job_client) -> None:
+    """What the API cannot check before the job (a state file corrupted on disk) fails the
+    job with the domain's error naming the file."""
     c = job_client
     get = lambda jid: c.get(f"/api/jobs/{jid}").json()  # noqa: E731
-    job = c.post("/api/sessions", json={"base_id": "no-such-base"}).json()
+    created = c.post("/api/sessions", json={"session_id": "s-bad", "seed": 1}).json()
+    assert wait_done(get, created["job_id"])["status"] == "completed"
+    root = Path(c.app.state.ctx.store.root)
+    (root / "sessions" / "s-bad" / "plastic_state.safetensors").write_bytes(b"not tensors")
+    job = c.post("/api/sessions/s-bad/run", json={"steps": 16}).json()
     done = wait_done(get, job["job_id"])
-    assert done["status"] == "failed" and "no-such-base" in done["error"]
+    assert done["status"] == "failed" and "plastic_state.safetensors" in done["error"]
+
+
+def test_api_unknown_base_is_404_before_any_job(job_client) -> None:
+    c = job_client
+    r = c.post("/api/sessions", json={"base_id": "no-such-base"})
+    assert r.status_code == 404 and "no-such-base" in r.json()["detail"]
+    assert c.get("/api/jobs").json()["total"] == 0
 
 
 def test_api_job_404(client) -> None:
@@ -215,7 +273,7 @@ def test_api_job_404(client) -> None:
     assert client.get("/api/jobs/job-nope/stream").status_code == 404
 
 
-def test_orphaned_queued_job_is_failed(tmp_path: Path) -> None:
+def test_orphaned_queued_job_is_interrupted(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "artifacts")
     d = store.create_item("jobs", "job-q")
     write_json(
@@ -234,7 +292,7 @@ def test_orphaned_queued_job_is_failed(tmp_path: Path) -> None:
         },
     )
     (job,) = list_jobs(store)
-    assert job["status"] == "failed" and "stopped before it ran" in job["error"]
+    assert job["status"] == "interrupted" and "stopped before it ran" in job["error"]
 
 
 @pytest.mark.parametrize(

@@ -84,3 +84,24 @@ def test_corpus_dir_option_reaches_the_settings(cli, started, tmp_path: Path) ->
     assert r.exit_code == 0, r.output
     (call,) = started
     assert call["app"].state.ctx.settings.corpus_dirs == [corpora]
+
+
+def test_allowed_host_option_reaches_the_guard(cli, started, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    args = ["serve", "--artifacts-root", str(tmp_path / "a"), "--allowed-host", "lab.example"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    (call,) = started
+    assert call["app"].state.ctx.settings.allowed_hosts == ["lab.example"]
+    c = TestClient(call["app"], base_url="http://lab.example")
+    assert c.get("/api/health").status_code == 200
+    assert c.get("/api/health", headers={"Host": "other.example"}).status_code == 403
+
+
+def test_bad_allowed_host_is_refused(cli, started, tmp_path: Path) -> None:
+    args = ["serve", "--artifacts-root", str(tmp_path), "--allowed-host", "http://x/y"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2
+    assert "allowed host" in r.output
+    assert started == []

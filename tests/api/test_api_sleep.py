@@ -197,20 +197,20 @@ def test_requests_are_checked_before_a_job_is_queued(
     if not (linked / "a.txt").is_symlink():
         (linked / "a.txt").symlink_to(tmp_path / "secret.txt")
     for body, status, text in [
-        ({"core_path": "core-linked"}, 400, "links outside"),
-        ({"core_path": "text_runs/.spool"}, 400, "hidden store folder"),
+        ({"core_path": "core-linked"}, 403, "links outside"),
+        ({"core_path": "text_runs/.spool"}, 403, "hidden store folder"),
         ({"model_id": "lm-nope"}, 404, "lm-nope"),
-        ({"model_id": "../up"}, 400, "text model id"),
+        ({"model_id": "../up"}, 422, "model_id"),
         ({"sessions": ["s-nope"]}, 404, "s-nope"),
-        ({"sessions": ["bad id"]}, 400, "chat session id"),
-        ({"core_path": "/etc"}, 400, "outside the artifact root"),
-        ({"core_path": "../"}, 400, "outside the artifact root"),
+        ({"sessions": ["bad id"]}, 422, "sessions"),
+        ({"core_path": "/etc"}, 403, "outside the artifact root"),
+        ({"core_path": "../"}, 403, "outside the artifact root"),
         ({"core_path": "nope.txt"}, 404, "nope.txt"),
         ({"candidate_id": MODEL}, 409, MODEL),
-        ({"candidate_id": "bad id"}, 400, "sleep candidate id"),
+        ({"candidate_id": "bad id"}, 422, "candidate_id"),
     ]:
         r = c.post("/api/sleep", json={"model_id": MODEL, **body})
-        assert r.status_code == status and text in r.json()["detail"], (body, r.text)
+        assert r.status_code == status and text in json.dumps(r.json()["detail"]), (body, r.text)
     assert c.get("/api/jobs").json()["total"] == jobs_before
 
 

@@ -148,7 +148,7 @@ def test_unknown_model_is_404(tc: Any) -> None:
 )
 def test_train_refuses_corpus_outside_the_root(tc: Any, corpus: list[str]) -> None:
     r = tc.post("/api/text_models/train", json={"corpus": corpus, "preset": "tiny"})
-    assert r.status_code == 400, r.text
+    assert r.status_code == 403, r.text
     assert "outside" in r.json()["detail"]
     assert tc.get("/api/jobs").json()["total"] == 0
 
@@ -158,7 +158,7 @@ def test_train_refuses_a_symlink_out_of_a_corpus_folder(tc: Any, tmp_path: Path)
     secret.write_text("not for you\n", encoding="utf-8")
     (tmp_path / "artifacts" / "corpora" / "notes" / "link.txt").symlink_to(secret)
     r = tc.post("/api/text_models/train", json={"corpus": ["corpora/notes"]})
-    assert r.status_code == 400 and "links outside" in r.json()["detail"]
+    assert r.status_code == 403 and "links outside" in r.json()["detail"]
 
 
 def test_train_validates_the_body(tc: Any) -> None:

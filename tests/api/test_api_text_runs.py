@@ -271,8 +271,8 @@ def test_start_validates_text_model_and_ids(
     assert post(evil=1).status_code == 422
     r = post(model_id="lm-nope")
     assert r.status_code == 404 and "lm-nope" in r.json()["detail"]
-    assert post(model_id="../up").status_code == 400
-    assert post(run_id="bad id").status_code == 400
+    assert post(model_id="../up").status_code == 422  # the body's id pattern
+    assert post(run_id="bad id").status_code == 422
     r = post(run_id=KEEP)
     assert r.status_code == 409 and KEEP in r.json()["detail"]
     big = wc.post(

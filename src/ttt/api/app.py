@@ -14,8 +14,10 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from ttt import __version__
 from ttt.api.cache import FileCache
+from ttt.api.contract import install_openapi
 from ttt.api.deps import ApiContext
 from ttt.api.errors import install_error_handlers
+from ttt.api.guard import HostOriginMiddleware, HostRules
 from ttt.api.middleware import BodyLimitMiddleware, TokenAuthMiddleware
 from ttt.api.routes import ROUTERS
 from ttt.api.series import SeriesCache
@@ -35,6 +37,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """Build the app. Raises ValueError for an unsafe configuration (see settings)."""
     settings = settings or ApiSettings.model_validate({})
     check_bind_security(settings)
+    hosts = HostRules.build(settings.host, settings.allowed_hosts)
     store = ArtifactStore(settings.artifacts_root)
     jobs = JobManager(
         store.root, max_workers=settings.max_jobs, grace_s=settings.job_cancel_grace_s
@@ -70,9 +73,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
     # No route matched (and no other method of a matching path): the dashboard's files.
     app.router.default = DashboardFiles(settings.dashboard_dist)
-    # Added innermost first: CORS (outermost) -> token -> body limit -> app.
+    # Added innermost first: Host/Origin (outermost) -> CORS -> token -> body limit -> app.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     token = settings.token_value()
     if token is not None:
@@ -84,4 +88,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
+    app.add_middleware(HostOriginMiddleware, hosts=hosts, cors_origins=settings.cors_origins)
     return app

@@ -3,7 +3,8 @@
 
     ValueError (bad parameters)                    -> 422
     NotFoundError                                  -> 404
-    InvalidIdError, PathEscapeError                -> 400
+    InvalidIdError                                 -> 400
+    PathEscapeError (a path outside what may be read) -> 403
     AlreadyExistsError, LockTimeoutError           -> 409
     ModelStateError (e.g. promoting a failed model) -> 409
     CorruptFileError, SchemaVersionError, other StoreError -> 500 (the message names the file)
@@ -13,6 +14,9 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -39,13 +43,29 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     ModelStateError: 409,
     NotFoundError: 404,
     InvalidIdError: 400,
-    PathEscapeError: 400,
+    PathEscapeError: 403,
     AlreadyExistsError: 409,
     LockTimeoutError: 409,
     CorruptFileError: 500,
     SchemaVersionError: 500,
     StoreError: 500,
 }
+
+
+@contextmanager
+def user_config(what: str) -> Iterator[None]:
+    """Around building a config from request input: a config that does not check a field's
+    type yet fails with TypeError/AttributeError/KeyError on a wrong-typed value (a list
+    where it expects a mapping, ...); that is the request's fault, so it becomes a
+    ValueError (422) naming the config instead of a 500. ValueErrors pass unchanged."""
+    try:
+        yield
+    except (ValueError, StoreError):  # NotFoundError is a KeyError too: its own status
+        raise
+    except (TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(
+            f"{what}: a value has the wrong type ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def status_for(exc: Exception) -> int:
@@ -65,8 +85,26 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    headers = getattr(exc, "headers", None)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document lists for this path (a 405's ``Allow``: Starlette
+    names only the methods of the first route that matched it). Where several templates
+    match, the most literal one is the resource (``/train`` over ``/{model_id}``)."""
+    path = request.url.path
+    found: list[tuple[int, set[str]]] = []
+    for template, item in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            found.append((template.count("{"), {m.upper() for m in item}))
+    if not found:
+        return []
+    fewest = min(n for n, _ in found)
+    return sorted(set().union(*(m for n, m in found if n == fewest)))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -131,10 +131,15 @@ SORT_KEYS = (
 )
 
 
+def sort_values(keys: tuple[str, ...]) -> list[str]:
+    """The values a ``sort`` query parameter accepts: ``field`` or ``-field`` (descending)."""
+    return [*keys, *(f"-{k}" for k in keys)]
+
+
 def sort_items(items: list[dict[str, Any]], sort: str, keys: tuple[str, ...]) -> None:
     """Sort in place by ``field`` or ``-field``; missing values last either way."""
     desc = sort.startswith("-")
-    name = sort.lstrip("-+")
+    name = sort[1:] if desc else sort
     if name not in keys:
         raise ValueError(f"cannot sort by {name!r} (allowed: {', '.join(keys)}, '-' for desc)")
     if name == "created_at":
@@ -188,7 +193,7 @@ def _event_key(e: dict[str, Any], name: str) -> Any:
 
 def sort_events(events: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
     desc = sort.startswith("-")
-    name = sort.lstrip("-+")
+    name = sort[1:] if desc else sort
     if name not in EVENT_SORT_KEYS:
         raise ValueError(
             f"cannot sort events by {name!r} (allowed: {', '.join(EVENT_SORT_KEYS)}, '-' for desc)"

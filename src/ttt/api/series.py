@@ -17,6 +17,7 @@ import csv
 import hashlib
 import math
 import os
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -255,12 +256,18 @@ def debiased_ema(x: np.ndarray, alpha: float) -> np.ndarray:
         raise ValueError(f"ema_alpha must be in (0, 1], got {alpha}")
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
-    beta = 1.0 - alpha
-    if beta == 0.0 or n == 0:
+    if alpha == 1.0 or n == 0:
         return x.copy()
-    block = max(1, min(n, int(200.0 / -math.log(beta))))
+    # log(beta) from log1p: exact for any alpha, where 1 - alpha would round (alpha < 1e-8)
+    # or be 1.0 (alpha < 1.1e-16).
+    steps = np.arange(1, n + 1, dtype=np.float64)
+    if alpha < sys.float_info.min:  # subnormal: the running mean (the alpha -> 0 limit)
+        return np.cumsum(x) / steps
+    log_beta = math.log1p(-alpha)
+    beta = math.exp(log_beta)
+    block = max(1, int(min(n, 200.0 / -log_beta)))
     j = np.arange(block, dtype=np.float64)
-    grow, shrink = beta**-j, beta**j
+    grow, shrink = np.exp(-j * log_beta), np.exp(j * log_beta)
     out = np.empty(n, dtype=np.float64)
     m = 0.0
     for s in range(0, n, block):
@@ -269,7 +276,7 @@ def debiased_ema(x: np.ndarray, alpha: float) -> np.ndarray:
         ms = shrink[:k] * (beta * m + alpha * np.cumsum(xs * grow[:k]))
         out[s : s + k] = ms
         m = float(ms[-1])
-    out /= 1.0 - beta ** np.arange(1, n + 1, dtype=np.float64)
+    out /= -np.expm1(steps * log_beta)  # 1 - beta^(t+1)
     return out
 
 

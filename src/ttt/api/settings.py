@@ -1,7 +1,8 @@
 """Settings of the API server (pydantic-settings: constructor arguments, then environment).
 
 Environment variables: ``ARTIFACTS_ROOT``, ``TTT_API_TOKEN``, and ``TTT_<FIELD>`` for the
-rest (``TTT_HOST``, ``TTT_PORT``, ``TTT_CORS_ORIGINS`` comma-separated, ...).
+rest (``TTT_HOST``, ``TTT_PORT``, ``TTT_CORS_ORIGINS`` and ``TTT_ALLOWED_HOSTS``
+comma-separated, ...).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ class ApiSettings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Allowed CORS origins; empty means no CORS at all."
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names the server answers to besides loopback and --host "
+        "('name' any port, 'name:port' that port, '*' any host); others get 403.",
+    )
     max_body_bytes: int = Field(1 << 20, ge=1, description="Largest accepted request body.")
     dashboard_dist: Path = Field(DEFAULT_DASHBOARD_DIST, description="Built dashboard folder.")
     max_jobs: int = Field(2, ge=1, le=64, description="Jobs running at once (worker processes).")
@@ -51,7 +57,7 @@ class ApiSettings(BaseSettings):
         10.0, ge=0, description="Seconds a cancelled job may take to stop before it is killed."
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, v: Any) -> Any:
         if isinstance(v, str):

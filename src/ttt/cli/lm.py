@@ -346,11 +346,12 @@ def list_cmd(
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Text models with status, promotion and final metrics (* = the default model)."""
-    from ttt.models.registry import default_model_id, list_models
+    from ttt.models.registry import default_model_id, list_models, reported_status
 
     store = get_store(artifacts_root)
     with domain_errors():
-        models = list_models(store)
+        # A training model whose process is gone reads "interrupted" (resume it).
+        models = [{**m, "status": reported_status(store, m)} for m in list_models(store)]
         default = default_model_id(store)
     if as_json:
         print_json({"default": default, "models": models})

@@ -1,7 +1,7 @@
 """``ttt serve``: the API and the built dashboard on one port (uvicorn).
 
 ttt serve --artifacts-root artifacts                 # http://127.0.0.1:13579
-ttt serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
+ttt serve --host 0.0.0.0 --token "$(openssl rand -hex 16)" --allowed-host lab.example
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ def serve(
     cors_origin: list[str] = typer.Option(
         [], "--cors-origin", help="Allow this browser origin (repeatable). Default: no CORS."
     ),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="Also answer to this Host name ('name', 'name:port' or '*'; repeatable; env "
+        "TTT_ALLOWED_HOSTS). Default: loopback names and the --host address only; any other "
+        "Host gets 403 (a guard against DNS rebinding).",
+    ),
     dashboard_dist: Path | None = typer.Option(
         None, help="Built dashboard folder (default: dashboard/dist of this checkout)."
     ),
@@ -59,6 +66,8 @@ def serve(
         "cors_origins": list(cor for cor in cors_origin if cor),
         "max_jobs": max_jobs,
     }
+    if allowed_host:
+        values["allowed_hosts"] = [h for h in allowed_host if h]
     if artifacts_root is not None:
         values["artifacts_root"] = artifacts_root
     if dashboard_dist is not None:
@@ -68,10 +77,10 @@ def serve(
     try:
         settings = ApiSettings.model_validate(values)
         check_bind_security(settings)
+        app = create_app(settings)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    app = create_app(settings)
     # Everything imported so far lives as long as the server: move it out of the cyclic GC's
     # reach, so a full collection (tens of ms with torch loaded) cannot stall a request.
     gc.collect()

@@ -52,7 +52,11 @@ def sample_token(
     restricted to the top_k most likely tokens. Returns (B,)."""
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = logits.float() / temperature
+    scaled = logits.float() / temperature
+    if not bool(torch.isfinite(scaled).all()):
+        # A tiny T overflowed float32: softmax(logits / T) is one-hot at the argmax (T -> 0).
+        return logits.argmax(dim=-1)
+    logits = scaled
     if top_k is not None and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))

@@ -38,6 +38,7 @@ from ttt.models.tokenizer import BpeTokenizer
 from ttt.store import (
     ArtifactStore,
     CorruptFileError,
+    LockTimeoutError,
     NotFoundError,
     StoreError,
     read_json,
@@ -60,6 +61,11 @@ TRAINING, COMPLETED, FAILED, CANCELLED, SLEEP_CANDIDATE = (
 STATUSES = (TRAINING, COMPLETED, FAILED, CANCELLED, SLEEP_CANDIDATE)
 PROMOTABLE = frozenset({COMPLETED, SLEEP_CANDIDATE})
 WEIGHTS_FILE = "model.safetensors"
+
+
+# Reported, never stored: a ``training`` model whose trainer is gone (killed, crashed, the
+# machine restarted). ``ttt lm train --resume ID`` continues it from its last checkpoint.
+INTERRUPTED = "interrupted"
 
 
 class ModelStateError(ValueError):
@@ -121,6 +127,28 @@ def list_models(store: ArtifactStore) -> list[dict[str, Any]]:
             continue
     out.sort(key=lambda m: (m.get("created_at_unix", 0), m.get("model_id", "")))
     return out
+
+
+def trainer_alive(store: ArtifactStore, model_id: str) -> bool:
+    """Is a process training ``model_id`` now? The trainer holds the model's lock for its
+    whole run (``ttt.models.train``), and the OS releases it when the process dies."""
+    try:
+        with store.lock(KIND, model_id, timeout=0):
+            return False
+    except LockTimeoutError:
+        return True
+
+
+def reported_status(store: ArtifactStore, meta: Mapping[str, Any]) -> str:
+    """The status to show: ``interrupted`` for a ``training`` model that nobody trains."""
+    status = str(meta["status"])
+    if status != TRAINING or trainer_alive(store, meta["model_id"]):
+        return status
+    time.sleep(0.05)  # a trainer between preparing and training holds no lock for a moment
+    fresh = read_meta(store, meta["model_id"])
+    if fresh["status"] != TRAINING or trainer_alive(store, meta["model_id"]):
+        return str(fresh["status"])
+    return INTERRUPTED
 
 
 def is_default_eligible(meta: Mapping[str, Any]) -> bool:

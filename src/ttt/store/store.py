@@ -114,11 +114,20 @@ class ArtifactStore:
             raise PathEscapeError(f"{what} {raw!r}: cannot resolve ({e})") from e
         if not real.is_relative_to(real_root):
             raise PathEscapeError(f"{what} {raw!r} lies outside the artifact root {real_root}")
-        hidden = [part for part in real.relative_to(real_root).parts if part.startswith(".")]
+        hidden = self.private_part(real)
         if hidden:
-            # Spooled private text (``<kind>/.spool/``), temp files and locks are not inputs.
-            raise PathEscapeError(f"{what} {raw!r}: {hidden[0]!r} is a hidden store folder")
+            raise PathEscapeError(f"{what} {raw!r}: {hidden!r} is a hidden store folder")
         return real
+
+    def private_part(self, real: Path) -> str | None:
+        """The first hidden component (``.spool``, ``.locks``, ``.tmp-*`` temp files, ...) of
+        a *resolved* path inside the root, or None (also for a path outside the root).
+        Spooled private text, locks and temp files are never inputs."""
+        real_root = self.root.resolve()
+        if not real.is_relative_to(real_root):
+            return None
+        hidden = [part for part in real.relative_to(real_root).parts if part.startswith(".")]
+        return hidden[0] if hidden else None
 
     def _kind(self, kind: str) -> str:
         if kind not in KINDS:

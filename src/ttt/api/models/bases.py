@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ttt.api.models.common import Id, StrictModel
+
 
 class BaseInfo(BaseModel):
     base_id: str
@@ -31,9 +33,9 @@ class BaseDetail(BaseInfo):
     )
 
 
-class BaseCreate(BaseModel):
+class BaseCreate(StrictModel):
     """Pretrain a new base (a job)."""
 
     preset: Literal["default", "tiny"] = "default"
     seed: int = Field(0, ge=0)
-    base_id: str | None = Field(None, description="Id to use; a fresh one when omitted.")
+    base_id: Id | None = Field(None, description="Id to use; a fresh one when omitted.")

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ttt.api.models.common import ItemError
+from ttt.api.models.common import Id, ItemError, StrictModel
 from ttt.api.models.text_runs import SentryEvent
 
 # Longest prompt a message may carry (characters). Every prompt chunk is one guarded write
@@ -185,7 +185,7 @@ class ChatEvents(BaseModel):
     n_events: int = Field(description="Events stored (unfiltered).")
 
 
-class ChatGenerationIn(BaseModel):
+class ChatGenerationIn(StrictModel):
     """Sampling defaults to change from the built-in ones."""
 
     model_config = ConfigDict(extra="forbid")
@@ -195,15 +195,13 @@ class ChatGenerationIn(BaseModel):
     top_k: int | None = Field(None, ge=1, le=100_000)
 
 
-class ChatCreateRequest(BaseModel):
+class ChatCreateRequest(StrictModel):
     """Create a session on a text model, defended by a SentryConfig."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model_id: str | None = Field(
-        None, max_length=64, description="Default: the default (promoted) text model."
-    )
-    session_id: str | None = Field(None, max_length=64, description="Default: a new id.")
+    model_id: Id | None = Field(None, description="Default: the default (promoted) text model.")
+    session_id: Id | None = Field(None, description="Default: a new id.")
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="SentryConfig fields to change from the chat defaults (SentryConfig's, "
@@ -213,7 +211,7 @@ class ChatCreateRequest(BaseModel):
     generation: ChatGenerationIn | None = None
 
 
-class ChatMessageRequest(BaseModel):
+class ChatMessageRequest(StrictModel):
     """One user message: its prompt is written into the fast weights (every chunk through
     the session's defences), then a reply is sampled."""
 
@@ -229,16 +227,16 @@ class ChatMessageRequest(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Default: the turn number.")
 
 
-class ChatForkRequest(BaseModel):
+class ChatForkRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
-    new_id: str | None = Field(None, max_length=64, description="Default: a new id.")
+    new_id: Id | None = Field(None, description="Default: a new id.")
     with_momentum: bool = Field(
         True, description="Copy the optimiser state of the fast weights too (else fresh)."
     )
 
 
-class ChatSafetyPatch(BaseModel):
+class ChatSafetyPatch(StrictModel):
     """SentryConfig fields to change for the session's next writes."""
 
     model_config = ConfigDict(extra="forbid")
@@ -253,7 +251,7 @@ class ChatDeleted(BaseModel):
     deleted: bool = True
 
 
-class ChatFlagRequest(BaseModel):
+class ChatFlagRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ttt.api.models.common import ItemError
+from ttt.api.models.common import Id, ItemError, StrictModel
 from ttt.api.models.jobs import Job
 
 # The summary's status, or ``interrupted`` for a run still marked running whose job ended.
@@ -132,21 +132,19 @@ class RedTeamAttempts(BaseModel):
     successes: int = Field(description="Successful attempts in the whole run.")
 
 
-class RedTeamStartRequest(BaseModel):
+class RedTeamStartRequest(StrictModel):
     """Start an attack (a ``redteam`` job; the run id is assigned up front)."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model_id: str | None = Field(
-        None, max_length=64, description="Default: the default (promoted) text model."
-    )
+    model_id: Id | None = Field(None, description="Default: the default (promoted) text model.")
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="RedTeamConfig fields to change from the defaults (method, goal, implant, "
         "budget, population, seed, sentry = the SentryConfig of the defence, ...). "
         "A seeds_file must lie inside the artifact root (e.g. flagged_prompts.json).",
     )
-    run_id: str | None = Field(None, max_length=64, description="Default: a new id.")
+    run_id: Id | None = Field(None, description="Default: a new id.")
 
 
 class RedTeamStarted(BaseModel):

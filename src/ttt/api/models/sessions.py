@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ttt.api.models.common import ItemError, ParentRef
+from ttt.api.models.common import Id, ItemError, ParentRef, StrictModel
+from ttt.nano.session import EVAL_SEED_LIMIT
 
 
 class SessionSummary(BaseModel):
@@ -54,44 +55,46 @@ class SessionDetail(BaseModel):
     running: bool = False
 
 
-class Overrides(BaseModel):
+class Overrides(StrictModel):
     """Per-run config changes; recorded in the run's run.json."""
 
     env: dict[str, Any] | None = None
     plasticity: dict[str, Any] | None = None
 
 
-class SessionCreate(BaseModel):
-    base_id: str | None = Field(None, description="Base to start from (latest when omitted).")
+class SessionCreate(StrictModel):
+    base_id: Id | None = Field(None, description="Base to start from (latest when omitted).")
     mu: float | None = Field(None, description="Hidden friction (random in range if omitted).")
     env_mode: Literal["linear", "nonlinear"] = "linear"
-    seed: int | None = Field(None, ge=0)
+    seed: int | None = Field(
+        None, ge=0, lt=EVAL_SEED_LIMIT, description="Default: random (pretraining uses the rest)."
+    )
     env_overrides: dict[str, Any] | None = None
     plasticity_overrides: dict[str, Any] | None = None
-    session_id: str | None = Field(None, description="Id to use; a fresh one when omitted.")
+    session_id: Id | None = Field(None, description="Id to use; a fresh one when omitted.")
 
 
-class RunRequest(BaseModel):
+class RunRequest(StrictModel):
     steps: int = Field(ge=1, le=10_000_000)
     overrides: Overrides | None = None
-    run_id: str | None = Field(None, description="Id to use; a fresh one when omitted.")
+    run_id: Id | None = Field(None, description="Id to use; a fresh one when omitted.")
 
 
-class ForkRequest(BaseModel):
+class ForkRequest(StrictModel):
     from_update: int | None = Field(
         None, ge=0, description="Committed update k to branch from (latest state when omitted)."
     )
     with_momentum: bool = True
-    new_session_id: str | None = None
+    new_session_id: Id | None = None
     overrides: Overrides | None = None
 
 
-class GhostRequest(BaseModel):
+class GhostRequest(StrictModel):
     """Replay a run's recorded actions under another mu; start/end are t values (as in the
     per_step and trajectory endpoints), [start, end), default the whole run."""
 
     mu: float
-    run_id: str
+    run_id: Id
     start: int | None = Field(None, ge=0)
     end: int | None = Field(None, ge=0)
 

@@ -9,25 +9,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ttt.api.models.common import ItemError
+from ttt.api.models.common import Id, ItemError, StrictModel
 from ttt.api.models.jobs import Job
 from ttt.api.models.text_models import TextModelStatus
 
 
-class SleepStartRequest(BaseModel):
+class SleepStartRequest(StrictModel):
     """Start a sleep (a ``sleep`` job). Every field but ``model_id`` and ``threads`` is a
     SleepConfig field; left out, it keeps SleepConfig's default (see /api/sleep/_defaults)."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model_id: str | None = Field(
+    model_id: Id | None = Field(
         None,
-        max_length=64,
         description="The model to consolidate into. Default: the default model.",
     )
-    candidate_id: str | None = Field(None, max_length=64, description="Default: a new id.")
-    sessions: list[str] | None = Field(
+    candidate_id: Id | None = Field(None, description="Default: a new id.")
+    sessions: list[Id] | None = Field(
         None,
+        min_length=1,
         max_length=1000,
         description="Sessions to harvest. Default: every session of the model.",
     )
@@ -37,16 +37,18 @@ class SleepStartRequest(BaseModel):
         description="Core text (file or folder) inside the artifact root. Default: the model's "
         "own train split.",
     )
-    core_ratio: float | None = Field(None, description="Core windows per batch, in [0, 1).")
+    core_ratio: float | None = Field(
+        None, ge=0, lt=1, description="Core windows per batch, in [0, 1)."
+    )
     method: Literal["ewc", "replay"] | None = None
-    ewc_lambda: float | None = None
+    ewc_lambda: float | None = Field(None, ge=0)
     steps: int | None = Field(None, ge=1, le=100_000)
-    lr: float | None = None
+    lr: float | None = Field(None, gt=0, lt=1)
     batch_size: int | None = Field(None, ge=1, le=1024)
     seq_len: int | None = Field(None, ge=2, le=4096)
     fisher_windows: int | None = Field(None, ge=1, le=4096)
     eval_windows: int | None = Field(None, ge=1, le=4096)
-    grad_clip: float | None = None
+    grad_clip: float | None = Field(None, ge=0)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     compare_replay: bool | None = Field(
         None, description="With method ewc, also train the replay baseline."

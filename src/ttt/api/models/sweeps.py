@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ttt.api.models.common import Id, StrictModel
+
 
 class SweepSummary(BaseModel):
     sweep_id: str
@@ -29,16 +31,16 @@ class SweepDetail(BaseModel):
     rows: list[dict[str, Any]] = Field(description="One row per session (results.json).")
 
 
-class SweepCreate(BaseModel):
+class SweepCreate(StrictModel):
     """Start a sweep (a job). Omitted fields use the domain's defaults."""
 
     mus: list[float] | None = Field(None, description="Explicit mu values (else a grid).")
     mu_range: tuple[float, float] | None = None
-    env_modes: list[Literal["linear", "nonlinear"]] = ["linear"]
+    env_modes: list[Literal["linear", "nonlinear"]] = Field(["linear"], min_length=1)
     n_sessions: int | None = Field(None, ge=1, le=4096)
     steps: int | None = Field(None, ge=1, le=1_000_000)
     noise_std: float = Field(0.0, ge=0)
     seed: int = Field(0, ge=0)
-    base_id: str | None = None
+    base_id: Id | None = None
     plasticity_overrides: dict[str, Any] | None = None
-    sweep_id: str | None = None
+    sweep_id: Id | None = None

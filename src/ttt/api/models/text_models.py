@@ -6,7 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TextModelStatus = Literal["training", "completed", "failed", "cancelled", "sleep_candidate"]
+from ttt.api.models.common import Id, StrictModel
+
+TextModelStatus = Literal[
+    "training", "completed", "failed", "cancelled", "sleep_candidate", "interrupted"
+]
 
 
 class TextModelSummary(BaseModel):
@@ -85,7 +89,7 @@ class TrainLog(BaseModel):
     rows: list[TrainLogRow]
 
 
-class TrainLmRequest(BaseModel):
+class TrainLmRequest(StrictModel):
     """Start training a text model (a job; result: {model_id, status, step})."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
@@ -102,7 +106,7 @@ class TrainLmRequest(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     threads: int = Field(1, ge=1, le=64, description="CPU threads for torch in the worker.")
     promote: bool = Field(False, description="Make it the default model once it completes.")
-    model_id: str | None = Field(None, max_length=64, description="Default: a new id.")
+    model_id: Id | None = Field(None, description="Default: a new id.")
 
 
 class TrainStreamStatus(BaseModel):
@@ -128,9 +132,10 @@ class TrainStreamEvents(BaseModel):
 
     status: TrainStreamStatus
     rows: TrainStreamRows
+    missing: dict[str, str]
 
 
-class GenerateRequest(BaseModel):
+class GenerateRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field("", max_length=4000)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ttt.api.models.common import ItemError
+from ttt.api.models.common import Id, ItemError, StrictModel
 from ttt.api.models.jobs import Job
 
 # Status of a run as the API reports it: the stored summary's, except ``interrupted`` for a
@@ -200,7 +200,7 @@ class SentryDefaults(BaseModel):
     max_text_chars: int
 
 
-class SentryRunRequest(BaseModel):
+class SentryRunRequest(StrictModel):
     """Start a Sentry run (a ``sentry_run`` job; the run id is assigned up front)."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
@@ -211,16 +211,14 @@ class SentryRunRequest(BaseModel):
         description=f"The text to monitor (at most {MAX_TEXT_CHARS:,} characters). It is "
         "stored only with keep_text; otherwise only its sha256 and length are.",
     )
-    model_id: str | None = Field(
-        None, max_length=64, description="Default: the default (promoted) text model."
-    )
+    model_id: Id | None = Field(None, description="Default: the default (promoted) text model.")
     keep_text: bool = Field(False, description="Store the text, chunk texts and influence.")
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="SentryConfig fields to change from the defaults (chunk_tokens, objective, "
         "safety, lr, canary_max_delta, canary_z, grad_z, spfw_mode, spfw_slack, gate, ...).",
     )
-    run_id: str | None = Field(None, max_length=64, description="Default: a new id.")
+    run_id: Id | None = Field(None, description="Default: a new id.")
 
 
 class TextRunStarted(BaseModel):

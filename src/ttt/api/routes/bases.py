@@ -38,4 +38,4 @@ def pretrain(body: BaseCreate, store: Store, jobs: Jobs) -> Job:
     if store.exists("base", base_id):
         raise HTTPException(409, f"base {base_id!r} already exists; bases are never overwritten")
     params = {"preset": body.preset, "seed": body.seed, "base_id": base_id}
-    return Job.model_validate(jobs.submit("pretrain_base", params))
+    return Job.model_validate(jobs.submit("pretrain_base", params, claim=("base", base_id)))

@@ -22,8 +22,9 @@ from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
+from ttt.api.contract import sse_responses
 from ttt.api.deps import Store
-from ttt.api.errors import status_for
+from ttt.api.errors import status_for, user_config
 from ttt.api.models.chat import (
     ChatCreateRequest,
     ChatDeleted,
@@ -273,16 +274,14 @@ async def message_stream(
 @router.post(
     "/{session_id}/messages",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "model": ChatStreamDoc,
-            "description": "text/event-stream: `token` events with the reply as it is "
-            "sampled (their texts joined are the reply), then one `turn` event with the "
-            "turn's trace record (gate decisions and write status of every prompt chunk). "
-            "A failure after the stream started ends it with one `error` event "
-            "{status, detail} instead of the turn.",
-        }
-    },
+    responses=sse_responses(
+        ChatStreamDoc,
+        "text/event-stream: `token` events with the reply as it is "
+        "sampled (their texts joined are the reply), then one `turn` event with the "
+        "turn's trace record (gate decisions and write status of every prompt chunk). "
+        "A failure after the stream started ends it with one `error` event "
+        "{status, detail} instead of the turn.",
+    ),
 )
 async def send_chat_message(
     session_id: str, body: ChatMessageRequest, store: Store
@@ -330,7 +329,9 @@ def patch_chat_safety(session_id: str, body: ChatSafetyPatch, store: Store) -> C
     sid = _sid(session_id)
     if not body.overrides:
         raise ValueError("overrides: nothing to change")
-    return detail_of(store, sid, chat.set_safety(store, sid, body.overrides))
+    with user_config("safety overrides"):
+        updated = chat.set_safety(store, sid, body.overrides)
+    return detail_of(store, sid, updated)
 
 
 @router.post("/{session_id}/turns/{turn}/flag", response_model=FlaggedPrompt)

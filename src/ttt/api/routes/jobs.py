@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ttt.api.contract import sse_responses
 from ttt.api.deps import Jobs
 from ttt.api.models.common import ERROR_RESPONSES
 from ttt.api.models.jobs import Job, JobList, JobStreamEvents
@@ -45,13 +46,11 @@ def cancel_job(job_id: str, jobs: Jobs) -> Job:
 @router.get(
     "/{job_id}/stream",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "model": JobStreamEvents,
-            "description": "text/event-stream: `progress` events, then one `done` event with "
-            "the final job (the schema lists the data of each event name).",
-        }
-    },
+    responses=sse_responses(
+        JobStreamEvents,
+        "text/event-stream: `progress` events, then one `done` event with "
+        "the final job (the schema lists the data of each event name).",
+    ),
 )
 async def stream_job(job_id: str, jobs: Jobs, request: Request) -> StreamingResponse:
     jid = validate_id(job_id, what="job id")

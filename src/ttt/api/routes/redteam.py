@@ -13,7 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ttt.api.contract import sse_responses
 from ttt.api.deps import Ctx, Jobs
+from ttt.api.errors import user_config
 from ttt.api.models.common import ERROR_RESPONSES, ItemError
 from ttt.api.models.jobs import Job
 from ttt.api.models.redteam import (
@@ -245,15 +247,13 @@ def _run_tail(ctx: Ctx, jobs: JobManager, rid: str, wait_s: float) -> FolderTail
 @router.get(
     "/{run_id}/stream",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "model": RedTeamStreamDoc,
-            "description": "text/event-stream: a `status` event, then `attempts` and "
-            "`iterations` (new records, from the first) and `summary` (whenever it changes) "
-            "until the run stops running; a final `summary` and `status`. A run that does not "
-            "exist yet is waited for up to `wait_s`, then one `missing` event ends it.",
-        }
-    },
+    responses=sse_responses(
+        RedTeamStreamDoc,
+        "text/event-stream: a `status` event, then `attempts` and "
+        "`iterations` (new records, from the first) and `summary` (whenever it changes) "
+        "until the run stops running; a final `summary` and `status`. A run that does not "
+        "exist yet is waited for up to `wait_s`, then one `missing` event ends it.",
+    ),
 )
 async def stream_redteam_run(
     run_id: str,
@@ -276,7 +276,8 @@ def check_redteam_config(store: ArtifactStore, config: Mapping[str, Any]) -> dic
     seeds file must be an existing file inside the artifact root (400/404 otherwise)."""
     from ttt.redteam.config import RedTeamConfig
 
-    cfg = RedTeamConfig.from_dict(dict(config))
+    with user_config("RedTeamConfig"):
+        cfg = RedTeamConfig.from_dict(dict(config))
     if cfg.seeds_file:
         path = store.user_path(cfg.seeds_file, "RedTeamConfig.seeds_file")
         if not path.is_file():
@@ -295,5 +296,5 @@ def start_redteam_run(body: RedTeamStartRequest, ctx: Ctx, jobs: Jobs) -> RedTea
     if store.exists(KIND, rid):
         raise HTTPException(409, f"red-team run {rid!r} already exists")
     params = {**config, "model_id": mid, "run_id": rid}  # redteam_job's params
-    job = Job.model_validate(jobs.submit(JOB_KIND, params))
+    job = Job.model_validate(jobs.submit(JOB_KIND, params, claim=(KIND, rid)))
     return RedTeamStarted(run_id=rid, job_id=job.job_id, job=job)

@@ -19,6 +19,7 @@ from ttt.api.readers import (
     run_dir,
     run_file,
     sort_events,
+    sort_values,
 )
 from ttt.api.responses import json_response
 from ttt.api.series import downsample
@@ -101,7 +102,11 @@ def events(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
     sort: Annotated[
-        str, Query(description=f"One of {', '.join(EVENT_SORT_KEYS)}; '-' prefix = descending.")
+        str,
+        Query(
+            description="A field; '-' prefix = descending.",
+            json_schema_extra={"enum": sort_values(EVENT_SORT_KEYS)},
+        ),
     ] = "t",
 ) -> EventList:
     all_events = load_events(ctx.big, run_file(ctx.store, session_id, run_id, "update_events.json"))

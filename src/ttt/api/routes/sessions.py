@@ -9,7 +9,9 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ttt.api.contract import sse_responses
 from ttt.api.deps import ApiContext, Ctx, Jobs, SessionId, Store
+from ttt.api.errors import user_config
 from ttt.api.models.common import ERROR_RESPONSES
 from ttt.api.models.jobs import Job
 from ttt.api.models.runs import LiveStreamEvents
@@ -35,16 +37,17 @@ from ttt.api.readers import (
     runs_of,
     session_dir,
     sort_items,
+    sort_values,
 )
 from ttt.api.sse import SSE_HEADERS, LiveTail
 from ttt.jobs import JobManager
 from ttt.nano import session as nano_session
-from ttt.nano.base import load_base
+from ttt.nano.base import latest_base_id, load_base
 from ttt.nano.config import PlasticityConfig, apply_overrides
 from ttt.nano.env import EnvConfig
 from ttt.nano.model import decay_of
 from ttt.optim import muon_lr_scale
-from ttt.store import ArtifactStore, new_id, read_json, read_tensors, validate_id
+from ttt.store import ArtifactStore, NotFoundError, new_id, read_json, read_tensors, validate_id
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
 
@@ -55,7 +58,11 @@ def list_sessions(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     sort: Annotated[
-        str, Query(description=f"One of {', '.join(SORT_KEYS)}; '-' prefix = descending.")
+        str,
+        Query(
+            description="A field; '-' prefix = descending.",
+            json_schema_extra={"enum": sort_values(SORT_KEYS)},
+        ),
     ] = "-created_at",
 ) -> SessionList:
     """Paginated summaries; a session whose files cannot be read is listed in ``errors``."""
@@ -97,8 +104,10 @@ def _check_configs(
 ) -> None:
     """Validate the effective configs now (ValueError -> 422) rather than in the job."""
     ov = overrides or {}
-    EnvConfig.from_dict(apply_overrides(env, ov.get("env")))
-    PlasticityConfig.from_dict(apply_overrides(plasticity, ov.get("plasticity")))
+    with user_config("env overrides"):
+        EnvConfig.from_dict(apply_overrides(env, ov.get("env")))
+    with user_config("plasticity overrides"):
+        PlasticityConfig.from_dict(apply_overrides(plasticity, ov.get("plasticity")))
 
 
 def _check_overrides(store: ArtifactStore, session_id: str, overrides: dict[str, Any]) -> None:
@@ -112,13 +121,17 @@ def create_session(body: SessionCreate, store: Store, jobs: Jobs) -> Job:
     sid = validate_id(body.session_id, what="session id") if body.session_id else new_id("nano")
     if store.exists("sessions", sid):
         raise HTTPException(409, f"session {sid!r} already exists")
+    base_id = body.base_id or latest_base_id(store)
+    if base_id is None or not (store.item_dir("base", base_id) / "meta.json").is_file():
+        what = f"base {base_id!r}" if base_id else "a Nano base (pretrain one first)"
+        raise NotFoundError(f"{what} not found")
     _check_configs(
         {"mode": body.env_mode, "mu": 0.1 if body.mu is None else body.mu},
         PlasticityConfig().to_dict(),
         {"env": body.env_overrides, "plasticity": body.plasticity_overrides},
     )
     params = {**body.model_dump(exclude_none=True), "session_id": sid}
-    return Job.model_validate(jobs.submit("create_session", params))
+    return Job.model_validate(jobs.submit("create_session", params, claim=("sessions", sid)))
 
 
 @router.post("/{session_id}/run", response_model=Job, status_code=202)
@@ -145,6 +158,14 @@ def fork_session(session_id: SessionId, body: ForkRequest, store: Store, jobs: J
     )
     if store.exists("sessions", new_sid):
         raise HTTPException(409, f"session {new_sid!r} already exists")
+    if body.from_update is not None:
+        committed = [int(r["k"]) for r in nano_session.weight_history(store, session_id)]
+        if body.from_update not in committed:
+            span = f"0..{committed[-1]}" if committed else "none"
+            raise ValueError(
+                f"from_update={body.from_update}: session {session_id!r} has committed "
+                f"updates {span}"
+            )
     params: dict[str, Any] = {
         "session_id": session_id,
         "from_update": body.from_update,
@@ -154,7 +175,7 @@ def fork_session(session_id: SessionId, body: ForkRequest, store: Store, jobs: J
     if body.overrides is not None:
         params["overrides"] = body.overrides.model_dump(exclude_none=True)
         _check_overrides(store, session_id, params["overrides"])
-    return Job.model_validate(jobs.submit("fork_session", params))
+    return Job.model_validate(jobs.submit("fork_session", params, claim=("sessions", new_sid)))
 
 
 @router.post("/{session_id}/ghost", response_model=GhostOut)
@@ -217,16 +238,14 @@ def files(session_id: SessionId, store: Store) -> FileList:
 @router.get(
     "/{session_id}/live",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "model": LiveStreamEvents,
-            "description": "text/event-stream following the running run's live.jsonl: "
-            "`status` first, then `rows` (id = byte offset, for Last-Event-ID) and `event` "
-            "as they are written, and a final `status` when the run ends. With no running "
-            "run the stream waits up to `wait_s` for one, then sends status `idle` and ends. "
-            "The schema lists the data of each event name.",
-        }
-    },
+    responses=sse_responses(
+        LiveStreamEvents,
+        "text/event-stream following the running run's live.jsonl: "
+        "`status` first, then `rows` (id = byte offset, for Last-Event-ID) and `event` "
+        "as they are written, and a final `status` when the run ends. With no running "
+        "run the stream waits up to `wait_s` for one, then sends status `idle` and ends. "
+        "The schema lists the data of each event name.",
+    ),
 )
 async def live(
     session_id: SessionId,

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from ttt.api.deps import Ctx, Jobs
+from ttt.api.errors import user_config
 from ttt.api.models.common import ERROR_RESPONSES, ItemError
 from ttt.api.models.jobs import Job
 from ttt.api.models.sleep import (
@@ -183,7 +184,8 @@ def start_sleep(body: SleepStartRequest, ctx: Ctx, jobs: Jobs) -> SleepStarted:
         fields["core_path"] = _core_path(store, body.core_path)
     for sid in body.sessions or []:
         validate_id(sid, what="chat session id")
-    cfg = SleepConfig.from_dict(fields)  # ValueError (422) naming a bad field
+    with user_config("SleepConfig"):
+        cfg = SleepConfig.from_dict(fields)  # ValueError (422) naming a bad field
     meta = registry.read_meta(store, mid)
     used, skipped, memories = harvest(
         store, mid, str(meta.get("weights_sha256")), cfg.sessions
@@ -194,5 +196,5 @@ def start_sleep(body: SleepStartRequest, ctx: Ctx, jobs: Jobs) -> SleepStarted:
             f"({len(used)} matching session(s) with no turns, {len(skipped)} of other models)"
         )
     params = {**cfg.to_dict(), "model_id": mid, "threads": body.threads}
-    job = Job.model_validate(jobs.submit(JOB_KIND, params))
+    job = Job.model_validate(jobs.submit(JOB_KIND, params, claim=(registry.KIND, cid)))
     return SleepStarted(candidate_id=cid, job_id=job.job_id, job=job)

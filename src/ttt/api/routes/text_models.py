@@ -14,6 +14,7 @@ from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ttt.api.contract import sse_responses
 from ttt.api.deps import Ctx, Jobs, Store
 from ttt.api.models.common import ERROR_RESPONSES
 from ttt.api.models.jobs import Job
@@ -53,6 +54,21 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
+def shown(store: ArtifactStore, meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` as reported: a ``training`` model whose trainer is gone is ``interrupted``
+    (registry.reported_status), with how to continue it."""
+    status = registry.reported_status(store, meta)
+    if status == meta["status"]:
+        return meta
+    out = {**meta, "status": status}
+    if status == registry.INTERRUPTED:
+        out["error"] = meta.get("error") or (
+            "training stopped without finishing (its process is gone); continue it with "
+            f"`ttt lm train --resume {meta['model_id']}`"
+        )
+    return out
+
+
 def summarize(meta: dict[str, Any], default_id: str | None = None) -> TextModelSummary:
     mcfg = meta.get("model_cfg") or {}
     tcfg = meta.get("train_cfg") or {}
@@ -90,12 +106,17 @@ def summarize(meta: dict[str, Any], default_id: str | None = None) -> TextModelS
 
 def resolve_corpus(raw_paths: Sequence[str], root: Path, corpus_dirs: Sequence[Path]) -> list[str]:
     """Absolute paths of the requested corpus files/folders, each (and every file a folder
-    holds, symlinks followed) inside the artifact root or a configured corpus folder.
+    holds, symlinks followed) inside the artifact root or a configured corpus folder, and
+    nothing under the store's private folders (``.spool``, ``.locks``, temp files).
     Relative paths are taken relative to the artifact root. Anything else: PathEscapeError."""
     allowed = [root.resolve(), *(Path(d).resolve() for d in corpus_dirs)]
+    store = ArtifactStore(root)
 
-    def inside(p: Path) -> bool:
-        return any(p == a or p.is_relative_to(a) for a in allowed)
+    def problem(p: Path) -> str | None:
+        if not any(p == a or p.is_relative_to(a) for a in allowed):
+            return "outside the artifact root and the configured corpus folders (TTT_CORPUS_DIRS)"
+        hidden = store.private_part(p)
+        return f"under {hidden!r}, a hidden store folder" if hidden else None
 
     out: list[str] = []
     for raw in raw_paths:
@@ -103,19 +124,17 @@ def resolve_corpus(raw_paths: Sequence[str], root: Path, corpus_dirs: Sequence[P
             raise ValueError(f"bad corpus path {raw[:80]!r}")
         p = Path(raw)
         p = (p if p.is_absolute() else root / p).resolve()
-        if not inside(p):
-            raise PathEscapeError(
-                f"corpus path {raw!r} is outside the artifact root and the configured corpus "
-                "folders (TTT_CORPUS_DIRS)"
-            )
+        why = problem(p)
+        if why:
+            raise PathEscapeError(f"corpus path {raw!r} is {why}")
         if not p.exists():
             raise NotFoundError(f"corpus path {raw!r}: no such file or folder")
         if p.is_dir():
             for f in find_files(p):
-                if not inside(f.resolve()):
+                why = problem(f.resolve())
+                if why:
                     raise PathEscapeError(
-                        f"corpus folder {raw!r} holds {f.name!r}, which links outside the "
-                        "allowed folders"
+                        f"corpus folder {raw!r} holds {f.name!r}, which links {why}"
                     )
         out.append(str(p))
     return out
@@ -131,7 +150,7 @@ def list_text_models(store: Store) -> TextModelList:
     metas = []
     for mid in store.list_ids(registry.KIND):
         try:
-            metas.append(registry.read_meta(store, mid))
+            metas.append(shown(store, registry.read_meta(store, mid)))
         except StoreError as exc:
             errors.append({"id": mid, "detail": str(exc)})
     eligible = [m for m in metas if registry.is_default_eligible(m)]
@@ -144,7 +163,7 @@ def list_text_models(store: Store) -> TextModelList:
 
 @router.get("/{model_id}", response_model=TextModelDetail)
 def get_text_model(model_id: str, store: Store) -> TextModelDetail:
-    meta = registry.read_meta(store, _mid(model_id))
+    meta = shown(store, registry.read_meta(store, _mid(model_id)))
     return TextModelDetail(summary=summarize(meta, registry.default_model_id(store)), meta=meta)
 
 
@@ -159,7 +178,7 @@ def train_log(
 ) -> TrainLog:
     """train_log.jsonl as JSON rows (a torn last line is skipped)."""
     mid = _mid(model_id)
-    meta = registry.read_meta(store, mid)
+    meta = shown(store, registry.read_meta(store, mid))
     path = registry.model_dir(store, mid) / LOG_FILE
     rows = read_jsonl(path) if path.exists() else []
     if after_step is not None:
@@ -185,7 +204,7 @@ class TrainTail:
 
     def _status(self) -> dict[str, Any] | None:
         try:
-            meta = registry.read_meta(self.store, self.model_id)
+            meta = shown(self.store, registry.read_meta(self.store, self.model_id))
         except NotFoundError:
             return None
         return {
@@ -248,15 +267,13 @@ class TrainTail:
 @router.get(
     "/{model_id}/stream",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "model": TrainStreamEvents,
-            "description": "text/event-stream: a `status` event, then `rows` events with new "
-            "train_log.jsonl records (and `status` when it changes) until the model stops "
-            "training; a final `status`. A model that does not exist yet (a job just started) "
-            "is waited for up to `wait_s`, then one `missing` event ends the stream.",
-        }
-    },
+    responses=sse_responses(
+        TrainStreamEvents,
+        "text/event-stream: a `status` event, then `rows` events with new "
+        "train_log.jsonl records (and `status` when it changes) until the model stops "
+        "training; a final `status`. A model that does not exist yet (a job just started) "
+        "is waited for up to `wait_s`, then one `missing` event ends the stream.",
+    ),
 )
 async def stream_train_log(
     model_id: str,
@@ -283,7 +300,7 @@ def start_training(body: TrainLmRequest, ctx: Ctx, jobs: Jobs) -> Job:
         raise HTTPException(409, f"text model {mid!r} already exists")
     corpus = resolve_corpus(body.corpus, store.root, ctx.settings.corpus_dirs)
     params = {**body.model_dump(exclude_none=True), "corpus": corpus, "model_id": mid}
-    return Job.model_validate(jobs.submit("train_lm", params))
+    return Job.model_validate(jobs.submit("train_lm", params, claim=(registry.KIND, mid)))
 
 
 def _generate(store: ArtifactStore, mid: str, body: GenerateRequest) -> GenerateOut:

@@ -26,7 +26,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ttt.api.cache import FileCache
+from ttt.api.contract import sse_responses
 from ttt.api.deps import Ctx, Jobs
+from ttt.api.errors import user_config
 from ttt.api.models.common import ERROR_RESPONSES, ItemError
 from ttt.api.models.jobs import Job
 from ttt.api.models.text_runs import (
@@ -471,15 +473,13 @@ def _run_tail(ctx: Ctx, jobs: JobManager, rid: str, wait_s: float) -> FolderTail
 @router.get(
     "/{run_id}/stream",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "model": TextRunStreamDoc,
-            "description": "text/event-stream: a `status` event, then `events` (new chunk "
-            "events, from the first chunk) and `summary` (whenever it changes) until the run "
-            "stops running; a final `summary` and `status`. A run that does not exist yet (its "
-            "job is starting) is waited for up to `wait_s`, then one `missing` event ends it.",
-        }
-    },
+    responses=sse_responses(
+        TextRunStreamDoc,
+        "text/event-stream: a `status` event, then `events` (new chunk "
+        "events, from the first chunk) and `summary` (whenever it changes) until the run "
+        "stops running; a final `summary` and `status`. A run that does not exist yet (its "
+        "job is starting) is waited for up to `wait_s`, then one `missing` event ends it.",
+    ),
 )
 async def stream_text_run(
     run_id: str,
@@ -501,7 +501,8 @@ def check_sentry_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The full SentryConfig dict of a partial one; ValueError (422) naming a bad field."""
     from ttt.text.sentry import SentryConfig
 
-    return SentryConfig.from_dict(config).to_dict()
+    with user_config("SentryConfig"):
+        return SentryConfig.from_dict(config).to_dict()
 
 
 def usable_model(store: ArtifactStore, model_id: str | None) -> str:
@@ -531,6 +532,7 @@ def start_text_run(body: SentryRunRequest, ctx: Ctx, jobs: Jobs) -> TextRunStart
     rid = _rid(body.run_id) if body.run_id else new_id("sentry")
     if store.exists(KIND, rid):
         raise HTTPException(409, f"text run {rid!r} already exists")
+    jobs.check_claim((KIND, rid))  # before the spool file of another job could be replaced
     params: dict[str, Any] = {
         "run_id": rid,
         "model_id": mid,
@@ -541,5 +543,5 @@ def start_text_run(body: SentryRunRequest, ctx: Ctx, jobs: Jobs) -> TextRunStart
         "text_sha256": hashlib.sha256(body.text.encode("utf-8", "surrogatepass")).hexdigest(),
         "spool": spool_text(store, KIND, rid, body.text),
     }
-    job = Job.model_validate(jobs.submit(JOB_KIND, params))
+    job = Job.model_validate(jobs.submit(JOB_KIND, params, claim=(KIND, rid)))
     return TextRunStarted(run_id=rid, job_id=job.job_id, job=job)
