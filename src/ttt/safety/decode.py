@@ -106,6 +106,19 @@ def _decode_run(run: str) -> tuple[str, str | None]:
     return "base64", as_text(raw)
 
 
+_SLUG_SPLIT_RE = re.compile(r"[-_/]+")
+
+
+def _is_slug(run: str) -> bool:
+    """Three or more alphabetic parts joined by ``-``, ``_`` or ``/``, mostly lower case."""
+    parts = [p for p in _SLUG_SPLIT_RE.split(run.rstrip("=")) if p]
+    return (
+        len(parts) >= 3
+        and all(p.isalpha() for p in parts)
+        and sum(c.isupper() for c in run) <= 0.2 * len(run)
+    )
+
+
 @dataclass
 class Blobs:
     """Encoded runs of one text: characters counted, a description per run, decoded text."""
@@ -139,6 +152,8 @@ def find_blobs(text: str, min_base64: int, min_hex: int, opaque_min: int) -> Blo
             continue
         if not is_hex and not any(c.isdigit() or c in "+/=_-" for c in run):
             continue  # a long word or identifier, not base64
+        if not is_hex and _is_slug(run):
+            continue  # words joined by - or _ (a slug, a file name), not base64
         enc, decoded = _decode_run(run)
         if decoded is not None or len(run) >= opaque_min:
             out.counted_chars += len(run)
