@@ -371,7 +371,7 @@ _ATTACKGEN_FAMILY = {
 def chat_template_rows(n: int = 400) -> list[dict[str, Any]]:
     """Ordinary chat prompts from the semantic detector's *training* template bank (bank A;
     its held-out bank B is never used here)."""
-    from ttt.safety.semantic import labelled_set
+    from ttt.safety.semantic_data import labelled_set
 
     rows = labelled_set("A", 0, n_ordinary=n, n_per_poison_kind=0, n_per_generated=0)
     return [
