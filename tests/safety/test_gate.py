@@ -7,12 +7,11 @@ import hashlib
 import json
 import math
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ttt.safety import attackgen
+from ttt.safety import attackgen, gatedata
 from ttt.safety.gate import RULE_NAMES, Gate, GateConfig, GateResult
 from ttt.safety.scorer import (
     FeatureSpec,
@@ -25,7 +24,7 @@ from ttt.safety.scorer import (
     stratified_folds,
 )
 
-DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "gate_dev.jsonl"
+DEV = gatedata.DATA_DIR / gatedata.DEV_FILE  # the in-repo copy of the development set
 
 PROSE = (
     "The orchard behind the station grows three kinds of apples, and the late variety keeps "
@@ -53,7 +52,7 @@ def fired(res: GateResult, rule: str) -> bool:
 def test_plain_prose_passes_every_rule(rules):
     res = rules.check(PROSE)
     assert res.allowed, res.reasons
-    assert set(res.scores) == set(RULE_NAMES) - {"injection_scorer"}
+    assert set(res.scores) == set(RULE_NAMES) - {"injection_scorer", "semantic"}
 
 
 def test_token_entropy(rules):
@@ -416,7 +415,9 @@ def test_shipped_scorer_loads_and_flags_an_injection():
     gate = Gate()
     res = gate.check(INJECTION)
     assert 0.0 <= res.scores["injection_scorer"] <= 1.0
-    assert "injection_scorer" in res.rules
+    # The learned stages block it on their own (the phrase rule would too).
+    learned = Gate(GateConfig().with_overrides({"instruction_override.enabled": False}))
+    assert {"injection_scorer", "semantic"} & set(learned.check(INJECTION).rules)
     assert gate.check(PROSE).allowed
 
 
@@ -490,7 +491,6 @@ def test_folds_and_threshold_helpers():
     assert ((scores > thr) & (labels == 0)).sum() == 1
 
 
-@pytest.mark.skipif(not DEV.is_file(), reason="shared development set not present")
 def test_rules_on_dev_set_are_precise():
     rows = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
     gate = Gate(scorer=None)

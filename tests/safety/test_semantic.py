@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ttt.safety import semantic
+from ttt.safety import semantic_data
 from ttt.safety.semantic import (
     EMBED_DIM,
     SemanticDetector,
@@ -88,7 +88,7 @@ def test_heldout_set_is_disjoint_from_training():
     assert {r["label"] for r in held} == {0, 1}
     # Different template banks: no held-out trigger word or override template is trained on.
     train_text = " ".join(r["text"] for r in train)
-    for word in semantic._TRIGGERS_B:
+    for word in semantic_data._TRIGGERS_B:
         assert word not in train_text
     assert training_set(0) == train  # deterministic
     with pytest.raises(ValueError, match="training seed"):

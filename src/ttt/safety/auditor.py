@@ -84,12 +84,14 @@ FLAGGED_FILE = "flagged_prompts.json"
 # Every writer of FLAGGED_FILE (``add_flagged``, ``record_flagged``) holds this store lock.
 FLAGGED_LOCK = ("text_sessions", "flagged_prompts")
 
-# Stricter than the live gate's defaults (GateConfig): a lower learned-scorer threshold,
-# smaller encoded/invisible/long-run allowances, a lower repetition limit, and the OOD rule
-# on at the default z limits (the caller supplies the model's loss and write-pressure z).
-# Chosen on the training template bank, not on the held-out set the benchmark reports.
+# Stricter than the live gate's defaults (GateConfig): smaller encoded/invisible/long-run
+# allowances, a lower repetition limit, and the OOD rule on at the default z limits (the
+# caller supplies the model's loss and write-pressure z). The learned stages keep their
+# shipped thresholds: with the n-gram scorer's own threshold lowered to 0.5 (bypassing the
+# semantic stage between 0.5 and its confident threshold) the strict re-check flagged 8.7%
+# of the *training* bank's ordinary prompts and 0% without it, with every poisoned prompt
+# flagged either way (150 of each). Chosen on the training bank, not on the held-out set.
 STRICT_GATE: dict[str, Any] = {
-    "injection_scorer.threshold": 0.5,
     "encoded_blob.max_fraction": 0.25,
     "invisible_chars.max_score": 0.25,
     "long_run.max_chars": 120,

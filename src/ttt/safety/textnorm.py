@@ -32,6 +32,8 @@ __all__ = [
     "INVISIBLE_RE",
     "fold",
     "leet",
+    "segments",
+    "sentences",
     "skeleton",
     "skeleton_of_folded",
     "skeleton_words",
@@ -109,15 +111,37 @@ def strip_invisible(text: str) -> str:
     return INVISIBLE_RE.sub("", text)
 
 
+_LATIN_RE = re.compile("[A-Za-z\u00c0-\u024f]")
+_CYR_GREEK_RE = re.compile("[\u0370-\u03ff\u0400-\u052f]")
+_MIXED_WORD_RE = re.compile(
+    "[^\\W\\d_]*(?:[A-Za-z][^\\W\\d_]*[\u0370-\u03ff\u0400-\u052f]|"
+    "[\u0370-\u03ff\u0400-\u052f][^\\W\\d_]*[A-Za-z])[^\\W\\d_]*"
+)
+
+
+def _fold_homoglyphs(text: str, everywhere: bool) -> str:
+    """Map look-alike letters to Latin: ``everywhere`` (a text written mostly in Latin
+    letters), or only inside mixed-script words (a text written mostly in Cyrillic or Greek
+    stays Russian or Greek)."""
+    if everywhere:
+        return text.translate(_HOMOGLYPH_TABLE)
+    return _MIXED_WORD_RE.sub(lambda m: m.group().translate(_HOMOGLYPH_TABLE), text)
+
+
 def fold(text: str) -> str:
     """The reader's view: invisible characters out, NFKD compatibility folding, look-alike
-    letters mapped to Latin, case folded, diacritics removed. Spacing and punctuation stay."""
+    letters mapped to Latin (not in text written mostly in Cyrillic or Greek, whose
+    look-alikes are its own letters), case folded, diacritics removed. Spacing and
+    punctuation stay."""
     text = strip_invisible(text)
     if text.isascii():
         return text.casefold()
-    text = unicodedata.normalize("NFKD", text).translate(_HOMOGLYPH_TABLE).casefold()
+    everywhere = _CYR_GREEK_RE.search(text) is None or len(_CYR_GREEK_RE.findall(text)) <= len(
+        _LATIN_RE.findall(text)
+    )
+    text = _fold_homoglyphs(unicodedata.normalize("NFKD", text), everywhere).casefold()
     # casefold can produce letters the table maps ("İ" -> "i̇") and combining marks.
-    return _COMBINING_RE.sub("", text.translate(_HOMOGLYPH_TABLE))
+    return _COMBINING_RE.sub("", _fold_homoglyphs(text, everywhere))
 
 
 def leet(folded: str) -> str:
@@ -170,3 +194,34 @@ def variation_selector_decode(text: str) -> str:
         except UnicodeDecodeError:
             continue
     return "\n".join(out)
+
+
+_SENT_RE = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+def segments(text: str, max_chars: int = 320) -> list[str]:
+    """Consecutive sentences packed into segments of at most ``max_chars`` (a longer single
+    sentence is cut at ``max_chars``). Whitespace-only text gives ``[""]``."""
+    parts = sentences(text)
+    out: list[str] = []
+    cur = ""
+    for p in parts:
+        while len(p) > max_chars:
+            if cur:
+                out.append(cur)
+                cur = ""
+            out.append(p[:max_chars])
+            p = p[max_chars:]
+        if cur and len(cur) + 1 + len(p) > max_chars:
+            out.append(cur)
+            cur = p
+        else:
+            cur = f"{cur} {p}" if cur else p
+    if cur:
+        out.append(cur)
+    return out or [""]
+
+
+def sentences(text: str) -> list[str]:
+    """The text's sentences (split after . ! ? ; : and at line breaks), stripped."""
+    return [p.strip() for p in _SENT_RE.split(text) if p and p.strip()]
