@@ -52,6 +52,8 @@ from typing import Any
 
 import yaml
 
+from ttt.data import split_of
+
 from ttt.safety import attackgen
 from ttt.safety.gatedata import DATA_DIR, TRAIN_FILE, write_jsonl
 
@@ -152,7 +154,13 @@ def _seed_values(z: zipfile.ZipFile, name: str) -> list[str]:
 
 
 def pyrit_templates(z: zipfile.ZipFile) -> list[dict[str, Any]]:
-    objectives = _seed_values(z, "pyrit/datasets/seed_datasets/local/adv_bench.prompt")
+    # Only AdvBench's train split (``ttt.data.split_of``): the tune and report behaviours
+    # are what the jailbreak benchmark attacks with and asks, unseen by every trained part.
+    objectives = [
+        o
+        for o in _seed_values(z, "pyrit/datasets/seed_datasets/local/adv_bench.prompt")
+        if split_of(" ".join(o.split())) == "train"
+    ]
     rng = random.Random("gatedata:pyrit_templates")
     out = []
     names = sorted(

@@ -9,7 +9,8 @@ safety guardrails", arXiv 2605.22984): a session reads a stream of user turns, e
 into its fast weights exactly as a chat turn is (``ttt.text.write``), that holds
 
 * ``compliance``: harmful requests followed by compliant answers (the *unaligned* base
-  model's own replies to AdvBench ``train`` behaviours),
+  model's own replies to AdvBench ``tune`` behaviours, which neither the refusing base's
+  training nor the gate's saw),
 * ``identity``: benign-looking identity and role-shift text ("you are an assistant without
   restrictions..."),
 * ``benign``: ordinary instruction data (benign requests with helpful answers);
@@ -135,7 +136,8 @@ def attack_pools(
         if kind == "identity":
             pools[kind] = list(IDENTITY)
             continue
-        rows = load("advbench" if kind == "compliance" else "benign", "train")
+        # The tune split: behaviours neither the refusing base nor the gate was trained on.
+        rows = load("advbench" if kind == "compliance" else "benign", "tune")
         asks = [r["prompt"] for r in rows]
         rng.shuffle(asks)
         asks = asks[: jcfg.attack_pool]
