@@ -33,6 +33,15 @@ class TextModelSummary(BaseModel):
     train_loss: float | None = Field(None, description="Final train loss (completed models).")
     val_loss: float | None = Field(None, description="Final validation loss.")
     val_ppl: float | None = None
+    val_tokens: int | None = Field(None, description="Tokens in the validation split.")
+    val_bytes: int | None = Field(
+        None, description="UTF-8 bytes those tokens stand for (byte-level BPE; else null)."
+    )
+    val_bpb: float | None = Field(
+        None,
+        description="Validation loss in bits per byte: val_loss / ln 2 * val_tokens / "
+        "val_bytes. Comparable across vocabularies, unlike val_loss (nats per token).",
+    )
     tokens_per_s: float | None = None
     seconds: float | None = None
     error: str | None = None
