@@ -180,6 +180,25 @@ test('text: a tiny red-team attack shows iterations and payload verdicts live', 
   assert.deepEqual(problems(), [])
 })
 
+test('text: the red-team payload table fits its panel (long unbroken payloads wrap; the success column stays on screen)', async () => {
+  const { items } = await apiOk('/redteam')
+  const run = items.find((r) => r.status === 'completed')
+  const { page, problems } = await newPage(browser, { width: 1280, height: 900 })
+  await page.goto(url('/text', { tab: 'redteam', rt: run.run_id }))
+  const table = page.getByTestId('redteam-attempts')
+  await table.waitFor()
+  const fit = await page.evaluate(() => {
+    const t = document.querySelector('[data-testid="redteam-attempts"]')
+    const region = t.closest('[role="region"]')
+    const r = region.getBoundingClientRect()
+    const cells = [...t.querySelectorAll('tr > :last-child')].map((c) => c.getBoundingClientRect().right)
+    return { scroll: region.scrollWidth, client: region.clientWidth, right: r.right, lastCell: Math.max(...cells), page: document.documentElement.scrollWidth, vw: innerWidth }
+  })
+  assert.ok(fit.scroll <= fit.client + 1, `the table scrolls sideways: ${JSON.stringify(fit)}`)
+  assert.ok(fit.lastCell <= fit.right + 1 && fit.page <= fit.vw, `the success column is off screen: ${JSON.stringify(fit)}`)
+  assert.deepEqual(problems(), [])
+})
+
 test('text: when the API is unreachable the page says so (no stand-in data)', async () => {
   const { page } = await newPage(browser)
   await page.route('**/api/**', (r) => r.abort('connectionrefused'))

@@ -39,3 +39,11 @@ def test_no_bytes_no_figure(tmp_path: Path) -> None:
     assert validation_split(tmp_path) is None
     assert bits_per_byte(2.0, None) is None
     assert bits_per_byte(float("nan"), {"val_tokens": 1, "val_bytes": 2}) is None
+
+
+def test_listing_names_the_tokenizer_and_corpus(tiny_lm_root: Path) -> None:
+    meta = json.loads((tiny_lm_root / "text_models" / "tiny-lm" / "meta.json").read_text())
+    for c in client_over(tiny_lm_root):
+        (m,) = c.get("/api/text_models").json()["items"]
+        assert m["tokenizer_sha256"] == meta["tokenizer"]["sha256"]
+        assert m["corpus_sha256"] == meta["corpus"]["sha256"]

@@ -46,6 +46,7 @@ export type Lineage = S['Lineage']
 export type LineageNode = S['LineageNode']
 export type Job = S['Job']
 export type JobStatus = Job['status']
+export type JobList = S['JobList']
 
 /** model_cfg keys the dashboard reads (the API types it as a free dict). */
 export type ModelCfg = JsonObject & {

@@ -27,6 +27,10 @@ class TextModelSummary(BaseModel):
     vocab_size: int | None = None
     n_params: int | None = None
     corpus_source: str | None = None
+    corpus_sha256: str | None = Field(None, description="Hash of the training corpus.")
+    tokenizer_sha256: str | None = Field(
+        None, description="Hash of tokenizer.json: per-token losses compare only within one."
+    )
     steps: int | None = Field(None, description="Steps the run is configured for.")
     step: int = Field(0, description="Steps done so far.")
     lr: float | None = None

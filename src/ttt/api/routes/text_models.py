@@ -78,6 +78,8 @@ def summarize(
         vocab_size=mcfg.get("vocab_size"),
         n_params=metrics.get("n_params"),
         corpus_source=corpus.get("source"),
+        corpus_sha256=corpus.get("sha256"),
+        tokenizer_sha256=(meta.get("tokenizer") or {}).get("sha256"),
         steps=tcfg.get("steps"),
         step=int(meta.get("step") or 0),
         lr=_num(tcfg.get("lr")),
