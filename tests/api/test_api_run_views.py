@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 
 import pytest
+
 from conftest import SESSION_A
 
 RUN_A = "run-a1"

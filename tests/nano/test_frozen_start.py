@@ -31,8 +31,12 @@ def test_fork_frozen_is_its_own_start_across_runs_and_resume(store):
     parent = _new(store, "par")
     S.run_session(store, parent, steps=96)
     k = S.weight_history(store, parent)[-1]["k"]
-    a = S.fork_session(store, parent, from_update=k, new_session_id="fa", overrides={"env": {"mu": 0.2}})
-    b = S.fork_session(store, parent, from_update=k, new_session_id="fb", overrides={"env": {"mu": 0.2}})
+    a = S.fork_session(
+        store, parent, from_update=k, new_session_id="fa", overrides={"env": {"mu": 0.2}}
+    )
+    b = S.fork_session(
+        store, parent, from_update=k, new_session_id="fb", overrides={"env": {"mu": 0.2}}
+    )
     a1, a2 = S.run_session(store, a, steps=50), S.run_session(store, a, steps=46)
     b1 = S.run_session(store, b, steps=96)
     ra = _rows(store, a, a1) + _rows(store, a, a2)
