@@ -22,14 +22,15 @@ gate's scores) and ``all`` (the default defences: blocked and rolled-back writes
 log too). The review queue then scores every chunk exactly as ``ttt anomalies scan`` does
 (``ttt.review.gather`` + ``ttt.safety.anomaly.score``, family = model, objective, chunk size).
 
-**Metrics** per seed, defence and method (``robust_z``, ``iforest``): a chunk is *planted* when
-its characters overlap a planted text; ``precision_at_20`` = planted chunks among the 20
-highest scores; ``recall_at_20`` = planted attacks (items) with at least one chunk in the top
-20, over all planted attacks; ``recall_at_planted`` = the same with the top k = number of
-planted chunks; ``average_precision`` over the whole ranking (chunks). The settings
-(``AnomalyConfig`` defaults: one-sided robust z, root sum of squares of the two largest z,
-burst window 8) were fixed on ``--tune-seeds`` (reported apart as ``tuning``) and the
-report seeds were not looked at before; ``summary`` averages the report seeds only.
+**Metrics** per seed, defence and method (``robust_z``, ``iforest``), on the review queue
+itself (one finding per burst: a chunk's neighbours within ``merge_window`` are merged into
+the higher one): a finding is *planted* when its own chunk's characters overlap a planted
+text; ``precision_at_20`` = planted findings among the 20 at the top of the queue;
+``recall_at_20`` = planted attacks (items) whose chunk is one of those 20, over all planted
+attacks; the same at 50. The settings (``AnomalyConfig`` defaults: one-sided robust z, root
+sum of squares of the two largest z, burst window 8, merge window 1, the compressibility
+signal) were chosen on ``--tune-seeds`` (reported apart as ``tuning``) before the report
+seeds were run; ``summary`` averages the report seeds only.
 
 Without ``--model`` a ``tiny`` TinyLm (``--train-steps`` steps, seed 0) is trained on the
 built-in corpus into a temporary root (seconds).
@@ -140,35 +141,22 @@ def _overlaps(ev_start: int, ev_end: int, span: dict[str, Any]) -> bool:
     return ev_start < span["end"] and span["start"] < ev_end
 
 
-def evaluate(
-    ranked: list[str], labels: dict[str, list[int]], n_items: int, k: int = 20
-) -> dict[str, Any]:
-    """``ranked``: chunk keys, best first; ``labels``: key -> ids of planted items it
-    overlaps (empty = not planted)."""
-    planted_chunks = sum(1 for v in labels.values() if v)
-
-    def at(kk: int) -> tuple[float, float]:
-        top = ranked[:kk]
+def evaluate(ranked: list[str], labels: dict[str, list[int]], n_items: int) -> dict[str, Any]:
+    """``ranked``: the review queue's finding keys, best first (neighbours already merged);
+    ``labels``: chunk key -> ids of the planted items it overlaps (empty = not planted)."""
+    out: dict[str, Any] = {}
+    for k in (20, 50):
+        top = ranked[:k]
         hits = sum(1 for key in top if labels.get(key))
         items = {i for key in top for i in labels.get(key, [])}
-        return hits / kk, len(items) / n_items if n_items else float("nan")
-
-    p20, r20 = at(k)
-    _, rp = at(max(1, planted_chunks))
-    hits, ap = 0, 0.0
-    for i, key in enumerate(ranked, start=1):
-        if labels.get(key):
-            hits += 1
-            ap += hits / i
-    return {
-        f"precision_at_{k}": p20,
-        f"recall_at_{k}": r20,
-        "recall_at_planted": rp,
-        "average_precision": ap / planted_chunks if planted_chunks else None,
-        "chunks": len(ranked),
-        "planted_chunks": planted_chunks,
-        "planted_items": n_items,
-    }
+        out[f"precision_at_{k}"] = hits / len(top) if top else None
+        out[f"recall_at_{k}"] = len(items) / n_items if n_items else None
+    out.update(
+        findings=len(ranked),
+        planted_chunks=sum(1 for v in labels.values() if v),
+        planted_items=n_items,
+    )
+    return out
 
 
 def run_seed(

@@ -119,3 +119,15 @@ def test_record_validation() -> None:
         UpdateRecord("k", "f", "nano", "i", None, 0, "commit", {"bogus": 1.0})
     with pytest.raises(ValueError, match="kind"):
         UpdateRecord("k", "f", "other", "i", None, 0, "commit", {})
+
+
+def test_a_burst_is_one_finding_with_its_neighbours_merged() -> None:
+    recs = [rec(f"s/r/chunk={i}", "F", 1.0 + 0.5 * (i % 4)) for i in range(40)]
+    for i in (20, 21, 22):  # one flood over three chunks
+        recs[i] = rec(f"s/r/chunk={i}", "F", 50.0 + i)
+    recs.append(rec("s/other/chunk=3", "F", 40.0))
+    merged = score(recs, AnomalyConfig(top=3, merge_window=2))
+    assert [f.record.key for f in merged[:2]] == ["s/r/chunk=22", "s/other/chunk=3"]
+    assert {"s/r/chunk=21", "s/r/chunk=20"} <= set(merged[0].merged)
+    apart = score(recs, AnomalyConfig(top=3, merge_window=0))
+    assert [f.record.key for f in apart] == ["s/r/chunk=22", "s/r/chunk=21", "s/r/chunk=20"]

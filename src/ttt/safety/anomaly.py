@@ -17,10 +17,12 @@ Every update attempt of every domain (a Nano chunk, a Sentry chunk, a chat chunk
 Scales differ by orders of magnitude between a Nano base and a text model, and between text
 models, so every signal is scored *within its family* (one model or base, one objective,
 one chunk size; ``family`` is set by whoever builds the records): a robust z-score
-``(x - median) / (1.4826 * MAD)`` with a floored MAD, one-sided (only "more than usual" is
-suspicious for every signal here), capped at ``Z_CAP``. A record's score is the root sum of
-squares of its two largest z; its ``why`` names each signal above ``explain_z`` with its value
-and the family's median. ``method="iforest"`` ranks by scikit-learn's IsolationForest on the
+``(x - median) / (1.4826 * MAD)`` with a floored MAD (``MIN_SCALE`` per signal), one-sided
+(only "more than usual" is suspicious for every signal here), capped at ``Z_CAP``. A record's
+score is the root sum of squares of its two largest z, scaled down by ``n / min_family`` in a
+family of fewer than ``min_family`` attempts; its ``why`` names each signal above
+``explain_z`` with its value and the family's median. Neighbouring attempts of one stream
+merge into the higher-scoring one (``merge_window``), so one burst is one finding. ``method="iforest"`` ranks by scikit-learn's IsolationForest on the
 same z-features instead (fitted per family, seeded, never pickled); the explanations stay the
 robust z's.
 
@@ -57,6 +59,18 @@ LABELS = {
     "rollback_burst": "rollbacks in the last attempts",
     "gate_score": "gate injection score",
     "compressibility": "compressibility (-log zlib ratio)",
+}
+# The smallest spread a signal is measured against (its units): below it, differences are
+# noise however uniform a family is (0.02 decades of grad norm is a 5% change).
+MIN_SCALE = {
+    "write_pressure": 0.02,
+    "weight_change": 0.02,
+    "loss_change": 0.01,
+    "chunk_loss_z": 0.1,
+    "canary_delta": 0.0,
+    "rollback_burst": 0.5,
+    "gate_score": 0.02,
+    "compressibility": 0.02,
 }
 Z_CAP = 50.0
 MAD_TO_SIGMA = 1.4826
@@ -97,6 +111,7 @@ class AnomalyConfig:
     burst_window: int = 8  # attempts in the rollback-burst window
     min_family: int = 8  # families smaller than this are scored but marked "small family"
     top: int = 100  # findings kept (highest scores first)
+    merge_window: int = 1  # attempts of one stream this close to a higher one merge into it
     seed: int = 0  # IsolationForest seed
 
     def __post_init__(self) -> None:
@@ -104,6 +119,12 @@ class AnomalyConfig:
             raise ValueError(f"AnomalyConfig.method must be one of {METHODS}, got {self.method!r}")
         if not self.explain_z > 0:
             raise ValueError(f"AnomalyConfig.explain_z must be > 0, got {self.explain_z!r}")
+        if isinstance(self.merge_window, bool) or not isinstance(self.merge_window, int):
+            raise ValueError(
+                f"AnomalyConfig.merge_window must be an int, got {self.merge_window!r}"
+            )
+        if self.merge_window < 0:
+            raise ValueError(f"AnomalyConfig.merge_window must be >= 0, got {self.merge_window}")
         for name in ("burst_window", "min_family", "top"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -120,6 +141,7 @@ class Finding:
     z: dict[str, float]
     why: list[str]
     family_size: int
+    merged: list[str] = field(default_factory=list)  # keys of neighbours merged into this one
 
     def to_dict(self) -> dict[str, Any]:
         r = self.record
@@ -137,6 +159,7 @@ class Finding:
             "z": {k: _finite(v) for k, v in self.z.items()},
             "why": list(self.why),
             "family_size": self.family_size,
+            "merged": list(self.merged),
             "signals": {k: _finite(v) for k, v in r.raw.items()},
             "has_text": r.text is not None,
         }
@@ -170,12 +193,13 @@ def rollback_bursts(statuses: Sequence[str], window: int) -> list[float]:
 # -- scoring ------------------------------------------------------------------------------------
 
 
-def robust_z(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+def robust_z(values: np.ndarray, min_scale: float = 0.0) -> tuple[np.ndarray, float, float]:
     """One-sided robust z of ``values`` (NaN stays NaN) and the (median, scale) used.
 
     The scale is 1.4826 * MAD; when more than half the values are equal (MAD 0) it is
-    1.2533 * the mean absolute deviation instead; floored at 1e-3 * |median| + 1e-12. A
-    constant signal gives z = 0 and a lone departure from it a large (capped) z."""
+    1.2533 * the mean absolute deviation instead; floored at 1e-3 * |median| + 1e-12 and at
+    ``min_scale`` (the signal's MIN_SCALE). A constant signal gives z = 0 and a lone departure
+    from it a large (capped) z."""
     ok = np.isfinite(values)
     z = np.full(values.shape, math.nan)
     if not ok.any():
@@ -185,7 +209,9 @@ def robust_z(values: np.ndarray) -> tuple[np.ndarray, float, float]:
     dev = np.abs(v - med)
     mad = MAD_TO_SIGMA * float(np.median(dev))
     # MAD 0 (more than half the values equal): the mean absolute deviation instead
-    scale = max(mad if mad > 0 else 1.2533 * float(np.mean(dev)), 1e-3 * abs(med) + 1e-12)
+    scale = max(
+        mad if mad > 0 else 1.2533 * float(np.mean(dev)), 1e-3 * abs(med) + 1e-12, min_scale
+    )
     z[ok] = np.clip((v - med) / scale, 0.0, Z_CAP)
     return z, med, scale
 
@@ -229,11 +255,13 @@ def score(records: Sequence[UpdateRecord], cfg: AnomalyConfig | None = None) -> 
         zs = np.full(mat.shape, math.nan)
         stats: list[tuple[float, float]] = []
         for j in range(len(FEATURES)):
-            zs[:, j], med, sc = robust_z(mat[:, j])
+            zs[:, j], med, sc = robust_z(mat[:, j], MIN_SCALE[FEATURES[j]])
             stats.append((med, sc))
         scores = np.array([_combine(zs[k]) for k in range(len(idx))])
         if cfg.method == "iforest" and len(idx) >= 2:
             scores = _iforest(np.nan_to_num(zs, nan=0.0), cfg.seed)
+        # a family too small for its scales to mean much ranks lower, in proportion
+        scores = scores * min(1.0, len(idx) / cfg.min_family)
         for k, i in enumerate(idx):
             rec = records[i]
             why = []
@@ -263,9 +291,37 @@ def score(records: Sequence[UpdateRecord], cfg: AnomalyConfig | None = None) -> 
                 )
             )
     out.sort(key=lambda f: (-f.score, f.record.key))
+    out = _merge_neighbours(out, cfg.merge_window)
     for n, f in enumerate(out, start=1):
         f.rank = n
     return out[: cfg.top]
+
+
+def _merge_neighbours(ranked: list[Finding], window: int) -> list[Finding]:
+    """One finding per burst: walking from the highest score down, an attempt within
+    ``window`` attempts of an already kept one of the same stream (kind, item, run) is merged
+    into it (listed in ``merged``) instead of taking a place of its own — five chunks of one
+    flood are one thing to review."""
+    if window == 0:
+        return ranked
+    streams: dict[tuple[str, str, str | None], list[int]] = {}
+    for f in ranked:
+        r = f.record
+        streams.setdefault((r.kind, r.item, r.run), []).append(r.position)
+    order = {k: {p: i for i, p in enumerate(sorted(v))} for k, v in streams.items()}
+    kept: list[Finding] = []
+    owner: dict[tuple[tuple[str, str, str | None], int], Finding] = {}
+    for f in ranked:
+        r = f.record
+        s = (r.kind, r.item, r.run)
+        i = order[s][r.position]
+        near = [owner[(s, j)] for j in range(i - window, i + window + 1) if (s, j) in owner]
+        if near:  # merged into the kept finding nearby (not chained further: only kept
+            near[0].merged.append(r.key)  # findings own positions)
+            continue
+        owner[(s, i)] = f
+        kept.append(f)
+    return kept
 
 
 def _iforest(z: np.ndarray, seed: int) -> np.ndarray:

@@ -48,7 +48,10 @@ class Finding(BaseModel):
         description="The attempt's text was kept (a flag can seed the red team)."
     )
     link: str = Field(description="Dashboard path of the exact event in its view.")
-    review: Review = Field(default_factory=lambda: Review())
+    merged: list[str] = Field(
+        description="Keys of neighbouring attempts of the same stream merged into this one."
+    )
+    review: Review
 
 
 class ScanInfo(BaseModel):
