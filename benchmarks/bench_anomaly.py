@@ -227,8 +227,8 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 for m in (
                     "precision_at_20",
                     "recall_at_20",
-                    "recall_at_planted",
-                    "average_precision",
+                    "precision_at_50",
+                    "recall_at_50",
                 )
             }
     return out
