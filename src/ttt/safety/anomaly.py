@@ -22,9 +22,9 @@ one chunk size; ``family`` is set by whoever builds the records): a robust z-sco
 score is the root sum of squares of its two largest z, scaled down by ``n / min_family`` in a
 family of fewer than ``min_family`` attempts; its ``why`` names each signal above
 ``explain_z`` with its value and the family's median. Neighbouring attempts of one stream
-merge into the higher-scoring one (``merge_window``), so one burst is one finding. ``method="iforest"`` ranks by scikit-learn's IsolationForest on the
-same z-features instead (fitted per family, seeded, never pickled); the explanations stay the
-robust z's.
+merge into the higher-scoring one (``merge_window``), so one burst is one finding.
+``method="iforest"`` ranks by scikit-learn's IsolationForest on the same z-features instead
+(fitted per family, seeded, never pickled); the explanations stay the robust z's.
 
     records = [UpdateRecord(key=..., family="nano:base-1:linear", ...), ...]
     findings = score(records, AnomalyConfig(top=50))

@@ -1,5 +1,4 @@
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { useSearchParams } from 'react-router'
 import { Toggle } from '@/components/ui/Toggle'
 import { fmtInt, fmtNum } from '@/lib/format'
 import type { SentryEvent } from '../api/types'
@@ -17,17 +16,16 @@ export function EventLog({
   filter,
   onFilter,
   safety,
+  focus = null,
 }: {
   events: SentryEvent[]
   filter: string[]
   onFilter: (f: string[]) => void
   safety?: string | null
+  /** a chunk to show and highlight (?chunk=K, e.g. a link from the anomaly review) */
+  focus?: number | null
 }) {
   const [page, setPage] = useState(0)
-  // ?chunk=K (e.g. a link from the anomaly review): show that chunk's row, highlighted
-  const [params] = useSearchParams()
-  const raw = params.get('chunk')
-  const focus = raw !== null && /^\d{1,9}$/.test(raw) ? Number(raw) : null
   const focusRow = useRef<HTMLTableRowElement | null>(null)
   const counts = useMemo(() => {
     const c: Record<string, number> = {}
