@@ -286,6 +286,7 @@ def review_queue(store: ArtifactStore) -> dict[str, Any] | None:
         return None
     reviews = read_reviews(store)
     for f in doc["findings"]:
+        f.setdefault("merged", [])  # scans written before neighbours were merged
         rv = reviews.get(f["key"], {})
         f["review"] = {"state": rv.get("state", "open"), "note": rv.get("note"), "at": rv.get("at")}
     return doc
