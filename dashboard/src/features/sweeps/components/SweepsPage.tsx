@@ -1,7 +1,7 @@
 import { useQueryClient } from '@tanstack/react-query'
 import { useMemo, useState } from 'react'
 import { useNavigate, useSearchParams } from 'react-router'
-import { ApiError, apiGet, errorMessage } from '@/api/client'
+import { apiGet, errorMessage } from '@/api/client'
 import { getJob, jobFinished } from '@/api/queries/jobs'
 import type { Job } from '@/api/types'
 import { Card } from '@/components/ui/Card'
@@ -49,13 +49,9 @@ export function SweepsPage() {
     const sid = rowSessionId(sweepId, r)
     setOpenError(null)
     try {
-      const exists = await apiGet(`/sessions/${encodeURIComponent(sid)}`).then(
-        () => true,
-        (e) => {
-          if (e instanceof ApiError && e.status === 404) return false
-          throw e
-        },
-      )
+      // (the listing, not a probe of the id: a 404 would read as an error in the console)
+      const listed = await apiGet<{ items: { session_id: string }[] }>('/sessions', { limit: 1000, sort: 'session_id' })
+      const exists = listed.items.some((x) => x.session_id === sid)
       if (!exists) {
         setOpening({ row: i, step: 'creating the session' })
         const created = await waitJob(
