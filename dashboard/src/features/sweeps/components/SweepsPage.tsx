@@ -1,7 +1,7 @@
 import { useQueryClient } from '@tanstack/react-query'
 import { useMemo, useState } from 'react'
 import { useNavigate, useSearchParams } from 'react-router'
-import { apiGet, errorMessage } from '@/api/client'
+import { ApiError, apiGet, errorMessage } from '@/api/client'
 import { getJob, jobFinished } from '@/api/queries/jobs'
 import type { Job } from '@/api/types'
 import { Card } from '@/components/ui/Card'
@@ -54,19 +54,23 @@ export function SweepsPage() {
       const exists = listed.items.some((x) => x.session_id === sid)
       if (!exists) {
         setOpening({ row: i, step: 'creating the session' })
-        const created = await waitJob(
-          (
-            await createSweepSession({
-              session_id: sid,
-              base_id: cfg.base_id,
-              mu: r.mu,
-              env_mode: r.env_mode,
-              seed: r.seed,
-              env_overrides: { obs_noise_std: r.noise_std },
-              plasticity_overrides: cfg.plasticity_cfg,
-            })
-          ).job_id,
-        )
+        const job = await createSweepSession({
+          session_id: sid,
+          base_id: cfg.base_id,
+          mu: r.mu,
+          env_mode: r.env_mode,
+          seed: r.seed,
+          env_overrides: { obs_noise_std: r.noise_std },
+          plasticity_overrides: cfg.plasticity_cfg,
+        }).catch((e: unknown) => {
+          if (e instanceof ApiError && e.status === 409) return null // made meanwhile
+          throw e
+        })
+        if (job === null) {
+          navigate({ pathname: '/nano/overview', search: `?session=${encodeURIComponent(sid)}` })
+          return
+        }
+        const created = await waitJob(job.job_id)
         if (created.status !== 'completed') throw new Error(`creating ${sid}: ${created.error ?? created.status}`)
         setOpening({ row: i, step: `running ${fmtInt(Number(cfg.steps))} steps` })
         const ran = await waitJob((await runSession(sid, Number(cfg.steps))).job_id)
