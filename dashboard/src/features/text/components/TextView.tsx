@@ -2,7 +2,7 @@ import { useMemo, useState } from 'react'
 import { fmtInt, fmtNum } from '@/lib/format'
 import type { SentryEvent } from '../api/types'
 import { explainSentryEvent } from '../lib/explain'
-import { influenceColor, influenceScale, influenceTextColor, strength } from '../lib/influence'
+import { influenceColor, influenceScale, strength } from '../lib/influence'
 import { isStopped, sentryStatusStyle } from '../lib/sentryStatus'
 
 const MAX_CHUNKS = 300
@@ -74,7 +74,7 @@ function Chunk({ ev, scale }: { ev: SentryEvent; scale: number | null }) {
             <span
               key={i}
               data-token={i}
-              style={{ background: influenceColor(strength(infl[i], scale)), color: influenceTextColor(strength(infl[i], scale)), whiteSpace: 'pre-wrap' }}
+              style={{ background: influenceColor(strength(infl[i], scale)), whiteSpace: 'pre-wrap' }}
               title={`${JSON.stringify(tok)} influence ${fmtNum(infl[i] ?? null, 3)}`}
             >
               {tok}

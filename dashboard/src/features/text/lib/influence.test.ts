@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { influenceColor, influenceScale, influenceTextColor, quantile, strength } from './influence'
+import { influenceColor, influenceScale, quantile, strength } from './influence'
 
 describe('influence scaling', () => {
   it('computes interpolated quantiles and ignores non-finite values', () => {
@@ -24,13 +24,13 @@ describe('influence scaling', () => {
   })
   it('makes colour alpha grow with strength', () => {
     expect(influenceColor(0)).toBe('rgba(250, 204, 21, 0.060)')
-    expect(influenceColor(1)).toBe('rgba(250, 204, 21, 0.660)')
+    expect(influenceColor(1)).toBe('rgba(250, 204, 21, 0.400)')
   })
 })
 
-describe('influenceTextColor', () => {
-  it('keeps tokens readable: light on faint highlights, dark on bright ones', () => {
-    expect(influenceTextColor(0)).toBe('#e4e4e7')
-    expect(influenceTextColor(1)).toBe('#09090b')
+describe('influence highlight contrast', () => {
+  it('stops at an alpha where light text keeps 4.5:1', () => {
+    expect(influenceColor(1)).toBe('rgba(250, 204, 21, 0.400)')
+    expect(influenceColor(5)).toBe(influenceColor(1))
   })
 })
