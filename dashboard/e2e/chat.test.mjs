@@ -98,6 +98,10 @@ test('chat: a message streams, its write is shown; an override is blocked, flagg
   await page.keyboard.press('Enter')
   await page.waitForSelector('[data-testid="chat-turn"][data-turn="1"][data-flagged="true"]')
   await page.waitForSelector('[data-testid="turn-detail-flagged"]')
+  // the header's count is the red team's list for this session (person and auditor flags)
+  const mine = (await apiOk('/flagged_prompts')).items.filter((p) => p.session_id === SID)
+  await page.waitForSelector(`[data-testid="chat-flag-count"][data-count="${mine.length}"]`)
+  assert.equal(await page.getAttribute('[data-testid="chat-flag-count"]', 'data-by-person'), String(mine.filter((p) => p.source !== 'sleep').length))
   assert.deepEqual(await axeSerious(page), [])
   await shot(page, 'chat-blocked')
 
@@ -169,6 +173,9 @@ test('chat: sleep over the session shows every memory’s decision and the metri
   await job.waitFor()
   const cid = await job.getAttribute('data-candidate')
   await page.waitForSelector('[data-testid="sleep-job"][data-status="completed"]', { timeout: 120_000 })
+  // an EWC sleep trains the replay baseline too: 4 steps asked, 8 counted, said as 4 + 4
+  assert.equal(await page.getAttribute('[data-testid="sleep-steps"]', 'data-total'), '8')
+  assert.match(await page.textContent('[data-testid="sleep-runs"]'), /4 EWC \+ 4 replay/)
   await page.waitForFunction((id) => new URL(location.href).searchParams.get('candidate') === id, cid)
   const d = await apiOk(`/sleep/${cid}`)
   assert.deepEqual(d.manifest.sessions, [SID])

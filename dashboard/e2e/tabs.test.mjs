@@ -77,7 +77,7 @@ test('weights: heatmaps have the architecture shapes; stats and spectrum render'
   const w = await apiOk(`/sessions/${s.session_id}/weights/${last.k}`)
   const fro = Math.hypot(...w.matrices.B.data)
   assert.ok(Math.abs(Number(await page.getAttribute('[data-testid="heatmap-B"]', 'data-fro')) - fro) < 1e-9 * Math.max(1, fro))
-  await chartReady(page, 'wstat-fro')
+  for (const name of ['W_u', 'B', 'W_o']) await chartReady(page, `wstat-fro-${name}`)
   assert.equal(Number(await page.getAttribute('[data-testid="weight-stats"]', 'data-updates')), hist.items.length)
   await page.waitForSelector('[data-testid="spectrum"] [data-matrix="B"]')
   if (hist.items.length > 1) await page.waitForSelector('[data-testid="weight-delta"]')
@@ -206,7 +206,9 @@ test('exports: the MSE chart downloads CSV, SVG and PNG of what it shows', async
   }
   const csv = await grab('CSV')
   const lines = csv.bytes.toString('utf8').trim().split('\n')
-  assert.match(lines[0], /^t,baseline,baseline_min,baseline_max,adaptive/)
+  // min/max band columns come with a bucketed window only
+  const banded = Number(await chart.getAttribute('data-bucket')) > 1
+  assert.match(lines[0], banded ? /^t,baseline,baseline_min,baseline_max,adaptive/ : /^t,baseline,adaptive/)
   assert.equal(lines.length - 1, Number(await chart.getAttribute('data-points')))
   const svg = await grab('SVG')
   assert.match(svg.bytes.toString('utf8'), /^<svg[^>]+xmlns="http:\/\/www.w3.org\/2000\/svg"/)

@@ -6,6 +6,8 @@
 // Screenshots: test-results/text-monitor.png, text-not-stored.png, text-compare.png,
 // text-redteam.png.
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { apiOk, axeSerious, launch, modelId, newPage, shot, url, waitJob } from './lib.mjs'
 
@@ -177,6 +179,48 @@ test('text: a tiny red-team attack shows iterations and payload verdicts live', 
   }
   assert.deepEqual(await axeSerious(page), [])
   await shot(page, 'text-redteam')
+  assert.deepEqual(problems(), [])
+})
+
+test('text: the red-team tables fit their panel (a long unbroken payload wraps; the success column stays on screen)', async () => {
+  // a flagged prompt with a 600-character base64 blob (no break opportunity), and an attack
+  // that starts from the same text: both tables hold the unbroken string
+  const model = await modelId()
+  const sid = `e2e-wide-${Date.now().toString(36)}`
+  await apiOk('/chat/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model_id: model, session_id: sid }) })
+  const blob = Buffer.from('x'.repeat(450)).toString('base64')
+  const r = await fetch(url(`/api/chat/sessions/${sid}/messages`), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: `config ${blob}`, max_tokens: 2 }) })
+  await r.text()
+  await apiOk(`/chat/sessions/${sid}/turns/0/flag`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'wide payload' }) })
+  // the attack's first seed is the blob (a seeds file inside the artifact root)
+  writeFileSync(join(process.env.TTT_ARTIFACTS_ROOT, 'e2e_wide_seeds.json'), JSON.stringify([`config ${blob}`]))
+  const started = await apiOk('/redteam', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model_id: model, config: { budget: 4, seeds_file: 'e2e_wide_seeds.json', seed: 0 } }),
+  })
+  await waitJob(started.job_id, 120_000)
+  const attempts = (await apiOk(`/redteam/${started.run_id}/attempts?limit=100`)).items
+  assert.ok(attempts.some((a) => a.payload.includes(blob.slice(0, 200))), 'a payload holds the unbroken blob')
+  const { page, problems } = await newPage(browser, { width: 1280, height: 900 })
+  await page.goto(url('/text', { tab: 'redteam', rt: started.run_id }))
+  await page.waitForSelector(`[data-testid="redteam-attempts"][data-count="${attempts.length}"]`)
+  await page.waitForSelector('[data-testid="flagged-table"]')
+  const fit = await page.evaluate(() => {
+    const box = (sel) => {
+      const t = document.querySelector(sel)
+      const region = t.closest('[role="region"]') ?? t.parentElement
+      const cells = [...t.querySelectorAll('tr > :last-child')].map((c) => c.getBoundingClientRect().right)
+      return { scroll: region.scrollWidth, client: region.clientWidth, right: region.getBoundingClientRect().right, lastCell: Math.max(...cells) }
+    }
+    return { attempts: box('[data-testid="redteam-attempts"]'), flagged: box('[data-testid="flagged-table"]'), page: document.documentElement.scrollWidth, vw: innerWidth }
+  })
+  for (const k of ['attempts', 'flagged']) {
+    const f = fit[k]
+    assert.ok(f.scroll <= f.client + 1, `${k}: the table scrolls sideways ${JSON.stringify(fit)}`)
+    assert.ok(f.lastCell <= f.right + 1, `${k}: the last column is off screen ${JSON.stringify(fit)}`)
+  }
+  assert.ok(fit.page <= fit.vw, `the page scrolls sideways ${JSON.stringify(fit)}`)
   assert.deepEqual(problems(), [])
 })
 

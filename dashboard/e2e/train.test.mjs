@@ -84,3 +84,67 @@ test('train: a corpus path outside the artifact root is refused plainly', async 
   // a 403 shows in the console as a failed resource load; that is the expected answer here
   assert.deepEqual(problems().filter((p) => !/status of 403/.test(p)), [])
 })
+
+test('train: a finished model’s loss curve shows its log on every load (no "no logged steps" race)', async () => {
+  const { items } = await apiOk('/text_models')
+  const m = items.find((x) => x.status === 'completed')
+  const log = await apiOk(`/text_models/${m.model_id}/train_log`)
+  assert.ok(log.rows.length > 0)
+  const { page, problems } = await newPage(browser)
+  for (let i = 0; i < 6; i++) {
+    await page.goto(url('/train'))
+    await page.getByRole('button', { name: `Show ${m.model_id}` }).click()
+    await page.waitForSelector(`[data-testid="train-loss-chart"][data-model="${m.model_id}"][data-last-step="${log.rows.at(-1).step}"]`, { timeout: 15_000 })
+    assert.equal(Number(await page.getAttribute('[data-testid="train-loss-chart"]', 'data-points')), log.rows.length, `load ${i + 1}`)
+    assert.equal(await page.getByText('This model has no logged steps.').count(), 0)
+  }
+  assert.deepEqual(problems(), [])
+})
+
+test('train: a running job keeps its progress, ETA and Cancel after a reload; tokenizers are grouped, bits/byte shown', async () => {
+  // another vocabulary (demo preset: 2,048 tokens) so the list holds two tokenizers
+  const job = await apiOk('/text_models/train', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ preset: 'demo', steps: 5000, threads: 1 }),
+  })
+  const modelId = job.params.model_id
+  const { page, problems } = await newPage(browser)
+  try {
+    for (let i = 0; i < 40; i++) {
+      const log = await apiOk(`/text_models/${modelId}/train_log`).catch(() => null)
+      if (log?.rows.length >= 2) break
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+    for (const load of ['first load', 'reload']) {
+      if (load === 'first load') await page.goto(url('/train'))
+      else await page.reload()
+      const progress = page.locator(`[data-testid="train-progress"][data-status="running"]`)
+      await progress.waitFor({ timeout: 20_000 })
+      await page.getByRole('button', { name: 'Cancel training' }).waitFor()
+      await page.waitForFunction(() => /ETA /.test(document.querySelector('[data-testid="train-progress"]')?.textContent ?? ''), null, { timeout: 20_000 })
+      assert.ok(Number(await progress.getAttribute('data-done')) > 0, `${load}: progress`)
+    }
+    await page.getByRole('button', { name: 'Cancel training' }).click()
+    await page.waitForSelector('[data-testid="train-progress"][data-status="cancelled"]', { timeout: 60_000 })
+  } finally {
+    await fetch(url(`/api/jobs/${job.job_id}/cancel`), { method: 'POST' })
+  }
+  // two tokenizers now: a warning, one group each, and bits/byte where a validation loss exists
+  const { items } = await apiOk('/text_models')
+  const toks = new Set(items.map((m) => m.tokenizer_sha256).filter(Boolean))
+  assert.ok(toks.size >= 2)
+  await page.reload()
+  await page.waitForSelector(`[data-testid="vocab-warning"][data-groups="${toks.size}"]`)
+  const groups = await page.$$eval('[data-testid="vocab-group"]', (els) => els.map((e) => ({ ...e.dataset })))
+  assert.equal(new Set(groups.map((g) => g.tokenizer)).size, groups.length, 'one tokenizer per group')
+  for (const m of items) {
+    const row = page.locator(`[data-testid="model-table"] tr[data-model="${m.model_id}"]`)
+    assert.equal(await row.locator('xpath=ancestor::tbody').getAttribute('data-tokenizer'), m.tokenizer_sha256 ?? '')
+    const bpb = await row.getAttribute('data-bpb')
+    if (m.val_bpb === null) assert.equal(bpb, '')
+    else assert.ok(Math.abs(Number(bpb) - m.val_bpb) < 1e-12, `${m.model_id} bits/byte`)
+  }
+  await shot(page, 'train-vocab-groups')
+  assert.deepEqual(problems().filter((p) => !/\/stream/.test(p)), [])
+})

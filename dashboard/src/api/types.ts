@@ -46,6 +46,13 @@ export type Lineage = S['Lineage']
 export type LineageNode = S['LineageNode']
 export type Job = S['Job']
 export type JobStatus = Job['status']
+export type AnomalyQueue = S['AnomalyQueue']
+export type Finding = S['Finding']
+export type ReviewState = S['Review']['state']
+export type ScanRequest = S['ScanRequest']
+export type SweepSummary = S['SweepSummary']
+export type SweepDetail = S['SweepDetail']
+export type JobList = S['JobList']
 
 /** model_cfg keys the dashboard reads (the API types it as a free dict). */
 export type ModelCfg = JsonObject & {

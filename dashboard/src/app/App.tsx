@@ -22,6 +22,15 @@ const NotFound = lazy(() => import('./NotFound'))
 const TrainPage = lazy(() => import('@/features/train'))
 const TextPage = lazy(() => import('@/features/text'))
 const ChatPage = lazy(() => import('@/features/chat'))
+const SweepsPage = lazy(() => import('@/features/sweeps'))
+const JobsPage = lazy(() => import('@/features/jobs'))
+const ReviewPage = lazy(() => import('@/features/review'))
+
+const PAGES = [
+  { path: 'sweeps', what: 'Sweeps', Page: SweepsPage },
+  { path: 'jobs', what: 'Jobs', Page: JobsPage },
+  { path: 'review', what: 'Review', Page: ReviewPage },
+]
 
 function RedirectKeepSearch({ to }: { to: string }) {
   const loc = useLocation()
@@ -61,6 +70,17 @@ export function App() {
                 </Suspense>
               }
             />
+            {PAGES.map(({ path, what, Page }) => (
+              <Route
+                key={path}
+                path={path}
+                element={
+                  <Suspense fallback={<Loading what={what} />}>
+                    <Page />
+                  </Suspense>
+                }
+              />
+            ))}
             <Route
               path="*"
               element={

@@ -43,7 +43,7 @@ app.add_typer(lm.app, name="lm")
 demo.register(app)
 
 # Optional command groups provided by other layers register themselves if present.
-_OPTIONAL = ("serve", "gate", "sentry", "redteam", "chat", "sleep")
+_OPTIONAL = ("serve", "gate", "sentry", "redteam", "chat", "sleep", "anomalies")
 for _mod in (f"ttt.cli.{name}" for name in _OPTIONAL):
     try:
         importlib.import_module(_mod).register(app)

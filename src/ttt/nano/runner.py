@@ -3,9 +3,10 @@
 For S sessions at once (a session is S = 1; a sweep is S = 256), every step:
 
 1. the environment advances; four predictors see the same observation and action:
-   the frozen base (*baseline*), the session's weights at the start of this run without
-   updates (*frozen*), the session's live fast weights (*adaptive*), and the true simulator
-   given μ (*oracle*);
+   the frozen base (*baseline*), the session's own starting weights without updates
+   (*frozen*: the base for a new session, the fork point for a fork, in every run of the
+   session), the session's live fast weights (*adaptive*), and the true simulator given μ
+   (*oracle*);
 2. at the end of every chunk of ``plasticity.chunk`` steps (aligned to the global step
    counter, so stopping and resuming anywhere gives the same chunks) the engine runs one
    transaction on the chunk: gradient on the training steps, a held-out post-check on the
@@ -133,6 +134,7 @@ class NanoRunner:
         *,
         seeds: list[int],
         batched: bool,
+        frozen_plastic: dict[str, Tensor] | None = None,
     ) -> None:
         self.mcfg = mcfg
         self.pcfg = pcfg
@@ -141,8 +143,11 @@ class NanoRunner:
         self.S = env.n_sessions
         self.base = {k: v.detach().clone() for k, v in base_params.items()}
         self.a_raw = self.base["a_raw"]
-        # Frozen copy of the fast weights at the start of this run ("session without updates").
-        self.start_plastic = {n: plastic[n].detach().clone() for n in plastic_names}
+        # Frozen weights of the *frozen* predictor: the session's own start ("the session
+        # without updates"); default the weights this runner starts from.
+        frozen = plastic if frozen_plastic is None else frozen_plastic
+        self.frozen_is_start = frozen_plastic is None
+        self.start_plastic = {n: frozen[n].detach().clone() for n in plastic_names}
         fast = {n: plastic[n].detach().clone().requires_grad_(True) for n in plastic_names}
         self.backend: PlasticBackend
         if batched:
@@ -203,11 +208,24 @@ class NanoRunner:
         env_cfg: EnvConfig,
         pcfg: PlasticityConfig,
         st: RunnerState,
+        *,
+        frozen_plastic: dict[str, Tensor] | None = None,
     ) -> NanoRunner:
+        """Continue from ``st``; ``frozen_plastic``: the *frozen* predictor's weights (the
+        session's own start), default the weights in ``st``."""
         seed = int(st.info["seeds"][0])
         env = NanoEnv(env_cfg, seed)
         env.load_state_dict({k[4:]: v for k, v in st.tensors.items() if k.startswith("env.")})
-        r = cls(mcfg, base_params, env, pcfg, st.plastic, seeds=[seed], batched=False)
+        r = cls(
+            mcfg,
+            base_params,
+            env,
+            pcfg,
+            st.plastic,
+            seeds=[seed],
+            batched=False,
+            frozen_plastic=frozen_plastic,
+        )
         r._load(st)
         return r
 
@@ -229,7 +247,13 @@ class NanoRunner:
         tz = st.tensors
         self.h_base = tz["h.baseline"].clone()
         self.h_adapt = tz["h.adaptive"].clone()
-        self.h_frozen = self.h_adapt.clone()
+        if self.frozen_is_start:  # frozen = the weights in st: same hidden state as adaptive
+            self.h_frozen = self.h_adapt.clone()
+        elif "h.frozen" in tz:
+            self.h_frozen = tz["h.frozen"].clone()
+        else:  # a state saved before h.frozen was kept: the closest known hidden state
+            base_w = all(torch.equal(self.start_plastic[n], self.base[n]) for n in plastic_names)
+            self.h_frozen = (self.h_base if base_w else self.h_adapt).clone()
         self.pend_obs = tz["pending.obs"].clone()
         self.pend_act = tz["pending.act"].clone()
         self.pend_h0 = tz["pending.h0"].clone()
@@ -273,6 +297,7 @@ class NanoRunner:
             {
                 "h.baseline": self.h_base.clone(),
                 "h.adaptive": self.h_adapt.clone(),
+                "h.frozen": self.h_frozen.clone(),
                 "pending.obs": self.pend_obs.clone(),
                 "pending.act": self.pend_act.clone(),
                 "pending.h0": self.pend_h0.clone(),

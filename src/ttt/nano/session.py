@@ -333,7 +333,10 @@ def _runner_for(
     env_cfg = EnvConfig.from_dict(apply_overrides(meta["env_cfg"], env_ov))
     pcfg = PlasticityConfig.from_dict(apply_overrides(meta["plasticity_cfg"], plast_ov))
     st = _load_state(store, d)
-    runner = NanoRunner.resume(mcfg, params, env_cfg, pcfg, st)
+    # The frozen predictor keeps the session's own starting weights in every run, so a fork
+    # is measured against where it started, not against the pretrained base.
+    own_start = read_tensors(d / "initial_plastic_state.safetensors")
+    runner = NanoRunner.resume(mcfg, params, env_cfg, pcfg, st, frozen_plastic=own_start)
     return runner, env_cfg.to_dict(), pcfg.to_dict()
 
 
@@ -374,6 +377,7 @@ def run_session(
             "steps": steps,
             "t_start": t_start,
             "t_end": t_start,
+            "frozen_weights": "session_start",
             "env_cfg": env_eff,
             "plasticity_cfg": plast_eff,
             "overrides": overrides or {},
@@ -522,8 +526,11 @@ def summarize(rows: list[list[Any]], events: list[dict[str, Any]]) -> dict[str, 
     for e in events:
         by_status[e["status"]] = by_status.get(e["status"], 0) + 1
     committed = by_status.get("commit", 0)
-    b100, a100 = _mean(b[-100:]), _mean(a[-100:])
-    improvement = (1.0 - a100 / b100) if (a100 is not None and b100) else None
+    b100, a100, f100 = _mean(b[-100:]), _mean(a[-100:]), _mean(f[-100:])
+    # Against the session's own starting weights (frozen_mse): for a new session they are
+    # the base (frozen == baseline), for a fork the fork point, not the parent's base.
+    ref = f100 if f100 is not None else b100
+    improvement = (1.0 - a100 / ref) if (a100 is not None and ref) else None
     extra: dict[str, Any] = {}
     canary_events = [e for e in events if e.get("canary_before") is not None]
     if canary_events:
@@ -542,7 +549,7 @@ def summarize(rows: list[list[Any]], events: list[dict[str, Any]]) -> dict[str, 
         "adaptive_mse_mean": _mean(a),
         "baseline_mse_last100_mean": b100,
         "adaptive_mse_last100_mean": a100,
-        "frozen_mse_last100_mean": _mean(f[-100:]),
+        "frozen_mse_last100_mean": f100,
         "oracle_mse_last100_mean": _mean(o[-100:]),
         "improvement_last100": improvement,
         "updates_attempted": len(events),
@@ -610,6 +617,8 @@ def fork_session(
             t = int(matches[0]["t"])
             kept = [r for r in hist if r["k"] <= k]
             st = _rewind_state(store, src, st, matches[0])
+        # The fork's own start: its frozen predictor begins with the fork's hidden state.
+        st.tensors["h.frozen"] = st.tensors["h.adaptive"].clone()
         if not with_momentum:
             st.optim = {}
             st.engine = {kk: v for kk, v in st.engine.items() if not kk.startswith("engine.opt")}

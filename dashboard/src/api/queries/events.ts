@@ -9,17 +9,20 @@ export interface EventsQuery {
   offset?: number
   limit?: number
   sort?: string | null
+  /** t window [start, end) */
+  start?: number | null
+  end?: number | null
 }
 
 export const getEvents = (q: EventsQuery, signal?: AbortSignal) =>
   apiGet<EventsPage>(
     `/sessions/${encodeURIComponent(q.session)}/runs/${encodeURIComponent(q.run)}/events`,
-    { status: q.status, offset: q.offset, limit: q.limit, sort: q.sort ?? undefined },
+    { status: q.status, offset: q.offset, limit: q.limit, sort: q.sort ?? undefined, start: q.start ?? undefined, end: q.end ?? undefined },
     signal,
   )
 
 export const eventsKey = (q: Partial<EventsQuery>) =>
-  ['events', q.session, q.run, (q.status ?? []).join(','), q.sort ?? 't', q.offset ?? 0, q.limit ?? 0] as const
+  ['events', q.session, q.run, (q.status ?? []).join(','), q.sort ?? 't', q.offset ?? 0, q.limit ?? 0, q.start ?? null, q.end ?? null] as const
 
 /** One page of a run's update events (filtered, sorted, paginated on the server). */
 export function useEvents(q: Partial<EventsQuery>, enabled = true) {

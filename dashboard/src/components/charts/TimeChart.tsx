@@ -107,6 +107,10 @@ const toData = (v: ArrayLike<number | null>, log: boolean): (number | null)[] =>
   return out
 }
 
+/** "adaptive (TTT) vs baseline (...)" from the two series of a gap. */
+const gapLabel = (series: ChartSeries[], gap: [string, string]) =>
+  `${series.find((s) => s.key === gap[1])?.label ?? gap[1]} vs ${series.find((s) => s.key === gap[0])?.label ?? gap[0]}`
+
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 export function TimeChart(props: TimeChartProps) {
@@ -479,7 +483,7 @@ export function TimeChart(props: TimeChartProps) {
       if (a != null && b != null && a !== 0) {
         const g = (a - b) / a
         rows.push(
-          `<div class="mt-0.5 text-zinc-400">gap <span class="font-mono ${g >= 0 ? 'text-cyan-300' : 'text-red-300'}">${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)}%</span> <span class="text-zinc-500">(adaptive vs baseline)</span></div>`,
+          `<div class="mt-0.5 text-zinc-400">gap <span class="font-mono ${g >= 0 ? 'text-cyan-300' : 'text-red-300'}">${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)}%</span> <span class="text-zinc-500">(${esc(gapLabel(p.series, p.gap))})</span></div>`,
         )
       }
     }

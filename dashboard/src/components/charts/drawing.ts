@@ -128,6 +128,8 @@ export interface ThresholdLine {
   label: string
   color: string
   scale?: string
+  /** 'x': a vertical line at x = value (an event in time, e.g. a μ jump); default 'y' */
+  axis?: 'x' | 'y'
 }
 
 export function drawThresholds(u: uPlot, lines: ThresholdLine[] | undefined): void {
@@ -141,6 +143,19 @@ export function drawThresholds(u: uPlot, lines: ThresholdLine[] | undefined): vo
   ctx.lineWidth = dpr
   for (const l of lines) {
     if (!Number.isFinite(l.value)) continue
+    if (l.axis === 'x') {
+      const x = u.valToPos(l.value, 'x', true)
+      if (x < left || x > left + width) continue
+      ctx.strokeStyle = l.color
+      ctx.beginPath()
+      ctx.moveTo(x, top)
+      ctx.lineTo(x, top + height)
+      ctx.stroke()
+      ctx.fillStyle = l.color
+      ctx.textAlign = x > left + width / 2 ? 'right' : 'left'
+      ctx.fillText(l.label, x + (x > left + width / 2 ? -4 : 4) * dpr, top + height - 4 * dpr)
+      continue
+    }
     const y = u.valToPos(l.value, l.scale ?? 'y', true)
     if (y < top || y > top + height) continue
     ctx.strokeStyle = l.color

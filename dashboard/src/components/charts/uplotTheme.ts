@@ -23,10 +23,16 @@ export function xAxis(label?: string, integer = false): uPlot.Axis {
   }
 }
 
+const mantissa = (v: number) => v / 10 ** Math.floor(Math.log10(v) + 1e-9)
 const isDecade = (v: number) => v > 0 && Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9
-// log axes: keep whole decades only; if the range spans less than one, keep every split
-const decadesOnly = (_u: uPlot, splits: number[]) =>
-  splits.some(isDecade) && splits.filter(isDecade).length >= 2 ? splits.map((v) => (isDecade(v) ? v : null)) : splits
+const is125 = (v: number) => v > 0 && [1, 2, 5].some((m) => Math.abs(mantissa(v) - m) < 1e-6)
+// log axes: whole decades when two or more are in range; else 1-2-5 steps (0.002, 0.005,
+// 0.01, 0.02: labels 0.003 … 0.009 would overlap); else every split
+const decadesOnly = (_u: uPlot, splits: number[]) => {
+  if (splits.filter(isDecade).length >= 2) return splits.map((v) => (isDecade(v) ? v : null))
+  if (splits.filter(is125).length >= 2) return splits.map((v) => (is125(v) ? v : null))
+  return splits
+}
 
 export function yAxis(label?: string, scale = 'y', side: 0 | 1 | 2 | 3 = 3, log = false): uPlot.Axis {
   return {

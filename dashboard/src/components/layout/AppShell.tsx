@@ -6,6 +6,9 @@ const AREAS = [
   { to: '/text', label: 'Text' },
   { to: '/train', label: 'Train' },
   { to: '/chat', label: 'Chat' },
+  { to: '/sweeps', label: 'Sweeps' },
+  { to: '/review', label: 'Review' },
+  { to: '/jobs', label: 'Jobs' },
 ]
 
 export function AppShell() {

@@ -55,7 +55,10 @@ export function EventDetail({ ev }: { ev: UpdateEvent }) {
       <div className="flex flex-wrap items-center gap-2">
         <StatusBadge status={ev.status} />
         <span className="font-mono text-xs text-zinc-400">
-          t {fmtInt(ev.t)} · attempt #{fmtInt(ev.index ?? null)}
+          t {fmtInt(ev.t)}
+          {ev.index !== null && ev.index !== undefined && (
+            <span title="The engine's attempt counter (1-based): it counts every attempt on these weights, earlier runs and, for a fork, its parent's attempts before the fork included"> · engine attempt {fmtInt(ev.index + 1)} (lineage)</span>
+          )}
           {ev.commit_index !== null && ev.commit_index !== undefined ? ` · commit k=${ev.commit_index}` : ''} · {ev.run_id}
         </span>
         <span className="ml-auto"><CopyButton text={JSON.stringify(ev, null, 2)} label="Copy event JSON" /></span>

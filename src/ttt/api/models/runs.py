@@ -34,6 +34,7 @@ class PerStepWindow(BaseModel):
     start: int = Field(description="First t of the window (inclusive).")
     end: int = Field(description="End of the window (exclusive).")
     total: int = Field(description="Rows in the whole run.")
+    rows: int = Field(0, description="Rows in the window [start, end).")
     bucket: int = Field(description="Rows per bucket; 1 = exact rows.")
     t: list[int] = Field(description="First t of each bucket.")
     series: PerStepSeries
@@ -77,7 +78,7 @@ class UpdateEvent(BaseModel):
 
 class EventList(BaseModel):
     items: list[UpdateEvent]
-    total: int = Field(description="Events matching the filter.")
+    total: int = Field(description="Events matching the filter (status and t window).")
     counts: dict[str, int] = Field(description="Events per status in the whole run.")
 
 
@@ -86,8 +87,15 @@ class Trajectory(BaseModel):
     obs: list[list[float]] = Field(description="[x, y, vx, vy] per kept step.")
     actions: list[list[float]]
     mu: list[float]
-    pred_baseline: list[list[float]]
+    pred_baseline: list[list[float]] = Field(
+        description="Prediction made at t of the state at t + 1 (compare with next_obs)."
+    )
     pred_adaptive: list[list[float]]
+    next_obs: list[list[float] | None] = Field(
+        default_factory=list,
+        description="The state at t + 1 that each row's predictions are for (null after the "
+        "run's last step; empty when the stored trajectory is strided).",
+    )
     stride: int = Field(description="Steps between kept rows.")
     total: int = Field(description="Steps in the whole run.")
 

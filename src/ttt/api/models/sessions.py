@@ -45,6 +45,12 @@ class RunInfo(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     error: str | None = None
+    frozen_weights: str | None = Field(
+        None,
+        description="What per_step's frozen_mse predicts with: 'session_start' (the session's "
+        "own starting weights: the base, or the fork point); absent in older runs (this "
+        "run's starting weights).",
+    )
 
 
 class SessionDetail(BaseModel):

@@ -38,12 +38,25 @@ class TextModelSummary(BaseModel):
     vocab_size: int | None = None
     n_params: int | None = None
     corpus_source: str | None = None
+    corpus_sha256: str | None = Field(None, description="Hash of the training corpus.")
+    tokenizer_sha256: str | None = Field(
+        None, description="Hash of tokenizer.json: per-token losses compare only within one."
+    )
     steps: int | None = Field(None, description="Steps the run is configured for.")
     step: int = Field(0, description="Steps done so far.")
     lr: float | None = None
     train_loss: float | None = Field(None, description="Final train loss (completed models).")
     val_loss: float | None = Field(None, description="Final validation loss.")
     val_ppl: float | None = None
+    val_tokens: int | None = Field(None, description="Tokens in the validation split.")
+    val_bytes: int | None = Field(
+        None, description="UTF-8 bytes those tokens stand for (byte-level BPE; else null)."
+    )
+    val_bpb: float | None = Field(
+        None,
+        description="Validation loss in bits per byte: val_loss / ln 2 * val_tokens / "
+        "val_bytes. Comparable across vocabularies, unlike val_loss (nats per token).",
+    )
     tokens_per_s: float | None = None
     seconds: float | None = None
     error: str | None = None

@@ -1,6 +1,7 @@
 """One router per resource; ``ROUTERS`` is the order they are included in."""
 
 from ttt.api.routes import (
+    anomalies,
     bases,
     chat,
     health,
@@ -31,4 +32,5 @@ ROUTERS = [
     chat.flagged_router,
     sleep.router,
     jobs.router,
+    anomalies.router,
 ]

@@ -65,6 +65,7 @@ def per_step(
             "start": start if start is not None else (t_first if t_first is not None else 0),
             "end": end if end is not None else t_stop,
             "total": n,
+            "rows": w.hi - w.lo,
             "bucket": w.bucket,
             "t": w.t.tolist(),
             "series": {name: _bucket(stats) for name, stats in w.series.items()},
@@ -108,10 +109,18 @@ def events(
             json_schema_extra={"enum": sort_values(EVENT_SORT_KEYS)},
         ),
     ] = "t",
+    start: Start = None,
+    end: End = None,
 ) -> EventList:
+    """Events with t in [start, end) and one of ``status`` (all when omitted), sorted and
+    paginated; ``counts`` are over the whole run."""
     all_events = load_events(ctx.big, run_file(ctx.store, session_id, run_id, "update_events.json"))
     wanted = {s for item in status or [] for s in item.split(",") if s}
     chosen = [e for e in all_events if e.get("status") in wanted] if wanted else all_events
+    if start is not None or end is not None:
+        lo = -1 if start is None else start
+        hi = None if end is None else end
+        chosen = [e for e in chosen if e["t"] >= lo and (hi is None or e["t"] < hi)]
     if sort != "t":
         chosen = sort_events(chosen, sort)
     page = [UpdateEvent.model_validate(e) for e in chosen[offset : offset + limit]]
@@ -146,6 +155,13 @@ def trajectory(
         return [] if a is None else a[sel].tolist()
 
     mu = arrays.get("mu")
+    obs = arrays.get("obs")
+    next_obs: list[Any] = []
+    if obs is not None and stored_stride == 1:
+        # the target of row i's predictions is the observation one step later
+        idx = np.arange(n, dtype=np.int64)[sel] + 1
+        nxt = obs[np.minimum(idx, n - 1)].tolist()
+        next_obs = [row if i < n else None for i, row in zip(idx.tolist(), nxt, strict=True)]
     return json_response(
         {
             "t": ts[sel].tolist(),
@@ -154,6 +170,7 @@ def trajectory(
             "mu": [] if mu is None else mu.reshape(n, -1)[sel, 0].tolist(),
             "pred_baseline": rows("pred_baseline"),
             "pred_adaptive": rows("pred_adaptive"),
+            "next_obs": next_obs,
             "stride": step * stored_stride,
             "total": n * stored_stride,
         }

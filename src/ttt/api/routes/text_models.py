@@ -29,6 +29,7 @@ from ttt.api.models.text_models import (
     TrainLogRow,
     TrainStreamEvents,
 )
+from ttt.api.split_bytes import bits_per_byte, validation_split
 from ttt.api.sse import KEEPALIVE_S, SSE_HEADERS, Disconnected, _read_from, comment, frame, retry
 from ttt.models import registry
 from ttt.models.corpus import find_files
@@ -69,8 +70,13 @@ def shown(store: ArtifactStore, meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def summarize(meta: dict[str, Any], default_id: str | None = None) -> TextModelSummary:
+def summarize(
+    meta: dict[str, Any], default_id: str | None = None, model_dir: Path | None = None
+) -> TextModelSummary:
+    """The listing row of a model; with ``model_dir`` also its validation split's bytes and
+    bits per byte (ttt.api.split_bytes)."""
     mcfg = meta.get("model_cfg") or {}
+    split = validation_split(model_dir) if model_dir is not None else None
     tcfg = meta.get("train_cfg") or {}
     metrics = meta.get("metrics") or {}
     corpus = meta.get("corpus") or {}
@@ -92,12 +98,17 @@ def summarize(meta: dict[str, Any], default_id: str | None = None) -> TextModelS
         vocab_size=mcfg.get("vocab_size"),
         n_params=metrics.get("n_params") or meta.get("parameters"),
         corpus_source=corpus.get("source"),
+        corpus_sha256=corpus.get("sha256"),
+        tokenizer_sha256=(meta.get("tokenizer") or {}).get("sha256"),
         steps=tcfg.get("steps"),
         step=int(meta.get("step") or 0),
         lr=_num(tcfg.get("lr")),
         train_loss=_num(metrics.get("train_loss")),
         val_loss=_num(metrics.get("val_loss")),
         val_ppl=_num(metrics.get("val_ppl")),
+        val_tokens=split["val_tokens"] if split else None,
+        val_bytes=split["val_bytes"] if split else None,
+        val_bpb=bits_per_byte(metrics.get("val_loss"), split),
         tokens_per_s=_num(metrics.get("tokens_per_s")),
         seconds=_num(metrics.get("seconds")),
         error=meta.get("error"),
@@ -157,14 +168,16 @@ def list_text_models(store: Store) -> TextModelList:
     eligible.sort(key=lambda m: (m.get("created_at_unix", 0), m.get("model_id", "")))
     default_id = str(eligible[-1]["model_id"]) if eligible else None
     metas.sort(key=lambda m: (m.get("created_at_unix", 0), m.get("model_id", "")), reverse=True)
-    items = [summarize(m, default_id) for m in metas]
+    items = [summarize(m, default_id, registry.model_dir(store, m["model_id"])) for m in metas]
     return TextModelList(items=items, total=len(items), default_model_id=default_id, errors=errors)
 
 
 @router.get("/{model_id}", response_model=TextModelDetail)
 def get_text_model(model_id: str, store: Store) -> TextModelDetail:
-    meta = shown(store, registry.read_meta(store, _mid(model_id)))
-    return TextModelDetail(summary=summarize(meta, registry.default_model_id(store)), meta=meta)
+    mid = _mid(model_id)
+    meta = shown(store, registry.read_meta(store, mid))
+    summary = summarize(meta, registry.default_model_id(store), registry.model_dir(store, mid))
+    return TextModelDetail(summary=summary, meta=meta)
 
 
 @router.get("/{model_id}/train_log", response_model=TrainLog)

@@ -1,5 +1,6 @@
 import { useState } from 'react'
 import { errorMessage } from '@/api/client'
+import { useFlaggedPrompts } from '@/api/queries/flaggedPrompts'
 import { Card } from '@/components/ui/Card'
 import { Kv } from '@/components/ui/Kv'
 import { Button } from '@/components/ui/Toggle'
@@ -30,6 +31,12 @@ export function SessionHeader({
   const resets = s.resets ?? []
   const gen = s.generation
   const st = detail.stats
+  // The red team's list (flagged_prompts.json) holds this session's prompts flagged by a
+  // person *and* by sleep's auditor: count both, and say which is which.
+  const flagged = useFlaggedPrompts()
+  const mine = (flagged.data?.items ?? []).filter((p) => p.session_id === s.session_id)
+  const byAuditor = mine.filter((p) => p.source === 'sleep').length
+  const byPerson = mine.length - byAuditor
   const [open, setOpen] = useState<Open>(null)
   const toggle = (o: Open) => setOpen((cur) => (cur === o ? null : o))
   return (
@@ -60,7 +67,13 @@ export function SessionHeader({
             ['chunks committed', `${fmtInt(st.committed_chunks)} / ${fmtInt(st.chunks)}`],
             ['chunks stopped', fmtInt(st.stopped_chunks)],
             ['turns blocked', fmtInt(st.blocked_turns)],
-            ['turns flagged', fmtInt(st.flagged_turns)],
+            [
+              'flagged prompts',
+              <span data-testid="chat-flag-count" data-count={mine.length} data-by-person={byPerson} data-by-auditor={byAuditor}>
+                {fmtInt(mine.length)}
+                <span className="text-zinc-500"> ({fmtInt(byPerson)} by a person, {fmtInt(byAuditor)} by sleep’s auditor)</span>
+              </span>,
+            ],
             ['created', fmtDate(s.created_at)],
             ['parent', s.parent ? `${s.parent.session_id} @ turn ${s.parent.turn ?? '?'}${s.parent.with_momentum === false ? ' (no momentum)' : ''}` : '—'],
             ['resets', resets.length ? resets.map((r) => `turn ${String(r.turn)}`).join(', ') : '—'],

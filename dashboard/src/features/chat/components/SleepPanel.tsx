@@ -184,12 +184,23 @@ function SleepJob({ started, onDone }: { started: SleepStarted; onDone: (id: str
   }, [done, j, qc, q])
   const p = j?.progress ?? { done: 0, total: 0 }
   const pct = p.total ? (100 * p.done) / p.total : done ? 100 : 0
+  // an EWC sleep also trains the replay baseline: progress counts both runs' steps
+  const params = (j?.params ?? {}) as { steps?: number; method?: string; compare_replay?: boolean }
+  const perRun = typeof params.steps === 'number' ? params.steps : p.total
+  const runs = params.method === 'ewc' && params.compare_replay !== false && p.total === 2 * perRun ? ['EWC', 'replay'] : [params.method ?? 'sleep']
   return (
     <div role="status" aria-live="polite" className="mt-2 flex flex-wrap items-center gap-3 text-xs" data-testid="sleep-job" data-status={j?.status ?? 'queued'} data-candidate={started.candidate_id}>
       <div className="h-2 w-48 overflow-hidden rounded bg-zinc-800" role="progressbar" aria-label="training steps done" aria-valuemin={0} aria-valuemax={p.total || 100} aria-valuenow={p.total ? p.done : Math.round(pct)}>
         <div className={`h-full ${j?.status === 'failed' ? 'bg-red-500' : j?.status === 'completed' ? 'bg-emerald-400' : 'bg-violet-400'} transition-[width] duration-300`} style={{ width: `${pct}%` }} />
       </div>
-      <span className="font-mono text-zinc-200">{fmtInt(p.done)} / {p.total ? fmtInt(p.total) : '…'} steps</span>
+      <span className="font-mono text-zinc-200" data-testid="sleep-steps" data-done={p.done} data-total={p.total}>
+        {fmtInt(p.done)} / {p.total ? fmtInt(p.total) : '…'} training steps
+      </span>
+      {runs.length > 1 && (
+        <span className="text-zinc-400" data-testid="sleep-runs">
+          ({runs.map((r) => `${fmtInt(perRun)} ${r}`).join(' + ')}: the replay baseline trains on the same batches)
+        </span>
+      )}
       <span className="text-zinc-400">
         sleep {j?.status ?? 'queued'} → <span className="font-mono">{started.candidate_id}</span>
       </span>
@@ -409,7 +420,7 @@ function MemoriesTable({ memories }: { memories: SleepMemory[] }) {
                     <span className="text-red-300"><span aria-hidden="true">✕</span> rejected</span>
                   )}
                 </td>
-                <td className={`${td} break-words text-zinc-200`} title={m.text ?? ''}>{m.text ?? <span className="text-zinc-500">(text not stored: sha256 {m.text_sha256?.slice(0, 10)}…)</span>}</td>
+                <td className={`${td} [overflow-wrap:anywhere] text-zinc-200`} title={m.text ?? ''}>{m.text ?? <span className="text-zinc-500">(text not stored: sha256 {m.text_sha256?.slice(0, 10)}…)</span>}</td>
                 <td className={td}>
                   {(m.reasons ?? []).length ? (
                     <ul className="space-y-0.5 text-zinc-300" data-testid="memory-reasons">

@@ -32,8 +32,8 @@ export function TraceTable({ turns, selected, onSelect }: { turns: ChatTurn[]; s
                 </button>
               </td>
               <td className={td}><OutcomeBadge outcome={turnOutcome(t)} /></td>
-              <td className={`${td} break-words text-zinc-200`} title={t.prompt}>{t.prompt.length > 160 ? `${t.prompt.slice(0, 160)}…` : t.prompt}</td>
-              <td className={`${td} break-words font-mono text-[11px] text-zinc-300`} title={t.completion}>{t.completion.length > 120 ? `${t.completion.slice(0, 120)}…` : t.completion}</td>
+              <td className={`${td} [overflow-wrap:anywhere] text-zinc-200`} title={t.prompt}>{t.prompt.length > 160 ? `${t.prompt.slice(0, 160)}…` : t.prompt}</td>
+              <td className={`${td} [overflow-wrap:anywhere] font-mono text-[11px] text-zinc-300`} title={t.completion}>{t.completion.length > 120 ? `${t.completion.slice(0, 120)}…` : t.completion}</td>
               <td className={`${td} text-right font-mono`}>{fmtInt(t.committed_chunks)}/{fmtInt(t.updates.length)}</td>
               <td className={`${td} text-right font-mono`}>{fmtNum(t.fast_weight_norm ?? null, 4)}</td>
               <td className={`${td} text-right font-mono`}>{fmtNum(t.latency_ms?.total ?? null, 3)}</td>

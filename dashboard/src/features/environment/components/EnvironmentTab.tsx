@@ -5,6 +5,7 @@ import { Card } from '@/components/ui/Card'
 import { Empty, ErrorState, Loading } from '@/components/ui/States'
 import { Toggle } from '@/components/ui/Toggle'
 import { fmtInt } from '@/lib/format'
+import { muEvents } from '@/lib/reference'
 import { runReadable, type NanoTabProps } from '@/types/nano'
 import { GhostControls } from './GhostControls'
 import { MuGauge } from './MuGauge'
@@ -51,8 +52,12 @@ export function EnvironmentTab({ sessionId, runId, run, detail, view, patch }: N
           </Card>
         </div>
       </div>
-      <Card id="series" title="State, predictions and actions over time" subtitle="truth solid · baseline dashed grey · adaptive dashed cyan (band = its error) · action on the right axis">
-        <StateSeries tr={tr} ghost={ghost} view={view} patch={patch} />
+      <Card
+        id="series"
+        title="State, predictions and actions over time"
+        subtitle="truth solid · each prediction drawn at the step it predicts (made one step earlier): baseline dashed grey, adaptive dashed cyan (band = its error) · action on the right axis"
+      >
+        <StateSeries tr={tr} ghost={ghost} view={view} patch={patch} events={muEvents(detail.meta.env_cfg)} />
       </Card>
     </div>
   )

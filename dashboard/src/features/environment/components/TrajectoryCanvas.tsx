@@ -6,13 +6,16 @@ import { useElementWidth } from '@/hooks/useElementWidth'
 import { nearestIndex } from '@/lib/downsample'
 import { fmtInt, fmtNum } from '@/lib/format'
 import { effectiveT, useCursor } from '@/stores/cursor'
+import { mse4 } from '../lib/aligned'
 import { arrowScale, drawCursor, drawStatic, fitFrame, type Layers } from './drawTrajectory'
 
 const SOURCE = 'trajectory'
 
 /**
  * The point mass in the plane: time-coloured path (start blue → end red), velocity (white)
- * and action (amber) arrows, predictions (baseline dashed grey, adaptive dashed cyan), an
+ * and action (amber) arrows, predictions (baseline dashed grey, adaptive dashed cyan: each
+ * point is a prediction of the *next* position; at the cursor they sit next to the true next
+ * state, a hollow white ring), an
  * optional ghost under another μ (dotted), and the cursor with a fading trail. Hovering
  * moves the global cursor, so the MSE and series charts follow — and vice versa.
  */
@@ -98,7 +101,8 @@ export function TrajectoryCanvas({ tr, ghost, layers }: { tr: Trajectory; ghost:
     if (el) {
       const o = tr.obs[i]
       const a = tr.actions[i]
-      el.textContent = `t ${fmtInt(tr.t[i])} · x ${fmtNum(o[0], 3)} y ${fmtNum(o[1], 3)} · v (${fmtNum(o[2], 3)}, ${fmtNum(o[3], 3)})${a ? ` · a (${fmtNum(a[0], 2)}, ${fmtNum(a[1], 2)})` : ''}`
+      const e = mse4(tr.pred_adaptive[i], tr.next_obs?.[i])
+      el.textContent = `t ${fmtInt(tr.t[i])} · x ${fmtNum(o[0], 3)} y ${fmtNum(o[1], 3)} · v (${fmtNum(o[2], 3)}, ${fmtNum(o[3], 3)})${a ? ` · a (${fmtNum(a[0], 2)}, ${fmtNum(a[1], 2)})` : ''}${e !== null ? ` · adaptive MSE of t+1 ${fmtNum(e, 3)}` : ''}`
       el.hidden = false
       el.style.transform = `translate(${Math.min(mx + 12, w - 330)}px, ${Math.max(0, my - 28)}px)`
     }
@@ -109,8 +113,8 @@ export function TrajectoryCanvas({ tr, ghost, layers }: { tr: Trajectory; ghost:
       <div className="mb-1 flex items-center gap-3 text-[11px] text-zinc-400">
         <span className="flex items-center gap-1"><span className="h-0.5 w-6 rounded" style={{ background: 'linear-gradient(90deg,#3b82f6,#a855f7,#ef4444)' }} />truth (start → end)</span>
         {layers.predictions && <>
-          <span className="flex items-center gap-1"><span className="w-5 border-t border-dashed border-zinc-400" />baseline</span>
-          <span className="flex items-center gap-1"><span className="w-5 border-t border-dashed border-cyan-400" />adaptive</span>
+          <span className="flex items-center gap-1"><span className="w-5 border-t border-dashed border-zinc-400" />baseline (next position)</span>
+          <span className="flex items-center gap-1"><span className="w-5 border-t border-dashed border-cyan-400" />adaptive (next position)</span>
         </>}
         {ghost && <span className="flex items-center gap-1"><span className="w-5 border-t border-dotted border-zinc-100" />ghost</span>}
         {layers.velocity && <span>→ velocity</span>}

@@ -162,6 +162,12 @@ export function drawCursor(ctx: CanvasRenderingContext2D, tr: Trajectory, f: Fra
   ctx.beginPath(); ctx.arc(x, y, 6, 0, Math.PI * 2); ctx.fill()
   ctx.fillStyle = '#fbbf24'
   ctx.beginPath(); ctx.arc(x, y, 4, 0, Math.PI * 2); ctx.fill()
+  // predictions made at this step are of the next state: show it (hollow white) beside them
+  const next = tr.next_obs?.[i]
+  if (!next) return
+  ctx.strokeStyle = '#f4f4f5'
+  ctx.lineWidth = 1
+  ctx.beginPath(); ctx.arc(f.px(next[0]), f.py(next[1]), 5, 0, Math.PI * 2); ctx.stroke()
   const pa = tr.pred_adaptive[i]
   const pb = tr.pred_baseline[i]
   if (pb) { ctx.strokeStyle = '#a1a1aa'; ctx.lineWidth = 1.25; ctx.strokeRect(f.px(pb[0]) - 3, f.py(pb[1]) - 3, 6, 6) }

@@ -45,7 +45,11 @@ export function EventPanel({
         <Button onClick={() => next.data != null && onSelect(next.data)} disabled={next.data == null}>
           next →
         </Button>
-        {q.data && <span className="text-[11px] text-zinc-500">attempt {fmtInt(q.data.index + (found ? 1 : 0))} of {fmtInt(q.data.total)}</span>}
+        {q.data && (
+          <span className="text-[11px] text-zinc-500" data-testid="event-position" data-position={found ? q.data.index + 1 : ''} data-total={q.data.total}>
+            {found ? `attempt ${fmtInt(q.data.index + 1)} of ${fmtInt(q.data.total)} in this run` : `between attempts ${fmtInt(q.data.index)} and ${fmtInt(q.data.index + 1)} of ${fmtInt(q.data.total)}`}
+          </span>
+        )}
       </div>
       {q.error ? (
         <ErrorState error={q.error} what="the event" />

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef } from 'react'
 import { perStepCsvUrl, usePerStep } from '@/api/queries/perStep'
-import type { RunInfo } from '@/api/types'
+import type { RunInfo, SessionDetail } from '@/api/types'
 import { TimeChart, type ChartSeries } from '@/components/charts/TimeChart'
 import { Card } from '@/components/ui/Card'
 import { StatusGlyph } from '@/components/ui/StatusBadge'
@@ -8,6 +8,7 @@ import { ErrorState, Loading } from '@/components/ui/States'
 import { Toggle } from '@/components/ui/Toggle'
 import { useElementWidth } from '@/hooks/useElementWidth'
 import { fmtInt } from '@/lib/format'
+import { muEvents, runReference } from '@/lib/reference'
 import { STATUS_ORDER, statusStyle } from '@/lib/status'
 import type { ViewState } from '@/lib/urlState'
 import { runKey, usePriority } from '@/stores/priority'
@@ -25,12 +26,13 @@ interface Props {
   view: ViewState
   patch: (p: Partial<ViewState>, o?: { push?: boolean }) => void
   live: { buffer: LiveBuffer; version: number; active: boolean }
-  /** exact attempts per status for the run (events endpoint), plus live ones */
-  counts: Record<string, number> | undefined
+  /** attempts per status of the run (events endpoint), plus live ones: the hero shows the same */
+  totals: Record<string, number>
+  detail: SessionDetail
 }
 
 /** The hero chart: baseline vs adaptive MSE, learning gap, update markers, and the timeline. */
-export function MseChart({ sessionId, runId, run, view, patch, live, counts }: Props) {
+export function MseChart({ sessionId, runId, run, view, patch, live, totals, detail }: Props) {
   const ref = useRef<HTMLDivElement>(null)
   const width = useElementWidth(ref)
   const points = Math.max(100, width - 64)
@@ -45,6 +47,18 @@ export function MseChart({ sessionId, runId, run, view, patch, live, counts }: P
   const xRange: [number, number] | null = zoom ?? (live.active || !domain ? null : [domain[0], domain[1] - 1])
 
   const smooth = view.smooth
+  const reference = runReference(detail.meta, detail.runs, run)
+  const oracleZero = useMemo(() => {
+    const o = data?.oracle
+    if (!o || !o.length) return false
+    let zero = false
+    for (let i = 0; i < o.length; i++) {
+      if (o[i] === null) continue
+      if (o[i] !== 0) return false
+      zero = true
+    }
+    return zero
+  }, [data?.oracle])
   const series = useMemo<ChartSeries[]>(() => {
     if (!data) return []
     const banded = data.bucket > 1
@@ -57,29 +71,31 @@ export function MseChart({ sessionId, runId, run, view, patch, live, counts }: P
       alpha: smooth ? 0.35 : undefined,
       band: banded ? { min: data[key].min, max: data[key].max, alpha: key === 'adaptive' ? 0.14 : 0.1 } : undefined,
     })
-    const out: ChartSeries[] = [raw('baseline', 'baseline (frozen weights)', 1.25), raw('adaptive', 'adaptive (TTT)', 2)]
+    const out: ChartSeries[] = [raw('baseline', 'baseline (pretrained base, frozen)', 1.25), raw('adaptive', 'adaptive (TTT)', 2)]
     if (smooth) {
       out.push({ key: 'baseline', label: 'baseline EMA', color: C.baseline, values: data.baselineEma, width: 1.5 })
       out.push({ key: 'adaptive', label: 'adaptive EMA', color: C.adaptive, values: data.adaptiveEma, width: 2.25 })
     }
-    if (data.frozen.length) out.push({ key: 'frozen', label: 'frozen base', color: C.frozen, values: data.frozen, width: 1, dash: [2, 3], hidden: true })
-    if (data.oracle.length) out.push({ key: 'oracle', label: 'oracle', color: C.oracle, values: data.oracle, width: 1, dash: [6, 3], hidden: true })
+    // frozen_mse: the session's own start (a fork's fork point); identical to the baseline
+    // line for a new session, so only drawn where it says something
+    if (data.frozen.length && reference.frozenLabel)
+      out.push({ key: 'frozen', label: reference.frozenLabel, color: C.frozen, values: data.frozen, width: 1.25, dash: [2, 3], hidden: reference.kind === 'base' })
+    if (data.oracle.length)
+      out.push({ key: 'oracle', label: oracleZero && view.log ? 'oracle (MSE 0: not drawable on a log axis)' : 'oracle (true simulator)', color: C.oracle, values: data.oracle, width: 1, dash: [6, 3], hidden: true })
     return out
-  }, [data, smooth])
+  }, [data, smooth, reference.frozenLabel, reference.kind, oracleZero, view.log])
+  const muLines = useMemo(() => muEvents(detail.meta.env_cfg), [detail.meta.env_cfg])
 
   const marks = useMemo(() => {
     const m = data?.marks ?? []
     return view.status.length ? m.filter((x) => view.status.includes(x.status)) : m
   }, [data?.marks, view.status])
 
-  const totals = useMemo(() => {
-    const c: Record<string, number> = { ...(counts ?? {}) }
-    if (live.active) for (const m of live.buffer.marks) c[m.status] = (c[m.status] ?? 0) + 1
-    return c
-  }, [counts, live.active, live.buffer, live.version]) // eslint-disable-line react-hooks/exhaustive-deps
   const shown = STATUS_ORDER.filter((s) => totals[s] && (!view.status.length || view.status.includes(s)))
   const inView = live.active ? undefined : q.data?.updates_total
 
+  // rows in the zoom window (server) plus the live rows appended to it
+  const rowsInView = (q.data?.rows ?? data?.total ?? 0) + (data?.live ?? 0)
   const onZoom = (from: number, to: number) => patch({ from, to }, { push: true })
   const onReset = () => patch({ from: null, to: null }, { push: true })
   const onMarker = (m: { t: number }) => patch({ event: m.t, t: m.t }, { push: true })
@@ -90,7 +106,7 @@ export function MseChart({ sessionId, runId, run, view, patch, live, counts }: P
       title="Prediction error: baseline vs adaptive"
       subtitle={
         data
-          ? `${fmtInt(data.total)} steps in view${data.bucket > 1 ? ` · ${fmtInt(data.bucket)} steps per point (band = min…max)` : ' · exact'}${data.live ? ` · ${fmtInt(data.live)} live` : ''}`
+          ? `${fmtInt(rowsInView)} steps in view${zoom ? ` (of ${fmtInt(q.data?.total ?? data.total)})` : ''}${data.bucket > 1 ? ` · ${fmtInt(data.bucket)} steps per point (band = min…max)` : ' · exact'}${data.live ? ` · ${fmtInt(data.live)} live` : ''}`
           : undefined
       }
       actions={
@@ -124,7 +140,8 @@ export function MseChart({ sessionId, runId, run, view, patch, live, counts }: P
               yLabel="MSE"
               xRange={xRange}
               markers={marks}
-              gap={['baseline', 'adaptive']}
+              thresholds={muLines}
+              gap={[reference.column === 'frozen_mse' && reference.frozenLabel ? 'frozen' : 'baseline', 'adaptive']}
               onZoom={onZoom}
               onResetZoom={onReset}
               onMarkerPick={onMarker}
@@ -136,7 +153,7 @@ export function MseChart({ sessionId, runId, run, view, patch, live, counts }: P
                   full CSV
                 </a>
               }
-              dataAttrs={{ bucket: data.bucket, total: data.total, smooth, live: data.live, start: q.data?.start, end: q.data?.end }}
+              dataAttrs={{ bucket: data.bucket, total: data.total, rows: rowsInView, smooth, live: data.live, start: q.data?.start, end: q.data?.end, reference: reference.kind, 'oracle-zero': oracleZero, 'mu-jump': muLines[0]?.value }}
             />
             <div className="mt-2 flex flex-wrap items-center gap-x-3 gap-y-1 text-[11px] text-zinc-400" data-testid="timeline-totals">
               <span className="font-medium text-zinc-300">Update transactions</span>

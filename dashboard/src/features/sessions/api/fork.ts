@@ -6,6 +6,8 @@ export interface ForkBody {
   from_update: number | null
   with_momentum: boolean
   new_session_id?: string
+  /** per-fork config changes, e.g. {env: {mu: 0.2}} (recorded in the fork's meta.json) */
+  overrides?: { env?: Record<string, unknown>; plasticity?: Record<string, unknown> }
 }
 
 export const forkSession = (session: string, body: ForkBody) =>

@@ -17,22 +17,31 @@ export function ForkForm({ sessionId, onOpen }: { sessionId: string; onOpen: (id
   const [from, setFrom] = useState<'latest' | number>('latest')
   const [withMomentum, setWithMomentum] = useState(true)
   const [newId, setNewId] = useState('')
+  const [mu, setMu] = useState('')
   const [job, setJob] = useState<Job | null>(null)
   const [created, setCreated] = useState<string | null>(null)
   const [running, setRunning] = useState(false)
   const fork = useFork(sessionId)
   const qc = useQueryClient()
   const idOk = newId === '' || ID_RE.test(newId)
+  const muNum = Number(mu)
+  const muOk = mu === '' || (Number.isFinite(muNum) && muNum > 0 && muNum < 1)
+  const ok = idOk && muOk
   return (
     <form
       className="space-y-2 text-xs"
       data-testid="fork-form"
       onSubmit={(e) => {
         e.preventDefault()
-        if (!idOk) return
+        if (!ok) return
         setCreated(null)
         fork.mutate(
-          { from_update: from === 'latest' ? null : from, with_momentum: withMomentum, ...(newId ? { new_session_id: newId } : {}) },
+          {
+            from_update: from === 'latest' ? null : from,
+            with_momentum: withMomentum,
+            ...(newId ? { new_session_id: newId } : {}),
+            ...(mu !== '' ? { overrides: { env: { mu: muNum } } } : {}),
+          },
           {
             onSuccess: (j) => {
               setJob(j)
@@ -73,12 +82,28 @@ export function ForkForm({ sessionId, onOpen }: { sessionId: string; onOpen: (id
             data-testid="fork-new-id"
           />
         </label>
-        <Button type="submit" variant="primary" disabled={!idOk || fork.isPending || running}>
+        <label className="flex items-center gap-1.5 text-zinc-300">
+          μ after the fork
+          <input
+            className={`${input} w-20 font-mono ${muOk ? '' : 'border-red-600'}`}
+            value={mu}
+            inputMode="decimal"
+            placeholder="(same)"
+            onChange={(e) => setMu(e.target.value.trim())}
+            aria-invalid={!muOk}
+            aria-describedby="fork-mu-help"
+            data-testid="fork-mu"
+          />
+        </label>
+        <Button type="submit" variant="primary" disabled={!ok || fork.isPending || running}>
           Fork
         </Button>
       </div>
       <p id="fork-id-help" className={idOk ? 'text-zinc-500' : 'text-red-300'}>
         {idOk ? 'Letters, digits, . _ - (up to 64). Forks share unchanged weight blobs with their parent.' : 'Invalid id: use letters, digits, . _ - and start with a letter or digit.'}
+      </p>
+      <p id="fork-mu-help" className={muOk ? 'text-zinc-500' : 'text-red-300'}>
+        {muOk ? 'Leave μ empty to keep the parent’s; a new μ (0–1) tests how the fork’s weights adapt to other physics.' : 'μ must be a number between 0 and 1.'}
       </p>
       {fork.error && <p role="alert" className="text-red-300">{errorMessage(fork.error)}</p>}
       {job && (
@@ -87,9 +112,12 @@ export function ForkForm({ sessionId, onOpen }: { sessionId: string; onOpen: (id
           onDone={(j) => {
             setRunning(false)
             const id = (j.result?.session_id as string | undefined) ?? (j.params?.new_session_id as string | undefined) ?? null
-            if (j.status === 'completed' && id) setCreated(id)
             void qc.invalidateQueries({ queryKey: ['sessions'] })
             void qc.invalidateQueries({ queryKey: ['lineage'] })
+            if (j.status === 'completed' && id) {
+              setCreated(id)
+              onOpen(id) // go to the fork: it is what the user made the fork for
+            }
           }}
         />
       )}

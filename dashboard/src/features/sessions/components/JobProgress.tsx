@@ -15,7 +15,7 @@ export function JobProgress({ jobId, onDone }: { jobId: string; onDone?: (j: Job
   if (!j) return <span className="text-xs text-zinc-400">job {jobId} queued…</span>
   const p = j.progress
   const pct = p && p.total ? Math.round((100 * p.done) / p.total) : done ? 100 : null
-  const tone = j.status === 'completed' ? 'bg-emerald-400' : j.status === 'failed' ? 'bg-red-500' : j.status === 'cancelled' ? 'bg-zinc-500' : 'bg-cyan-400'
+  const tone = j.status === 'completed' ? 'bg-emerald-400' : j.status === 'failed' ? 'bg-red-500' : j.status === 'cancelled' ? 'bg-zinc-500' : j.status === 'interrupted' ? 'bg-orange-400' : 'bg-cyan-400'
   return (
     <div role="status" className="flex flex-wrap items-center gap-2 text-xs" data-testid="job-progress" data-status={j.status} data-job={j.job_id}>
       <div className="h-1.5 w-32 overflow-hidden rounded bg-zinc-800" aria-hidden="true">

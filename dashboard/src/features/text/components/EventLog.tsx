@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react'
+import { useEffect, useMemo, useRef, useState } from 'react'
 import { Toggle } from '@/components/ui/Toggle'
 import { fmtInt, fmtNum } from '@/lib/format'
 import type { SentryEvent } from '../api/types'
@@ -16,13 +16,17 @@ export function EventLog({
   filter,
   onFilter,
   safety,
+  focus = null,
 }: {
   events: SentryEvent[]
   filter: string[]
   onFilter: (f: string[]) => void
   safety?: string | null
+  /** a chunk to show and highlight (?chunk=K, e.g. a link from the anomaly review) */
+  focus?: number | null
 }) {
   const [page, setPage] = useState(0)
+  const focusRow = useRef<HTMLTableRowElement | null>(null)
   const counts = useMemo(() => {
     const c: Record<string, number> = {}
     for (const e of events) c[e.status] = (c[e.status] ?? 0) + 1
@@ -33,6 +37,13 @@ export function EventLog({
   const pages = Math.max(1, Math.ceil(shown.length / PAGE))
   const p = Math.min(page, pages - 1)
   const rows = shown.slice(p * PAGE, (p + 1) * PAGE)
+  const focusAt = focus === null ? -1 : shown.findIndex((e) => e.chunk === focus)
+  useEffect(() => {
+    if (focusAt >= 0) setPage(Math.floor(focusAt / PAGE))
+  }, [focusAt])
+  useEffect(() => {
+    focusRow.current?.scrollIntoView({ block: 'center' })
+  }, [focusAt, p])
   const toggle = (s: string) => {
     setPage(0)
     onFilter(filter.includes(s) ? filter.filter((x) => x !== s) : [...filter, s])
@@ -69,7 +80,14 @@ export function EventLog({
           </thead>
           <tbody>
             {rows.map((e) => (
-              <tr key={e.chunk} data-chunk={e.chunk} data-status={e.status} className="border-b border-zinc-900">
+              <tr
+                key={e.chunk}
+                ref={e.chunk === focus ? focusRow : undefined}
+                data-chunk={e.chunk}
+                data-status={e.status}
+                data-focus={e.chunk === focus || undefined}
+                className={`border-b border-zinc-900 ${e.chunk === focus ? 'bg-amber-400/10 outline outline-1 outline-amber-400/60' : ''}`}
+              >
                 <td className={`${td} font-mono text-zinc-300`}>
                   {e.chunk}
                   <div className="text-[10px] text-zinc-500">tok {e.token_start}–{e.token_end}</div>

@@ -10,7 +10,7 @@ export function JobLine({ jobId, unit, testId }: { jobId: string; unit: string; 
   const done = jobFinished(j)
   const p = j.progress ?? { done: 0, total: 0 }
   const pct = p.total ? (100 * p.done) / p.total : done ? 100 : 0
-  const tone = j.status === 'completed' ? 'bg-emerald-400' : j.status === 'failed' ? 'bg-red-500' : j.status === 'cancelled' ? 'bg-zinc-500' : 'bg-cyan-400'
+  const tone = j.status === 'completed' ? 'bg-emerald-400' : j.status === 'failed' ? 'bg-red-500' : j.status === 'cancelled' ? 'bg-zinc-500' : j.status === 'interrupted' ? 'bg-orange-400' : 'bg-cyan-400'
   return (
     <div role="status" aria-live="polite" data-testid={testId} data-status={j.status} data-done={p.done} data-total={p.total} className="flex flex-wrap items-center gap-3 text-xs">
       <div

@@ -254,7 +254,7 @@ function AttemptsTable({ attempts, best }: { attempts: RedTeamAttempt[]; best: s
               <tr key={a.query} data-query={a.query} data-success={a.success} data-passed-gate={a.passed_gate} data-stopped-by={a.stopped_by ?? ''} className="border-b border-zinc-900">
                 <td className={`${td} font-mono`}>{a.query}</td>
                 <td className={`${td} font-mono text-zinc-400`}>{a.iteration}</td>
-                <td className={`${td} break-words font-mono text-[11px] text-zinc-200`} title={a.payload}>
+                <td className={`${td} font-mono text-[11px] text-zinc-200 [overflow-wrap:anywhere]`} title={a.payload}>
                   {best.includes(a.payload) && <span className="mr-1 text-amber-300" title="among the best payloads">★</span>}
                   {showPayload(a.payload)}
                 </td>
@@ -316,7 +316,7 @@ function FlaggedPrompts({ onStarted }: { onStarted: (r: RedTeamStarted) => void 
                 <tbody>
                   {d.items.map((p) => (
                     <tr key={p.id} data-flagged-id={p.id} data-session={p.session_id ?? ''} data-turn={p.turn ?? ''} className="border-b border-zinc-900">
-                      <td className={`${td} break-words font-mono text-[11px] text-zinc-200`} title={p.text}>{showPayload(p.text)}</td>
+                      <td className={`${td} font-mono text-[11px] text-zinc-200 [overflow-wrap:anywhere]`} title={p.text}>{showPayload(p.text)}</td>
                       <td className={`${td} text-zinc-300`}>{p.source}</td>
                       <td className={`${td} font-mono text-zinc-400`}>{p.session_id ? `${p.session_id} · turn ${p.turn ?? '?'}` : (p.model_id ?? '—')}</td>
                       <td className={`${td} text-zinc-300`}>{p.reason || '—'}</td>

@@ -1,4 +1,5 @@
 import { useState } from 'react'
+import { useSearchParams } from 'react-router'
 import { Card } from '@/components/ui/Card'
 import { ErrorState, Loading } from '@/components/ui/States'
 import { useRunStream } from '../api/runStream'
@@ -23,6 +24,10 @@ export function RunSection({
   onFilter: (f: string[]) => void
 }) {
   const [seen, setSeen] = useState(false) // keyed by run id (TextPage): the stream has seen this run
+  // ?chunk=K (a link from the anomaly review): that chunk's event-log row, highlighted
+  const [params] = useSearchParams()
+  const rawChunk = params.get('chunk')
+  const focusChunk = rawChunk !== null && /^\d{1,9}$/.test(rawChunk) ? Number(rawChunk) : null
   const detail = useTextRun(runId, pending && !seen)
   const running = detail.data ? detail.data.summary.status === 'running' : pending
   const { live } = useRunStream(runId, { running, seen, onSeen: () => setSeen(true) })
@@ -59,7 +64,7 @@ export function RunSection({
         )}
       </Card>
       <Card id="text-events" title="Event log" subtitle="why each chunk's write committed, was blocked or was rolled back">
-        {events.data ? <EventLog events={evs} filter={filter} onFilter={onFilter} safety={d.request.safety} /> : <Loading what="events" />}
+        {events.data ? <EventLog events={evs} filter={filter} onFilter={onFilter} safety={d.request.safety} focus={focusChunk} /> : <Loading what="events" />}
       </Card>
       <Card id="text-input" title="Input text" subtitle="per-token influence on the write; blocked and rolled-back chunks are outlined">
         <TextView keepText={!!d.request.keep_text} events={evs} nChars={d.request.n_chars} />

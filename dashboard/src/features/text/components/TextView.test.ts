@@ -42,7 +42,7 @@ describe('TextView', () => {
     expect(html).toMatch(/data-testid="chunk-flag"[^>]*>⬟ gate #1</)
     expect((html.match(/data-token=/g) ?? []).length).toBe(4)
     // the highest influence gets the strongest highlight
-    expect(html).toContain('rgba(250, 204, 21, 0.660)')
+    expect(html).toContain('rgba(250, 204, 21, 0.400)')
   })
 })
 

@@ -71,7 +71,12 @@ function Chunk({ ev, scale }: { ev: SentryEvent; scale: number | null }) {
       )}
       {tokens
         ? tokens.map((tok, i) => (
-            <span key={i} data-token={i} style={{ background: influenceColor(strength(infl[i], scale)), whiteSpace: 'pre-wrap' }} title={`${JSON.stringify(tok)} influence ${fmtNum(infl[i] ?? null, 3)}`}>
+            <span
+              key={i}
+              data-token={i}
+              style={{ background: influenceColor(strength(infl[i], scale)), whiteSpace: 'pre-wrap' }}
+              title={`${JSON.stringify(tok)} influence ${fmtNum(infl[i] ?? null, 3)}`}
+            >
               {tok}
             </span>
           ))

@@ -24,6 +24,13 @@ describe('influence scaling', () => {
   })
   it('makes colour alpha grow with strength', () => {
     expect(influenceColor(0)).toBe('rgba(250, 204, 21, 0.060)')
-    expect(influenceColor(1)).toBe('rgba(250, 204, 21, 0.660)')
+    expect(influenceColor(1)).toBe('rgba(250, 204, 21, 0.400)')
+  })
+})
+
+describe('influence highlight contrast', () => {
+  it('stops at an alpha where light text keeps 4.5:1', () => {
+    expect(influenceColor(1)).toBe('rgba(250, 204, 21, 0.400)')
+    expect(influenceColor(5)).toBe(influenceColor(1))
   })
 })

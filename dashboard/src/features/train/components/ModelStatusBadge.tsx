@@ -6,6 +6,7 @@ const STYLE: Record<string, { color: string; glyph: string }> = {
   completed: { color: '#34d399', glyph: '●' },
   failed: { color: '#f87171', glyph: '✕' },
   cancelled: { color: '#a1a1aa', glyph: '■' },
+  interrupted: { color: '#fb923c', glyph: '▲' },
   sleep_candidate: { color: '#c084fc', glyph: '◆' },
   waiting: { color: '#a1a1aa', glyph: '○' },
   missing: { color: '#f87171', glyph: '?' },

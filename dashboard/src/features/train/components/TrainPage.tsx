@@ -1,4 +1,5 @@
 import { useState } from 'react'
+import { useActiveJob } from '@/api/queries/jobs'
 import { useTextModels } from '@/api/queries/textModels'
 import type { Job } from '@/api/types'
 import { Card } from '@/components/ui/Card'
@@ -14,7 +15,11 @@ import { TrainProgress } from './TrainProgress'
 /** Train: start a TinyLm training job, watch its loss live, list models, sample from one. */
 export function TrainPage() {
   const models = useTextModels()
-  const [job, setJob] = useState<Job | null>(null)
+  const [started, setJob] = useState<Job | null>(null)
+  // a training job this page did not start (a reload, another tab, the CLI through the API)
+  // is found on the server: its progress, ETA and Cancel survive a reload
+  const running = useActiveJob('train_lm')
+  const job = started ?? running
   const [picked, setPicked] = useState<string | null>(null)
   const jobModel = (job?.params?.model_id as string | undefined) ?? null
   const items = models.data?.items ?? []

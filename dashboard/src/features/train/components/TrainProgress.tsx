@@ -14,7 +14,7 @@ export function TrainProgress({ jobId, rows }: { jobId: string; rows: TrainLogRo
   const last = rows.length ? rows[rows.length - 1] : null
   const secPerStep = last?.seconds && last.step ? last.seconds / last.step : null
   const eta = !done && secPerStep && p.total ? secPerStep * (p.total - p.done) * 1000 : null
-  const tone = j.status === 'completed' ? 'bg-emerald-400' : j.status === 'failed' ? 'bg-red-500' : j.status === 'cancelled' ? 'bg-zinc-500' : 'bg-cyan-400'
+  const tone = j.status === 'completed' ? 'bg-emerald-400' : j.status === 'failed' ? 'bg-red-500' : j.status === 'cancelled' ? 'bg-zinc-500' : j.status === 'interrupted' ? 'bg-orange-400' : 'bg-cyan-400'
   return (
     <div role="status" aria-live="polite" data-testid="train-progress" data-status={j.status} data-done={p.done} data-total={p.total} className="flex flex-wrap items-center gap-3 text-xs">
       <div

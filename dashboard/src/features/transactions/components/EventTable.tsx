@@ -36,9 +36,14 @@ export function EventTable({
   onSort,
   focusT,
   focusIndex,
+  from,
+  to,
 }: {
   sessionId: string
   runId: string
+  /** the zoom window [from, to): only its events are listed */
+  from: number | null
+  to: number | null
   status: string[]
   sort: string
   onSort: (s: string) => void
@@ -49,7 +54,7 @@ export function EventTable({
   const scrollRef = useRef<HTMLDivElement>(null)
   const [range, setRange] = useState<[number, number]>([0, 40])
   const [open, setOpen] = useState<Set<number>>(new Set())
-  const data = usePagedEvents({ session: sessionId, run: runId, status, sort }, range[0], range[1])
+  const data = usePagedEvents({ session: sessionId, run: runId, status, sort, start: from, end: to }, range[0], range[1])
   const count = data.total ?? 0
   const v = useVirtualizer({
     count,
@@ -69,7 +74,7 @@ export function EventTable({
   useEffect(() => {
     setOpen(new Set())
     scrollRef.current?.scrollTo({ top: 0 })
-  }, [sort, status.join(',')]) // eslint-disable-line react-hooks/exhaustive-deps
+  }, [sort, status.join(','), from, to]) // eslint-disable-line react-hooks/exhaustive-deps
 
   // Scroll to an event chosen elsewhere (cursor, chart marker).
   useEffect(() => {
@@ -88,7 +93,7 @@ export function EventTable({
   const desc = sort.startsWith('-')
   return (
     <div className="overflow-x-auto">
-    <div role="table" aria-label="Update events" aria-rowcount={count + 1} className="min-w-[1000px] text-xs" data-testid="event-table" data-total={count}>
+    <div role="table" aria-label="Update events" aria-rowcount={count + 1} className="min-w-[1000px] text-xs" data-testid="event-table" data-total={count} data-from={from ?? ''} data-to={to ?? ''}>
       <div role="rowgroup">
         <div role="row" aria-rowindex={1} className="flex items-center gap-2 border-b border-zinc-800 px-2 pb-1.5 text-[11px] text-zinc-400">
           {COLS.map((c) => {
@@ -120,7 +125,11 @@ export function EventTable({
         </div>
       </div>
       {data.error && <ErrorState error={data.error} what="events" />}
-      {data.total === 0 && <p className="px-2 py-6 text-center text-sm text-zinc-400">No update events{status.length ? ' with this status filter' : ''}.</p>}
+      {data.total === 0 && (
+        <p className="px-2 py-6 text-center text-sm text-zinc-400">
+          No update events{status.length ? ' with this status filter' : ''}{from !== null || to !== null ? ' in the zoom window' : ''}.
+        </p>
+      )}
       <div ref={scrollRef} role="rowgroup" className="relative h-[520px] overflow-y-auto" tabIndex={-1}>
         <div style={{ height: v.getTotalSize(), position: 'relative' }}>
           {items.map((it) => {

@@ -27,6 +27,42 @@ interface Spec {
   title: string
   series: ChartSeries[]
   thresholds: ThresholdLine[]
+  /** limits left off the axis, said in words */
+  notes?: string[]
+}
+
+const OFF_SCALE = 100 // a limit this many times above every value would flatten the data
+
+/**
+ * Keeps a limit series only where it can be drawn honestly: one with no values at all (no
+ * such check ran) is dropped with its legend entry; one far above all the data (max|h| vs a
+ * 1e6 state-norm limit) is dropped from the axis and named in a note instead, so the data
+ * does not sit on the floor of a scale made for the limit.
+ */
+function fitLimits(spec: Spec, limitKeys: string[]): Spec {
+  const dataMax = Math.max(
+    ...spec.series.filter((s) => !limitKeys.includes(s.key)).flatMap((s) => Array.from(s.values).filter((v): v is number => v !== null && Number.isFinite(v))),
+  )
+  const series: ChartSeries[] = []
+  const notes: string[] = []
+  let thresholds = spec.thresholds
+  for (const s of spec.series) {
+    if (!limitKeys.includes(s.key)) {
+      series.push(s)
+      continue
+    }
+    const vals = Array.from(s.values).filter((v): v is number => v !== null && Number.isFinite(v))
+    if (!vals.length) continue
+    const lo = Math.min(...vals)
+    if (Number.isFinite(dataMax) && dataMax > 0 && lo > OFF_SCALE * dataMax) {
+      const hi = Math.max(...vals)
+      notes.push(`${s.label}: ${fmtNum(lo)}${hi !== lo ? `–${fmtNum(hi)}` : ''}, ${Math.round(Math.log10(lo / dataMax))} decades above the data (off the axis)`)
+      thresholds = []
+      continue
+    }
+    series.push(s)
+  }
+  return { ...spec, series, thresholds, notes }
 }
 
 /**
@@ -52,7 +88,7 @@ export function ThresholdCharts({
     const loss = checkThresholds(events, (n) => n.startsWith('loss_regression'))
     const state = checkThresholds(events, (n) => n.startsWith('state_norm'))
     const pts = events.length <= 400
-    return [
+    const specs: Spec[] = [
       {
         id: 'thr-grad',
         title: 'Gradient norm vs gate limit',
@@ -83,6 +119,7 @@ export function ThresholdCharts({
         thresholds: constantLine(state.values, 'state_norm_max', '#f87171'),
       },
     ]
+    return specs.map((sp) => fitLimits(sp, ['grad_limit', 'loss_limit', 'state_limit']))
   }, [events])
   const xRange: [number, number] | null = view.from !== null && view.to !== null ? [view.from, view.to] : null
   return (
@@ -104,8 +141,11 @@ export function ThresholdCharts({
             onResetZoom={() => patch({ from: null, to: null }, { push: true })}
             onMarkerPick={(m) => onPickEvent(m.t)}
             exportName={s.id}
-            dataAttrs={{ events: events.length }}
+            dataAttrs={{ events: events.length, 'off-scale': s.notes?.length ?? 0 }}
           />
+          {s.notes?.map((n) => (
+            <p key={n} className="text-[11px] text-zinc-500" data-testid={`${s.id}-note`}>{n}</p>
+          ))}
         </div>
       ))}
     </div>

@@ -30,7 +30,10 @@ export function TransactionsTab({ sessionId, runId, run, view, patch }: NanoTabP
   const focusT = view.event ?? null
   const canLocate = focusT !== null && sort === 't' && view.status.length === 0
   const located = useLowerBoundT(sessionId, runId, canLocate && readable ? focusT : null)
-  const focusIndex = canLocate ? (located.data?.index ?? null) : null
+  // the table lists the zoom window only: positions count from the window's first event
+  const windowStart = useLowerBoundT(sessionId, runId, canLocate && readable ? view.from : null)
+  const offset = view.from === null ? 0 : (windowStart.data?.index ?? null)
+  const focusIndex = canLocate && located.data && offset !== null ? located.data.index - offset : null
 
   if (!runId || !run) return <Empty>Pick a run to see its update transactions.</Empty>
   if (!readable) return <Empty>This run is still going: its update events are written when it ends. The Overview follows it live.</Empty>
@@ -72,10 +75,16 @@ export function TransactionsTab({ sessionId, runId, run, view, patch }: NanoTabP
           <ThresholdCharts events={windowEvents} view={view} patch={patch} onPickEvent={(t) => patch({ event: t, t })} />
         )}
       </Card>
-      <Card id="events" title="Update transactions" subtitle="click a row for the full event · headers sort · status filter in the bar above">
+      <Card
+        id="events"
+        title="Update transactions"
+        subtitle={`${view.from !== null || view.to !== null ? `t ${fmtInt(view.from ?? domain?.[0] ?? 0)}–${fmtInt(view.to ?? domain?.[1] ?? 0)} (the zoom window) · ` : ''}click a row for the full event · headers sort · status filter in the bar above`}
+      >
         <EventTable
           sessionId={sessionId}
           runId={runId}
+          from={view.from}
+          to={view.to}
           status={view.status}
           sort={sort}
           onSort={(s) => patch({ sort: s === 't' ? null : s })}

@@ -10,7 +10,7 @@ export const PAGE = 200
  * (plus the first page, which carries `total` and `counts`) are fetched; pages are cached.
  */
 export function usePagedEvents(
-  q: { session: string; run: string; status: string[]; sort: string },
+  q: { session: string; run: string; status: string[]; sort: string; start: number | null; end: number | null },
   firstRow: number,
   lastRow: number,
 ) {

@@ -12,7 +12,11 @@ const METRICS = [
   { key: 'std', label: 'std w' },
 ] as const
 
-/** Four small charts (‖W‖F, max|w|, mean, std), one line per matrix, sharing the time cursor. */
+/**
+ * ‖W‖F, max|w|, mean and std of each plastic matrix over time: one small chart per matrix and
+ * statistic, each with its own y axis (the matrices differ by orders of magnitude: on one
+ * shared axis the small ones lie flat at 0). All share the time cursor and zoom.
+ */
 export function StatsCharts({
   stats,
   view,
@@ -26,38 +30,49 @@ export function StatsCharts({
 }) {
   const names = sortMatrices(Object.keys(stats.stats))
   const xRange: [number, number] | null = view.from !== null && view.to !== null ? [view.from, view.to] : null
-  const charts = useMemo(
+  const rows = useMemo(
     () =>
       METRICS.map((m) => ({
         ...m,
-        series: names.map<ChartSeries>((n) => ({
-          key: n,
-          label: n,
-          color: COLORS[n] ?? '#a1a1aa',
-          values: stats.stats[n][m.key],
-          width: 1.5,
-          points: stats.t.length <= 60,
+        charts: names.map((n) => ({
+          name: n,
+          series: [
+            {
+              key: n,
+              label: n,
+              color: COLORS[n] ?? '#a1a1aa',
+              values: stats.stats[n][m.key],
+              width: 1.5,
+              points: stats.t.length <= 60,
+            } satisfies ChartSeries,
+          ],
         })),
       })),
     [stats, names.join(',')], // eslint-disable-line react-hooks/exhaustive-deps
   )
   return (
-    <div className="grid grid-cols-1 gap-x-4 gap-y-2 lg:grid-cols-2" data-testid="weight-stats" data-updates={stats.k.length}>
-      {charts.map((c) => (
-        <div key={c.key}>
-          <div className="text-[11px] font-medium text-zinc-400">{c.label}</div>
-          <TimeChart
-            id={`wstat-${c.key}`}
-            ariaLabel={`${c.label} of each plastic matrix over time`}
-            x={stats.t}
-            series={c.series}
-            height={150}
-            xRange={xRange}
-            onZoom={(from, to) => patch({ from, to }, { push: true })}
-            onResetZoom={() => patch({ from: null, to: null }, { push: true })}
-            onPick={onPickT}
-            exportName={`weights_${c.key}`}
-          />
+    <div className="space-y-2" data-testid="weight-stats" data-updates={stats.k.length} data-layout="per-matrix">
+      {rows.map((r) => (
+        <div key={r.key}>
+          <div className="text-[11px] font-medium text-zinc-400">{r.label}</div>
+          <div className="grid grid-cols-1 gap-x-4 md:grid-cols-3">
+            {r.charts.map((c) => (
+              <TimeChart
+                key={c.name}
+                id={`wstat-${r.key}-${c.name}`}
+                ariaLabel={`${r.label} of ${c.name} over time`}
+                x={stats.t}
+                series={c.series}
+                height={120}
+                xRange={xRange}
+                onZoom={(from, to) => patch({ from, to }, { push: true })}
+                onResetZoom={() => patch({ from: null, to: null }, { push: true })}
+                onPick={onPickT}
+                exportName={`weights_${r.key}_${c.name}`}
+                dataAttrs={{ matrix: c.name }}
+              />
+            ))}
+          </div>
         </div>
       ))}
     </div>

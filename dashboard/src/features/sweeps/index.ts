@@ -1,0 +1,1 @@
+export { SweepsPage as default } from './components/SweepsPage'
