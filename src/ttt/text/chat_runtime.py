@@ -29,7 +29,7 @@ MAX_GEN_TOKENS = 4096
 # (LoRA): chosen with `ttt bench memory` on tuning facts (see README, "Memory benchmark").
 CHAT_DEFAULTS: dict[str, dict[str, Any]] = {
     "tinylm": {"lr": 0.05, "steps_per_update": 2},
-    "hf": {"lr": 0.02, "steps_per_update": 4, "chunk_tokens": 256},
+    "hf": {"lr": 0.006, "steps_per_update": 4, "chunk_tokens": 256},
 }
 
 
