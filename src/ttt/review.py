@@ -292,6 +292,10 @@ def review_queue(store: ArtifactStore) -> dict[str, Any] | None:
     return doc
 
 
+class FindingStateError(ValueError):
+    """A decision that this finding cannot take (flagging an attempt whose text was not kept)."""
+
+
 def set_review(
     store: ArtifactStore, finding: str, state: str, note: str | None = None
 ) -> dict[str, Any]:
@@ -335,14 +339,14 @@ def _flag_as_seed(
     from ttt.safety.auditor import add_flagged
 
     if f["kind"] == "nano":
-        raise ValueError("a Nano attempt has no text: it cannot become a red-team seed")
+        raise FindingStateError("a Nano attempt has no text: it cannot become a red-team seed")
     if text is None and f["kind"] == "chat" and f.get("turn") is not None:
         from ttt.text import chat
 
         trace = chat.read_trace(store, f["item"])
         text = next((str(t["prompt"]) for t in trace if t.get("turn") == f["turn"]), None)
     if not text:
-        raise ValueError(
+        raise FindingStateError(
             f"finding {f['id']}: the {f['kind']} run did not keep its text (run it with "
             "--keep-text), so there is nothing to seed the red team with"
         )

@@ -36,7 +36,7 @@ def test_scan_queue_review_and_flag(review_root: Path, tmp_path: Path) -> None:
         after = c.get("/api/anomalies", params={"state": "flagged"}).json()
         assert [f["id"] for f in after["items"]] == [kept["id"]] and after["states"]["flagged"] == 1
         bad = c.post(f"/api/anomalies/{nano[0]['id']}/review", json={"state": "flagged"})
-        assert bad.status_code == 422 and "no text" in bad.json()["detail"]
+        assert bad.status_code == 409 and "no text" in bad.json()["detail"]
         assert c.post(f"/api/anomalies/{kept['id']}/review", json={"state": "x"}).status_code == 422
         assert (
             c.post("/api/anomalies/0123456789abcdef/review", json={"state": "reviewed"}).status_code

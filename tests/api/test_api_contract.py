@@ -75,6 +75,7 @@ def test_every_request_body_model_is_strict() -> None:
     """A request body that would take ``false`` for 0 or ``"1"`` for 1: a new body model that
     forgets StrictModel fails here."""
     from ttt.api.models import (
+        anomalies,
         bases,
         chat,
         redteam,
@@ -85,7 +86,7 @@ def test_every_request_body_model_is_strict() -> None:
         text_runs,
     )
 
-    modules = [bases, chat, redteam, sessions, sleep, sweeps, text_models, text_runs]
+    modules = [anomalies, bases, chat, redteam, sessions, sleep, sweeps, text_models, text_runs]
     by_name = {n: getattr(m, n) for m in modules for n in dir(m)}
     bodies = set()
     for _, _, op in operations():

@@ -34,6 +34,7 @@ PATH_VALUES = {
     "base_id": "tiny-base",
     "sweep_id": "sweep-1",
     "candidate_id": "tiny-lm",
+    "finding_id": "0123456789abcdef",
 }
 FOREIGN = {
     "foreign Origin": {"Origin": EVIL},

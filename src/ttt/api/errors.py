@@ -7,6 +7,7 @@
     PathEscapeError (a path outside what may be read) -> 403
     AlreadyExistsError, LockTimeoutError           -> 409
     ModelStateError (e.g. promoting a failed model) -> 409
+    FindingStateError (flagging a finding whose text was not kept) -> 409
     CorruptFileError, SchemaVersionError, other StoreError -> 500 (the message names the file)
     anything else                                  -> 500
 """
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from ttt.models.registry import ModelStateError
+from ttt.review import FindingStateError
 from ttt.store import (
     AlreadyExistsError,
     CorruptFileError,
@@ -41,6 +43,7 @@ log = logging.getLogger("ttt.api")
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     ValueError: 422,
     ModelStateError: 409,
+    FindingStateError: 409,
     NotFoundError: 404,
     InvalidIdError: 400,
     PathEscapeError: 403,

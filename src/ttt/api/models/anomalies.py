@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ttt.api.models.common import StrictModel
+
 ReviewStateName = Literal["open", "reviewed", "dismissed", "flagged"]
 Kind = Literal["nano", "sentry", "chat"]
 KINDS: tuple[Kind, ...] = ("nano", "sentry", "chat")
@@ -71,7 +73,7 @@ class AnomalyQueue(BaseModel):
     states: dict[str, int] = Field(description="Findings per review state (whole scan).")
 
 
-class ScanRequest(BaseModel):
+class ScanRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     kinds: list[Kind] = Field(default_factory=lambda: list(KINDS), min_length=1)
@@ -82,7 +84,7 @@ class ScanRequest(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-class ReviewRequest(BaseModel):
+class ReviewRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     state: ReviewStateName

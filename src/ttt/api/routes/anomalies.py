@@ -8,7 +8,14 @@ from anyio import to_thread
 from fastapi import APIRouter, Query
 
 from ttt.api.deps import Store
-from ttt.api.models.anomalies import AnomalyQueue, Finding, ReviewRequest, ScanRequest
+from ttt.api.models.anomalies import (
+    AnomalyQueue,
+    Finding,
+    Kind,
+    ReviewRequest,
+    ReviewStateName,
+    ScanRequest,
+)
 from ttt.api.models.common import ERROR_RESPONSES
 from ttt.review import REVIEW_STATES, review_queue, scan, set_review
 from ttt.safety.anomaly import AnomalyConfig
@@ -40,8 +47,8 @@ def _queue(
 @router.get("", response_model=AnomalyQueue)
 async def get_queue(
     store: Store,
-    state: Annotated[str | None, Query(description="open, reviewed, dismissed or flagged.")] = None,
-    kind: Annotated[str | None, Query(description="nano, sentry or chat.")] = None,
+    state: Annotated[ReviewStateName | None, Query(description="Only findings in this state.")] = None,
+    kind: Annotated[Kind | None, Query(description="Only findings of this domain.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> AnomalyQueue:
     """The last scan's findings, highest score first, each with its review state."""
