@@ -23,9 +23,13 @@ Data flow per step (``obs = [x, y, vx, vy]``, ``a`` = action)::
 
 The model is functional and batched over sessions: ``forward(params, cfg, obs, act, h0)``.
 Plastic params may be shared ``(rows, cols)`` or per session ``(S, rows, cols)``; ``a_raw``
-is shared ``(n_state,)``. The recurrence is a loop over time; with per-session weights every
-step is its own small batched matmul, so processing a sequence in chunks with the carried
-hidden state gives bit-identical results to one pass.
+is shared ``(n_state,)``. The recurrence is a loop over time. Processing a sequence in chunks
+with the carried hidden state gives bit-identical results to one pass whenever no graph is
+built (predictions, probes, carried hidden states): every row (step, session) is then its own
+``(1, in) @ (in, out)`` product, so its value cannot depend on how many rows share the call
+(one big ``(T*S, in) @ (in, out)`` matmul does: BLAS picks different kernels, with different
+summation orders, for different row counts). A forward that builds a graph (a training loss)
+uses the big matmul for speed; it always runs over a whole window in one call.
 
     params = init_params(NanoSSMConfig(), seed=0)
     out = forward(params, cfg, obs[:-1], act, h0=zeros(S, cfg.n_state))
@@ -258,6 +262,22 @@ def _check_params(params: dict[str, Tensor], cfg: NanoSSMConfig, S: int) -> bool
     return is_batched
 
 
+def _matmul_rows(x: Tensor, w: Tensor) -> Tensor:
+    """x (..., in) @ w.T (out, in) -> (..., out) as one matmul (fast; kernel depends on rows)."""
+    return x @ w.T
+
+
+def _rowwise_rows(x: Tensor, w: Tensor) -> Tensor:
+    """x (..., in) @ w.T -> (..., out), every row its own (1, in) @ (in, out) product.
+
+    A batched matmul over rows runs the same small product for each row, so a row's result
+    is the same whatever the number of rows in the call (chunked = one pass, bit for bit).
+    """
+    rows = x.reshape(-1, 1, x.shape[-1])  # (R, 1, in)
+    out = torch.bmm(rows, w.T.expand(rows.shape[0], *w.T.shape))  # (R, 1, out)
+    return out.reshape(*x.shape[:-1], w.shape[0])
+
+
 def forward(
     params: dict[str, Tensor],
     cfg: NanoSSMConfig,
@@ -292,12 +312,14 @@ def forward(
         h_all = torch.stack(hs)  # (T, S, n)
         y = torch.stack(ys)  # (T, S, 4)
     else:
-        b_all = (x @ W_u.T) @ B.T  # (T, S, n): row-wise, identical for any split of T
+        graph = torch.is_grad_enabled() and any(params[n].requires_grad for n in plastic_names)
+        lin = _matmul_rows if graph else _rowwise_rows
+        b_all = lin(lin(x, W_u), B)  # (T, S, n)
         for t in range(T):
             h = decay * h + b_all[t]  # (S, n)
             hs.append(h)
         h_all = torch.stack(hs)  # (T, S, n)
-        y = h_all @ W_o.T  # (T, S, 4)
+        y = lin(h_all, W_o)  # (T, S, 4)
     vel = obs[..., 2:4].to(torch.float32)  # (T, S, 2)
     if cfg.action_skip:
         acc = act.to(torch.float32)  # (T, S, 2)
