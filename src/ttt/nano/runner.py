@@ -177,6 +177,9 @@ class NanoRunner:
         self.pend_obs = env.obs.unsqueeze(0).clone()  # (L+1, S, 4)
         self.pend_act = torch.zeros(0, self.S, 2, dtype=env.obs.dtype)  # (L, S, 2)
         self.pend_h0 = torch.zeros(1, self.S, n)  # (chunks in window, S, n)
+        # Global step at which each pend_h0 entry applies (the window's chunk starts). Kept
+        # explicitly so that a run with another chunk size slides the window correctly.
+        self.pend_t0 = torch.tensor([int(env.t)], dtype=torch.int64)  # (chunks in window,)
         self.commits = 0
         self.nonlinear = env.nonlinear
 
@@ -233,6 +236,12 @@ class NanoRunner:
         self.pend_obs = tz["pending.obs"].clone()
         self.pend_act = tz["pending.act"].clone()
         self.pend_h0 = tz["pending.h0"].clone()
+        if "pending.t0" in tz:
+            self.pend_t0 = tz["pending.t0"].clone().to(torch.int64)
+        else:  # states written before pending.t0 existed: chunks of the current size
+            start = st.t - self.pend_act.shape[0]
+            k = self.pend_h0.shape[0]
+            self.pend_t0 = start + self.pcfg.chunk * torch.arange(k, dtype=torch.int64)
         self.commits = st.commits
         self.backend.load_optimizer_state(st.optim)
         if st.engine:
@@ -276,6 +285,7 @@ class NanoRunner:
                 "pending.obs": self.pend_obs.clone(),
                 "pending.act": self.pend_act.clone(),
                 "pending.h0": self.pend_h0.clone(),
+                "pending.t0": self.pend_t0.clone(),
             }
         )
         return RunnerState(
@@ -420,10 +430,11 @@ class NanoRunner:
         keep = self.pcfg.buffer_chunks - 1
         chunks = self.pend_h0.shape[0]
         drop = max(0, chunks - keep)
-        c = self.pcfg.chunk
-        self.pend_obs = obs[drop * c :].clone()
-        self.pend_act = act[drop * c :].clone()
+        cut = int(self.pend_t0[drop] - self.pend_t0[0]) if drop < chunks else length
+        self.pend_obs = obs[cut:].clone()
+        self.pend_act = act[cut:].clone()
         self.pend_h0 = torch.cat([self.pend_h0[drop:], self.h_adapt.unsqueeze(0)])
+        self.pend_t0 = torch.cat([self.pend_t0[drop:], torch.tensor([self.t])])
         return events
 
 
