@@ -321,8 +321,14 @@ def empty_metrics() -> dict[str, Any]:
 
 
 def metrics_with_run(old: Mapping[str, Any], run_id: str, summary: Mapping[str, Any]) -> dict:
-    """Session metrics after a run: ``old`` (all earlier runs) plus this run's summary."""
-    new: dict[str, Any] = {k: v for k, v in summary.items() if k != "steps"}
+    """Session metrics after a run: ``old`` (all earlier runs) plus this run's summary.
+
+    Counts add up over runs; the MSE means and last-100 values are those of the last run
+    that made any step (a run stopped before its first step keeps the previous ones)."""
+    if int(summary["steps"]) > 0 or not old:
+        new: dict[str, Any] = {k: v for k, v in summary.items() if k != "steps"}
+    else:
+        new = {k: v for k, v in old.items() if k != "schema_version"}
     for k in ("updates_attempted", "updates_committed", "updates_rolled_back"):
         new[k] = int(old.get(k, 0)) + int(summary[k])
     merged: dict[str, int] = dict(old.get("rollbacks_by_status", {}))

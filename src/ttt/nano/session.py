@@ -21,6 +21,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -414,7 +415,9 @@ def run_session(
             "overrides": overrides or {},
             "seed": meta["seed"],
             "base_id": meta["base_id"],
-            "started_at": now_iso(),
+            # microseconds: runs of one session sort by (t_start, started_at), and a run
+            # stopped before its first step shares its t_start with the next one
+            "started_at": datetime.now(UTC).isoformat(timespec="microseconds"),
             "finished_at": None,
             "pid": os.getpid(),
             "error": None,
