@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
+from ttt.configs import check_bool, check_float, check_int
+
 # torch.optim.Muon's defaults (torch/optim/_muon.py), repeated so the batched path matches.
 NS_COEFFICIENTS: tuple[float, float, float] = (3.4445, -4.7750, 2.0315)
 NS_EPS = 1e-7
@@ -40,14 +42,12 @@ class MuonConfig:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (self.lr >= 0 and math.isfinite(self.lr)):
-            raise ValueError(f"MuonConfig.lr must be a finite number >= 0, got {self.lr!r}")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"MuonConfig.momentum must be in [0, 1), got {self.momentum!r}")
-        if not 1 <= self.ns_steps < 100:
-            raise ValueError(f"MuonConfig.ns_steps must be in [1, 99], got {self.ns_steps!r}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise ValueError(f"MuonConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        check_float("MuonConfig.lr", self.lr, lo=0.0, hi=10.0)
+        check_float("MuonConfig.momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True)
+        check_bool("MuonConfig.nesterov", self.nesterov)
+        check_int("MuonConfig.ns_steps", self.ns_steps, lo=1, hi=99)
+        # lr * weight_decay >= 1 would flip the weights' sign at every step.
+        check_float("MuonConfig.weight_decay", self.weight_decay, lo=0.0, hi=1.0, hi_open=True)
 
     def to_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)

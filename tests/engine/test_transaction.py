@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 import torch
@@ -10,8 +12,9 @@ import torch
 from ttt.engine import (
     BatchedMuonBackend,
     CanaryAlignmentMin,
-    CanaryDelta,
     CanaryRobustZ,
+    Check,
+    CheckOutcome,
     ChecksConfig,
     GateDecision,
     GradHistory,
@@ -77,8 +80,8 @@ def test_commit_lowers_holdout_loss_and_records_event():
 
 def test_rollback_restores_weights_and_optimizer_state_bit_exactly():
     x, y = _problem()
-    # Post-check that always fails (tolerance -1 => post must be <= 0).
-    checks = ChecksConfig(post=[LossRegression(tol=-1.0)])
+    # A post-check that fails unless the step cuts the held-out loss a millionfold.
+    checks = ChecksConfig(post=[LossRegression(tol=-0.999999)])
     w, backend, engine = _single(checks=checks)
     loss_fn, probe_fn = _fns(w, x, y)
     # First: a rollback before any momentum buffer exists must leave no buffer behind.
@@ -297,6 +300,22 @@ def _canary_setup(seed: int = 0, checks: ChecksConfig | None = None, **kw):
     return w, backend, engine, loss_fn, probe_fn, canary_losses
 
 
+@dataclass
+class _Veto(Check):
+    """Test-only post-check that refuses every write (as a canary check would)."""
+
+    kind: ClassVar[str] = "test_veto"
+    stage: ClassVar[str] = "post"
+    status: ClassVar[str] = "rollback_canary"
+
+    def evaluate(self, pre, post):  # type: ignore[no-untyped-def]
+        n = next(iter(post.values())).shape[0]
+        nan = torch.full((n,), float("nan"))
+        return CheckOutcome(
+            self.name, self.status, torch.zeros(n, dtype=torch.bool), nan, nan, ["veto"] * n
+        )
+
+
 def test_canary_fields_in_events_and_history_of_committed_deltas_only():
     checks = ChecksConfig(post=[CanaryRobustZ(min_history=2)])
     w, backend, engine, loss_fn, probe_fn, _ = _canary_setup(checks=checks)
@@ -316,7 +335,7 @@ def test_canary_fields_in_events_and_history_of_committed_deltas_only():
     hist = engine.histories["canary_delta"]
     assert int(hist.count[0]) == 3
     # A rolled-back update's canary delta never enters the history.
-    engine.checks = ChecksConfig(post=[CanaryDelta(max_delta=-1.0)])
+    engine.checks = ChecksConfig(post=[_Veto()])
     ev = engine.transact(t=3, loss_fn=loss_fn, probe_fn=probe_fn).events[0]
     assert ev.status == "rollback_canary" and ev.canary_delta is not None
     assert int(engine.histories["canary_delta"].count[0]) == 3

@@ -151,9 +151,11 @@ def _with_safety(
     spfw: str | None,
 ) -> dict[str, Any]:
     """Add the canary / canary-rollback / SPFW options to plasticity overrides."""
-    from ttt.nano.config import PlasticityConfig, safety_overrides
+    from ttt.nano.config import PlasticityConfig, apply_overrides, safety_overrides
 
-    checks = ov.get("checks") or PlasticityConfig().checks
+    # The checks in force: the defaults with any --set checks=... merged in (deep merge:
+    # overriding the pre-checks keeps the default post-checks).
+    checks = apply_overrides(PlasticityConfig().to_dict(), ov)["checks"]
     extra = safety_overrides(
         checks,
         canary=canary,

@@ -41,10 +41,12 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from ttt.configs import check_float, check_int
 from ttt.engine.backends import PlasticBackend
 from ttt.engine.checks import (
     BLOCKED_GATE,
     COMMIT,
+    HISTORY_CAPACITY,
     ROLLBACK_GRAD_NORM,
     ROLLBACK_LOSS_REGRESSION,
     Check,
@@ -58,6 +60,8 @@ from ttt.engine.checks import (
 )
 
 GRAD_NORM_HISTORY = "grad_norm"
+LR_LIMIT = 10.0  # a Muon step's spectral size; 10 is already far beyond any useful write
+STEPS_PER_UPDATE_LIMIT = 100
 CANARY_DELTA_HISTORY = "canary_delta"
 
 CanaryGradsFn = Callable[[], Mapping[str, Tensor]]
@@ -79,15 +83,17 @@ class StepSizeControl:
     growth: float = 1.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.lr_min <= self.lr <= self.lr_max:
-            raise ValueError(
-                f"StepSizeControl needs 0 < lr_min <= lr <= lr_max, got lr_min={self.lr_min}, "
-                f"lr={self.lr}, lr_max={self.lr_max}"
+        for name in ("lr", "lr_min", "lr_max"):
+            check_float(
+                f"StepSizeControl.{name}", getattr(self, name), lo=0.0, lo_open=True, hi=LR_LIMIT
             )
-        if not 0 < self.backoff <= 1:
-            raise ValueError(f"StepSizeControl.backoff must be in (0, 1], got {self.backoff}")
-        if self.growth < 1:
-            raise ValueError(f"StepSizeControl.growth must be >= 1, got {self.growth}")
+        if not self.lr_min <= self.lr <= self.lr_max:
+            raise ValueError(
+                f"StepSizeControl needs 0 < lr_min <= lr <= lr_max, got lr_min={self.lr_min!r}, "
+                f"lr={self.lr!r}, lr_max={self.lr_max!r}"
+            )
+        check_float("StepSizeControl.backoff", self.backoff, lo=0.0, lo_open=True, hi=1.0)
+        check_float("StepSizeControl.growth", self.growth, lo=1.0, hi=10.0)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -237,12 +243,19 @@ class UpdateEngine:
         steps_per_update: int = 1,
         loss_key: str = "holdout_loss",
         projection: Projection | None = None,
-        history_capacity: int = 64,
+        history_capacity: int = HISTORY_CAPACITY,
         canary_key: str = "canary_loss",
         canary_grads_fn: CanaryGradsFn | None = None,
     ) -> None:
-        if steps_per_update < 1:
-            raise ValueError(f"steps_per_update must be >= 1, got {steps_per_update}")
+        check_int("steps_per_update", steps_per_update, lo=1, hi=STEPS_PER_UPDATE_LIMIT)
+        check_int("history_capacity", history_capacity, lo=1, hi=100_000)
+        for c in (*checks.pre, *checks.post):
+            need = getattr(c, "min_history", None)
+            if need is not None and need > history_capacity:
+                raise ValueError(
+                    f"{c.kind}.min_history={need} exceeds the engine's history capacity "
+                    f"{history_capacity}: the check could never fire"
+                )
         self.backend = backend
         self.checks = checks
         self.step_size = step_size or StepSizeControl()
@@ -337,6 +350,18 @@ class UpdateEngine:
             for n, p in params.items():
                 p.grad = saved[n]
 
+    def _check_probe_keys(self, pre: Mapping[str, Tensor], post: Mapping[str, Tensor]) -> None:
+        """A post-check reading a probe the domain does not provide is a config error."""
+        for c in self.checks.post:
+            key = getattr(c, "key", None)
+            if key is None or c.kind.startswith("canary_"):
+                continue  # canary checks explain a missing canary probe themselves
+            if key not in pre or key not in post:
+                raise ValueError(
+                    f"{c.kind}.key={key!r}: no such probe (this domain's probes: "
+                    f"{', '.join(sorted(post))})"
+                )
+
     # -- the transaction ---------------------------------------------------------------
     def transact(
         self,
@@ -421,6 +446,7 @@ class UpdateEngine:
         post_out: list[CheckOutcome] = []
         post_ok = active.clone()
         if post:
+            self._check_probe_keys(pre, post)
             post_out = [self._post_evaluate(c, pre, post) for c in self.checks.post]
             for o in post_out:
                 post_ok &= o.passed

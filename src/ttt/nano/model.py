@@ -47,6 +47,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ttt.configs import check_bool, check_choice, check_float, check_int
+
 plastic_names: tuple[str, ...] = ("W_u", "B", "W_o")
 frozen_names: tuple[str, ...] = ("a_raw",)
 param_names: tuple[str, ...] = (*plastic_names, *frozen_names)
@@ -78,28 +80,26 @@ class NanoSSMConfig:
     init_scale: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("u_dim", "n_state", "n_bands"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"NanoSSMConfig.{name} must be an int >= 1, got {v!r}")
-        if self.obs_dim != 4 or self.act_dim != 2:
-            raise ValueError(
-                f"NanoSSMConfig needs obs_dim=4 and act_dim=2 (the point mass), got "
-                f"obs_dim={self.obs_dim!r}, act_dim={self.act_dim!r}"
-            )
+        w = "NanoSSMConfig"
+        check_choice(f"{w}.obs_dim", self.obs_dim, (4,))  # the point mass: [x, y, vx, vy]
+        check_choice(f"{w}.act_dim", self.act_dim, (2,))
+        for name in ("u_dim", "n_state"):
+            check_int(f"{w}.{name}", getattr(self, name), lo=1, hi=4096)
+        check_int(f"{w}.n_bands", self.n_bands, lo=1, hi=256)
         for name in ("speed_min", "speed_max", "vel_scale", "act_scale", "out_scale", "init_scale"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"NanoSSMConfig.{name} must be a finite number > 0, got {v!r}")
+            check_float(f"{w}.{name}", getattr(self, name), lo=0.0, lo_open=True, hi=1e6)
         if self.n_bands > 1 and not self.speed_min < self.speed_max:
             raise ValueError(
-                f"NanoSSMConfig.speed_max must be > speed_min, got speed_min={self.speed_min!r}, "
+                f"{w}.speed_max must be > speed_min, got speed_min={self.speed_min!r}, "
                 f"speed_max={self.speed_max!r}"
             )
-        if not 0 < self.decay_min <= self.decay_max < 1:
+        check_bool(f"{w}.action_skip", self.action_skip)
+        check_float(f"{w}.decay_min", self.decay_min, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        check_float(f"{w}.decay_max", self.decay_max, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        if not self.decay_min <= self.decay_max:
             raise ValueError(
-                "NanoSSMConfig needs 0 < decay_min <= decay_max < 1, got "
-                f"decay_min={self.decay_min!r}, decay_max={self.decay_max!r}"
+                f"{w} needs decay_min <= decay_max, got decay_min={self.decay_min!r}, "
+                f"decay_max={self.decay_max!r}"
             )
 
     @property

@@ -502,6 +502,9 @@ def recover_session(store: ArtifactStore, d: Path) -> list[str]:
                     status = str(run.get("finishing") or "interrupted")
                     finish_run(child, run, status)
                     did.append(f"run {child.name} finished as {status}")
+                elif (child / "parts").exists():  # killed while deleting its parts
+                    shutil.rmtree(child / "parts")
+                    did.append(f"run {child.name}: leftover parts removed")
         if (d / "state.json").exists():
             _, commits = committed_point(d)
             apply_history(d, {"commits": commits, "history": []})
