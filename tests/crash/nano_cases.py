@@ -155,7 +155,8 @@ def check_fork_from(root: Path, sid: str, ref: Reference, k: int, new_id: str) -
     from ttt.nano.persist import load_state
 
     got = load_state(store.item_dir("sessions", new_id))
-    assert_same_state(got, ref.state_at(int(rec["t"]) + 1), f"fork of {sid} at k={k}")
+    t = 0 if rec["run_id"] is None else int(rec["t"]) + 1  # k = 0: the session's start
+    assert_same_state(got, ref.state_at(t), f"fork of {sid} at k={k}")
 
 
 # ---------------------------------------------------------------------------- cases
