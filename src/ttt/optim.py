@@ -12,7 +12,8 @@ Two pieces live here:
 
 Facts about ``torch.optim.Muon`` (torch >= 2.9) designed around: it accepts 2-D params
 only; its default ``weight_decay=0.1`` pulls fast weights to zero (we default to 0); its
-Newton-Schulz iteration runs in bfloat16; its lr is scaled by ``sqrt(max(1, rows/cols))``.
+Newton-Schulz iteration runs in bfloat16 (the batched one here in float32); its lr is
+scaled by ``sqrt(max(1, rows/cols))``.
 """
 
 from __future__ import annotations
@@ -86,9 +87,15 @@ def muon_lr_scale(rows: int, cols: int) -> float:
 
 
 def zeropower_via_newtonschulz_batched(g: Tensor, ns_steps: int = 5, eps: float = NS_EPS) -> Tensor:
-    """Orthogonalise each matrix of ``g`` (S, rows, cols) like torch.optim.Muon does (bf16)."""
+    """Orthogonalise each matrix of ``g`` (S, rows, cols) with torch.optim.Muon's iteration.
+
+    In float32, where torch.optim.Muon uses bfloat16 (a GPU speed trick): on a CPU float32
+    is several times faster, and its batched matmuls give each matrix the same bits whatever
+    the batch size (bfloat16 batched matmuls do not), so a sweep's session equals the same
+    session run alone.
+    """
     a, b, c = NS_COEFFICIENTS
-    x = g.bfloat16()
+    x = g.float()
     transposed = g.size(-2) > g.size(-1)
     if transposed:
         x = x.mT
@@ -114,7 +121,7 @@ def batched_muon_step(
 
     param, grad, buf: (S, rows, cols); lr: (S,) per-session learning rate.
     Matches torch.optim.Muon: buf <- lerp(buf, grad, 1-m); update = NS(nesterov mix);
-    param *= 1 - lr*wd; param -= lr*scale*update.
+    param *= 1 - lr*wd; param -= lr*scale*update (NS in float32, see above).
     """
     if param.ndim != 3 or grad.shape != param.shape or buf.shape != param.shape:
         raise ValueError(f"batched_muon_step needs (S, rows, cols) tensors, got {param.shape}")

@@ -211,6 +211,9 @@ class UpdateEvent:
     canary_z: float | None = None
     # Directional signal: {"dot": [k], "cos": [k], "min_cos": x} when canary gradients exist.
     grad_alignment: dict[str, Any] | None = None
+    # The check that decided a rollback or block (its ``name``; "non_finite" for a
+    # non-finite loss or gradient, "gate" for a gate block); None for a commit.
+    check: str | None = None
 
     @property
     def committed(self) -> bool:
@@ -222,9 +225,11 @@ class UpdateEvent:
 
 @dataclass
 class TransactionResult:
-    events: list[UpdateEvent]
+    events: list[UpdateEvent]  # one per session; empty when the caller asked for none
     committed: Tensor  # (S,) bool
     attempted: Tensor  # (S,) bool: sessions that were not blocked by the gate
+    statuses: list[str] = field(default_factory=list)  # per session, always filled
+    fired: list[str | None] = field(default_factory=list)  # per session: the deciding check
 
 
 class UpdateEngine:
@@ -370,7 +375,11 @@ class UpdateEngine:
         loss_fn: Callable[[], Tensor],
         probe_fn: Callable[[], Mapping[str, Tensor]] | None = None,
         gate: GateDecision | None = None,
+        events: bool = True,
     ) -> TransactionResult:
+        """One guarded write for every session. ``events=False`` skips building the
+        per-session ``UpdateEvent`` records (sweeps); ``statuses`` and ``fired`` are always
+        filled."""
         t0 = time.perf_counter()
         s = self.backend.n_sessions
         ts = [int(t)] * s if isinstance(t, int) else [int(x) for x in t]
@@ -472,33 +481,22 @@ class UpdateEngine:
         if canary_pre is None and (ckeys := canary_keys(pre, self.canary_key)):
             canary_pre = torch.stack([pre[k] for k in ckeys], dim=1).mean(dim=1)
         duration_ms = (time.perf_counter() - t0) * 1000.0
-        events: list[UpdateEvent] = []
+        statuses, fired, why = _decisions(
+            allowed, finite, pre_ok, committed, pre_out, post_out, gate, train_loss, grad_norm,
+            want_reasons=events,
+        )  # fmt: skip
+        if not events:
+            return TransactionResult(
+                events=[], committed=committed, attempted=allowed, statuses=statuses, fired=fired
+            )
+        out_events: list[UpdateEvent] = []
         for i in range(s):
-            reasons: list[str] = []
-            if not bool(allowed[i]):
-                status = BLOCKED_GATE
-                reasons = list(gate.reasons[i]) if gate is not None else ["blocked by the gate"]
-            elif not bool(finite[i]):
-                status = ROLLBACK_GRAD_NORM
-                reasons = [
-                    f"non-finite training loss or gradient (loss={float(train_loss[i])}, "
-                    f"grad_norm={float(grad_norm[i])})"
-                ]
-            elif not bool(pre_ok[i]):
-                failed = [o for o in pre_out if not bool(o.passed[i])]
-                status = failed[0].status
-                reasons = [r for o in failed if (r := o.reasons[i])]
-            elif not bool(committed[i]):
-                failed = [o for o in post_out if not bool(o.passed[i])]
-                status = failed[0].status
-                reasons = [r for o in failed if (r := o.reasons[i])]
-            else:
-                status = COMMIT
+            status, reasons = statuses[i], why[i]
             did_step = bool(active[i])
             pre_loss = finite_at(pre.get(self.loss_key), i)
             if pre_loss is None and self.loss_key not in pre:
                 pre_loss = finite_at(train_loss, i)
-            events.append(
+            out_events.append(
                 UpdateEvent(
                     t=ts[i],
                     index=int(self.attempts[i]) - 1,
@@ -536,9 +534,64 @@ class UpdateEngine:
                         finite_at(cz_out.score, i) if did_step and cz_out is not None else None
                     ),
                     grad_alignment=_alignment_record(align, i),
+                    check=fired[i],
                 )
             )
-        return TransactionResult(events=events, committed=committed, attempted=allowed)
+        return TransactionResult(
+            events=out_events,
+            committed=committed,
+            attempted=allowed,
+            statuses=statuses,
+            fired=fired,
+        )
+
+
+def _decisions(
+    allowed: Tensor,
+    finite: Tensor,
+    pre_ok: Tensor,
+    committed: Tensor,
+    pre_out: list[CheckOutcome],
+    post_out: list[CheckOutcome],
+    gate: GateDecision | None,
+    train_loss: Tensor,
+    grad_norm: Tensor,
+    *,
+    want_reasons: bool,
+) -> tuple[list[str], list[str | None], list[list[str]]]:
+    """Per session: (status, the check that decided it, plain-English reasons)."""
+    statuses: list[str] = []
+    fired: list[str | None] = []
+    why: list[list[str]] = []
+    ok_allowed, ok_finite = allowed.tolist(), finite.tolist()
+    ok_pre, ok_commit = pre_ok.tolist(), committed.tolist()
+    pre_passed = [o.passed.tolist() for o in pre_out]
+    post_passed = [o.passed.tolist() for o in post_out]
+    for i in range(len(ok_allowed)):
+        reasons: list[str] = []
+        name: str | None = None
+        if not ok_allowed[i]:
+            status, name = BLOCKED_GATE, "gate"
+            reasons = list(gate.reasons[i]) if gate is not None else ["blocked by the gate"]
+        elif not ok_finite[i]:
+            status, name = ROLLBACK_GRAD_NORM, "non_finite"
+            if want_reasons:
+                reasons = [
+                    f"non-finite training loss or gradient (loss={float(train_loss[i])}, "
+                    f"grad_norm={float(grad_norm[i])})"
+                ]
+        elif not ok_commit[i]:
+            stage, passed = (pre_out, pre_passed) if not ok_pre[i] else (post_out, post_passed)
+            failed = [o for o, ps in zip(stage, passed, strict=True) if not ps[i]]
+            status, name = failed[0].status, failed[0].name
+            if want_reasons:
+                reasons = [r for o in failed if (r := o.reasons[i])]
+        else:
+            status = COMMIT
+        statuses.append(status)
+        fired.append(name)
+        why.append(reasons)
+    return statuses, fired, why
 
 
 def _alignment_record(align: tuple[Tensor, Tensor] | None, i: int) -> dict[str, Any] | None:

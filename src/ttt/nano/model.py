@@ -23,13 +23,12 @@ Data flow per step (``obs = [x, y, vx, vy]``, ``a`` = action)::
 
 The model is functional and batched over sessions: ``forward(params, cfg, obs, act, h0)``.
 Plastic params may be shared ``(rows, cols)`` or per session ``(S, rows, cols)``; ``a_raw``
-is shared ``(n_state,)``. The recurrence is a loop over time. Processing a sequence in chunks
-with the carried hidden state gives bit-identical results to one pass whenever no graph is
-built (predictions, probes, carried hidden states): every row (step, session) is then its own
-``(1, in) @ (in, out)`` product, so its value cannot depend on how many rows share the call
-(one big ``(T*S, in) @ (in, out)`` matmul does: BLAS picks different kernels, with different
-summation orders, for different row counts). A forward that builds a graph (a training loss)
-uses the big matmul for speed; it always runs over a whole window in one call.
+is shared ``(n_state,)``. The recurrence is one elementwise pass over time
+(``_Recurrence``). ``exact=True`` (the default without a graph: predictions) computes every
+(step, session) row on its own, so chunked processing with the carried hidden state equals
+one pass bit for bit; ``exact=False`` (training losses, probes over a whole window) projects
+all steps of a session with one matmul. Either way a session's numbers do not depend on how
+many other sessions share the batch (a sweep equals its sessions run alone).
 
     params = init_params(NanoSSMConfig(), seed=0)
     out = forward(params, cfg, obs[:-1], act, h0=zeros(S, cfg.n_state))
@@ -262,20 +261,56 @@ def _check_params(params: dict[str, Tensor], cfg: NanoSSMConfig, S: int) -> bool
     return is_batched
 
 
-def _matmul_rows(x: Tensor, w: Tensor) -> Tensor:
-    """x (..., in) @ w.T (out, in) -> (..., out) as one matmul (fast; kernel depends on rows)."""
-    return x @ w.T
+class _Recurrence(torch.autograd.Function):
+    """``h_t = decay * h_{t-1} + b_t`` for t = 0..T-1, as one autograd node.
 
-
-def _rowwise_rows(x: Tensor, w: Tensor) -> Tensor:
-    """x (..., in) @ w.T -> (..., out), every row its own (1, in) @ (in, out) product.
-
-    A batched matmul over rows runs the same small product for each row, so a row's result
-    is the same whatever the number of rows in the call (chunked = one pass, bit for bit).
+    A loop of elementwise ops without a graph per step (forward and backward are both one
+    pass over time), so training over a long window costs a few hundred small ops instead
+    of thousands of graph nodes. Every value is computed elementwise, so it is the same
+    whatever the number of sessions S or the split of T into calls.
     """
-    rows = x.reshape(-1, 1, x.shape[-1])  # (R, 1, in)
-    out = torch.bmm(rows, w.T.expand(rows.shape[0], *w.T.shape))  # (R, 1, out)
-    return out.reshape(*x.shape[:-1], w.shape[0])
+
+    @staticmethod
+    def forward(ctx: Any, decay: Tensor, b: Tensor, h0: Tensor) -> Tensor:
+        T = b.shape[0]
+        out = torch.empty_like(b)  # (T, S, n)
+        h = h0
+        for t in range(T):
+            h = torch.add(torch.mul(h, decay), b[t], out=out[t])
+        ctx.save_for_backward(decay, out, h0)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        decay, out, h0 = ctx.saved_tensors
+        T = out.shape[0]
+        grad_b = torch.empty_like(out)
+        g = torch.zeros_like(out[0])
+        for t in range(T - 1, -1, -1):
+            g = torch.add(torch.mul(g, decay), grad_out[t], out=grad_b[t])  # dL/dh_t
+        grad_h0 = grad_b[0] * decay if ctx.needs_input_grad[2] else None
+        grad_decay = None
+        if ctx.needs_input_grad[0]:
+            prev = torch.cat([h0.unsqueeze(0).expand(1, *h0.shape[-2:]), out[:-1]])  # h_{t-1}
+            grad_decay = (grad_b * prev).sum(dim=(0, 1))
+        return grad_decay, grad_b, grad_h0
+
+
+def _exact_proj(x: Tensor, w: Tensor) -> Tensor:
+    """x (T, S, in) @ w.T per row: w (out, in) shared or (S, out, in) -> (T, S, out).
+
+    Elementwise products summed over ``in`` for each row on its own: a row's value never
+    depends on how many rows (steps, sessions) share the call.
+    """
+    wb = w if w.dim() == 2 else w.unsqueeze(0)  # (out, in) or (1, S, out, in)
+    return (x.unsqueeze(-2) * wb).sum(-1)
+
+
+def _fast_proj(x: Tensor, w: Tensor) -> Tensor:
+    """x (T, S, in) @ w.T as matmuls over all T at once -> (T, S, out)."""
+    if w.dim() == 2:
+        return x @ w.T
+    return torch.bmm(x.transpose(0, 1), w.mT).transpose(0, 1)  # per session: (T, in) @ (in, out)
 
 
 def forward(
@@ -284,42 +319,36 @@ def forward(
     obs: Tensor,
     act: Tensor,
     h0: Tensor | None = None,
+    *,
+    exact: bool | None = None,
 ) -> ForwardOut:
     """Run the SSM over a sequence.
 
     obs: (T, S, 4) observations at t; act: (T, S, 2) actions applied at t; h0: (S, n) or
     None (zeros). Returns predictions of obs[t+1] for every t (see ``ForwardOut``).
+
+    ``exact``: True computes every step on its own, so processing a sequence in chunks with
+    the carried state equals one pass bit for bit (online predictions need this: a run can
+    stop anywhere); False projects all steps with one matmul per session (fast; for a whole
+    window in one call: training losses, probes). None: exact unless a graph is built. Both
+    give a session the same bits whatever the number of sessions in the batch.
     """
     if obs.dim() != 3 or obs.shape[-1] != cfg.obs_dim or act.shape != (*obs.shape[:2], 2):
         raise ValueError(f"need obs (T, S, 4) and act (T, S, 2), got {obs.shape}, {act.shape}")
-    T, S, _ = obs.shape
-    batched = _check_params(params, cfg, S)
+    S = obs.shape[1]
+    _check_params(params, cfg, S)
     h = torch.zeros(S, cfg.n_state) if h0 is None else h0
     x = features(cfg, obs, act)  # (T, S, in)
     decay = decay_of(params["a_raw"])  # (n,)
     W_u, B, W_o = params["W_u"], params["B"], params["W_o"]
-    hs = []
-    if batched:
-        # Per step: (S, 1, in) @ (S, in, u) etc. One step's math never depends on T, so
-        # chunked processing equals one pass bit for bit.
-        ys = []
-        for t in range(T):
-            u = torch.bmm(x[t].unsqueeze(1), W_u.mT)  # (S, 1, u)
-            b = torch.bmm(u, B.mT).squeeze(1)  # (S, n)
-            h = decay * h + b  # (S, n)
-            hs.append(h)
-            ys.append(torch.bmm(h.unsqueeze(1), W_o.mT).squeeze(1))  # (S, 4)
-        h_all = torch.stack(hs)  # (T, S, n)
-        y = torch.stack(ys)  # (T, S, 4)
-    else:
-        graph = torch.is_grad_enabled() and any(params[n].requires_grad for n in plastic_names)
-        lin = _matmul_rows if graph else _rowwise_rows
-        b_all = lin(lin(x, W_u), B)  # (T, S, n)
-        for t in range(T):
-            h = decay * h + b_all[t]  # (S, n)
-            hs.append(h)
-        h_all = torch.stack(hs)  # (T, S, n)
-        y = lin(h_all, W_o)  # (T, S, 4)
+    if exact is None:
+        exact = not (
+            torch.is_grad_enabled() and any(params[n].requires_grad for n in plastic_names)
+        )
+    proj = _exact_proj if exact else _fast_proj
+    b_all = proj(proj(x, W_u), B)  # (T, S, n)
+    h_all = _Recurrence.apply(decay, b_all, h.expand(S, cfg.n_state))  # (T, S, n)
+    y = proj(h_all, W_o)  # (T, S, 4)
     vel = obs[..., 2:4].to(torch.float32)  # (T, S, 2)
     if cfg.action_skip:
         acc = act.to(torch.float32)  # (T, S, 2)
@@ -348,9 +377,14 @@ def mse_per_step(out: ForwardOut, obs: Tensor) -> Tensor:
     return (out.delta - target_delta(obs)).pow(2).mean(-1)
 
 
+def mean_over_time(per_step: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Per-session mean over time of a (T, S) tensor (over steps where ``mask`` (T,) holds):
+    (S,). Each session's row is reduced on its own (contiguous), so its value does not
+    depend on the number of sessions."""
+    x = per_step if mask is None else per_step[mask]
+    return x.transpose(0, 1).contiguous().mean(1)
+
+
 def mse_per_session(out: ForwardOut, obs: Tensor, mask: Tensor | None = None) -> Tensor:
     """Mean over time (optionally over steps where ``mask`` (T,) is True): (S,)."""
-    per_step = mse_per_step(out, obs)  # (T, S)
-    if mask is None:
-        return per_step.mean(0)
-    return per_step[mask].mean(0)
+    return mean_over_time(mse_per_step(out, obs), mask)

@@ -16,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,8 @@ class BatchResult:
     canary_start: Tensor | None = None  # canary loss before the first update
     canary_end: Tensor | None = None  # canary loss of the weights in force after the last one
     spfw_removed_mean: Tensor | None = None  # mean SPFW fraction_removed over stepped updates
+    # Rolled-back or blocked updates per deciding check name ("loss_regression", ...): (S,)
+    rollbacks_by_check: dict[str, Tensor] = field(default_factory=dict)
 
     def last100(self, name: str) -> Tensor:
         return self.mse[name][-100:].double().mean(0)
@@ -108,6 +110,7 @@ def run_batch(
     c_end = torch.full((s,), float("nan"), dtype=torch.float64)
     removed_sum = torch.zeros(s, dtype=torch.float64)
     removed_n = torch.zeros(s, dtype=torch.int64)
+    by_check: dict[str, Tensor] = {}
     t0 = time.perf_counter()
     done = 0
     while done < steps:
@@ -117,11 +120,18 @@ def run_batch(
         out = runner.run_chunk(n, record=False)
         for k in parts:
             parts[k].append(out.mse[k])
+        if out.statuses:
+            attempts += 1
+            done_ok = torch.tensor([st == "commit" for st in out.statuses])
+            commits += done_ok.to(torch.int64)
+            canary_rb += torch.tensor([st == "rollback_canary" for st in out.statuses])
+            for i, name in enumerate(out.fired):
+                if name is not None:
+                    if name not in by_check:
+                        by_check[name] = torch.zeros(s, dtype=torch.int64)
+                    by_check[name][i] += 1
         for ev in out.events:
             i = ev["session_index"]
-            attempts[i] += 1
-            commits[i] += int(ev["status"] == "commit")
-            canary_rb[i] += int(ev["status"] == "rollback_canary")
             if ev.get("canary_before") is not None:
                 if torch.isnan(c_start[i]):
                     c_start[i] = ev["canary_before"]
@@ -140,6 +150,7 @@ def run_batch(
         commits=commits,
         attempts=attempts,
         seconds=time.perf_counter() - t0,
+        rollbacks_by_check=by_check,
         canary_rollbacks=canary_rb if canary_on else None,
         canary_start=c_start if canary_on else None,
         canary_end=c_end if canary_on else None,
