@@ -117,7 +117,7 @@ def test_shared_weights_chunking_is_exact_for_random_splits(S):
     full = forward(params, CFG, obs[:-1], act)
     g = torch.Generator().manual_seed(S)
     for _ in range(20):
-        cuts = sorted(set(torch.randint(1, 64, (4,), generator=g).tolist())) + [64]
+        cuts = [*sorted(set(torch.randint(1, 64, (4,), generator=g).tolist())), 64]
         h, preds, a = torch.zeros(S, CFG.n_state), [], 0
         for b in cuts:
             out = forward(params, CFG, obs[a:b], act[a:b], h)

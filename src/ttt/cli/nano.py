@@ -92,8 +92,8 @@ def _stop_on_signal(what: str) -> Iterator[Callable[[], str | None]]:
         console.print(f"[yellow]{what} stopped ({got[0] if got else 'SIGINT'})[/]")
         raise typer.Exit(143 if got and got[0] == "SIGTERM" else 130) from None
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        for num, old in previous.items():
+            signal.signal(num, old)
 
 
 def _exit_if_stopped(stopped: str | None) -> None:

@@ -187,10 +187,11 @@ class Check:
         check_float(f"{self.kind}.{field_name}", getattr(self, field_name), **kw)
 
     def _min_history(self) -> None:
-        check_int(f"{self.kind}.min_history", self.min_history, lo=1, hi=HISTORY_CAPACITY)
+        value = vars(self)["min_history"]  # subclasses with a min_history field
+        check_int(f"{self.kind}.min_history", value, lo=1, hi=HISTORY_CAPACITY)
 
     def _key(self) -> None:
-        check_str(f"{self.kind}.key", self.key, max_len=100)
+        check_str(f"{self.kind}.key", vars(self)["key"], max_len=100)
 
     def _robust_floors(self) -> None:
         self._f("z_max", lo=0.0, lo_open=True, hi=Z_MAX_LIMIT)

@@ -431,13 +431,13 @@ class NanoRunner:
             self.h_adapt = out.h_last
         if self.S == 1:
             self.commits += int(res.statuses[0] == "commit")
-        out = []
+        records = []
         for i, ev in enumerate(res.events):
             d = ev.to_dict()
             committed = ev.status == "commit"
             d["commit_index"] = self.commits if committed and self.S == 1 else None
             d["session_index"] = i
-            out.append(d)
+            records.append(d)
         self.committed_mask = res.committed
         # Slide the window: keep at most buffer_chunks - 1 complete chunks, then start a new one.
         keep = self.pcfg.buffer_chunks - 1
@@ -448,7 +448,7 @@ class NanoRunner:
         self.pend_act = act[cut:].clone()
         self.pend_h0 = torch.cat([self.pend_h0[drop:], self.h_adapt.unsqueeze(0)])
         self.pend_t0 = torch.cat([self.pend_t0[drop:], torch.tensor([self.t])])
-        return out, res.statuses, res.fired
+        return records, res.statuses, res.fired
 
 
 def canary_in_force(ev: Mapping[str, Any]) -> float | None:
