@@ -126,6 +126,7 @@ REGISTRY: list[Entry] = [
             "holdout_every": [2.5, 1, 17, 0],
             "buffer_chunks": [0, 10**6, 1025],
             "steps_per_update": [1e9, 10**9, 0, 101],
+            "stop_on_train_rise": ["yes", 1],
             "checks": [
                 "abc",
                 {"pre": [{"kind": "grad_norm_robust_z", "z_max": "abc"}]},

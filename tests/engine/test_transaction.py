@@ -435,3 +435,41 @@ def test_grad_alignment_signal_and_pre_check():
     engine.canary_grads_fn = None
     with pytest.raises(ValueError, match="canary_grads_fn"):
         engine.transact(t=2, loss_fn=loss_fn, probe_fn=probe_fn)
+
+
+# -- stop_on_train_rise ----------------------------------------------------------------------
+
+
+def test_stop_on_train_rise_keeps_only_the_steps_that_lower_the_training_loss():
+    x, y = _problem(seed=3)
+    # Start at the optimum: Muon's fixed-size steps can only overshoot from here.
+    true_w = torch.linalg.lstsq(x[:24], y[:24]).solution.T
+
+    def run(stop: bool):
+        w = torch.nn.Parameter(true_w.clone() + 0.02)
+        backend = TorchOptimBackend.muon({"W": w}, MuonConfig(lr=0.05))
+        engine = UpdateEngine(
+            backend,
+            ChecksConfig(),
+            step_size=StepSizeControl(lr=0.05, lr_min=1e-4, lr_max=0.1),
+            steps_per_update=8,
+            stop_on_train_rise=stop,
+        )
+        loss_fn, probe_fn = _fns(w, x, y)
+        ev = engine.transact(t=0, loss_fn=loss_fn, probe_fn=probe_fn).events[0]
+        with torch.no_grad():
+            return ev, float(loss_fn()), w.detach().clone()
+
+    plain, plain_loss, _ = run(False)
+    stopped, stopped_loss, w_stop = run(True)
+    assert plain.steps == 8 and 1 <= stopped.steps < 8
+    assert stopped_loss < plain_loss
+    # The kept steps are exactly the first `steps` steps of the plain run (undo is exact).
+    w = torch.nn.Parameter(true_w.clone() + 0.02)
+    opt = MuonConfig(lr=0.05).make([w])
+    loss_fn, _ = _fns(w, x, y)
+    for _ in range(stopped.steps):
+        opt.zero_grad()
+        loss_fn().sum().backward()
+        opt.step()
+    assert torch.equal(w.detach(), w_stop)

@@ -214,6 +214,8 @@ class UpdateEvent:
     # The check that decided a rollback or block (its ``name``; "non_finite" for a
     # non-finite loss or gradient, "gate" for a gate block); None for a commit.
     check: str | None = None
+    # Optimiser steps the write was made of (0 when no step was taken).
+    steps: int = 0
 
     @property
     def committed(self) -> bool:
@@ -251,6 +253,7 @@ class UpdateEngine:
         history_capacity: int = HISTORY_CAPACITY,
         canary_key: str = "canary_loss",
         canary_grads_fn: CanaryGradsFn | None = None,
+        stop_on_train_rise: bool = False,
     ) -> None:
         check_int("steps_per_update", steps_per_update, lo=1, hi=STEPS_PER_UPDATE_LIMIT)
         check_int("history_capacity", history_capacity, lo=1, hi=100_000)
@@ -269,6 +272,7 @@ class UpdateEngine:
         self.projection = projection
         self.canary_key = canary_key
         self.canary_grads_fn = canary_grads_fn
+        self.stop_on_train_rise = stop_on_train_rise
         self.history_capacity = history_capacity
         s = backend.n_sessions
         self.lr = torch.full((s,), self.step_size.lr, dtype=torch.float64)
@@ -367,6 +371,51 @@ class UpdateEngine:
                     f"{', '.join(sorted(post))})"
                 )
 
+    def _steps(self, active: Tensor, train_loss: Tensor, loss_fn: Callable[[], Tensor]) -> Tensor:
+        """Up to ``steps_per_update`` optimiser steps for the active sessions (the first
+        gradient is already in ``.grad``); returns the steps kept per session (S,).
+
+        With ``stop_on_train_rise`` a session stops as soon as a step raised its training
+        loss, and that step is undone (weights and optimiser state): Muon's step has a fixed
+        size, so near a minimum the later steps of a fixed count only overshoot. A session's
+        first step is always kept, so every attempt proposes a real write."""
+        s = self.backend.n_sessions
+        taken = torch.zeros(s, dtype=torch.int64)
+        if not bool(active.any()):
+            return taken
+        stepping = active.clone()
+        prev = train_loss.clone()
+        last: Any = None
+        judge = self.stop_on_train_rise
+
+        def undo_rises(cur: Tensor) -> None:
+            nonlocal stepping, prev
+            cur = cur.detach().double()
+            rose = stepping & (taken >= 2) & ~(cur <= prev)  # NaN counts as a rise
+            if bool(rose.any()):
+                self.backend.restore(last, rose)
+                taken.sub_(rose.to(torch.int64))
+                stepping = stepping & ~rose
+            prev = torch.where(stepping, cur, prev)
+
+        for k in range(self.steps_per_update):
+            if k > 0:
+                self.backend.zero_grad()
+                cur = loss_fn()
+                cur.sum().backward()
+                if judge:
+                    undo_rises(cur)
+                    if not bool(stepping.any()):
+                        return taken
+            if judge:
+                last = self.backend.snapshot()
+            self.backend.step(self.lr, stepping)
+            taken.add_(stepping.to(torch.int64))
+        if judge and self.steps_per_update > 1:
+            with torch.no_grad():
+                undo_rises(loss_fn())  # the last step is judged too
+        return taken
+
     # -- the transaction ---------------------------------------------------------------
     def transact(
         self,
@@ -436,12 +485,7 @@ class UpdateEngine:
         prepare = getattr(self.projection, "prepare", None)
         if prepare is not None and bool(active.any()):
             self._without_grads(lambda: prepare(active, canary_grads=canary_grads))
-        if bool(active.any()):
-            for k in range(self.steps_per_update):
-                if k > 0:
-                    self.backend.zero_grad()
-                    loss_fn().sum().backward()
-                self.backend.step(self.lr, active)
+        steps_taken = self._steps(active, train_loss, loss_fn)
         proj_stats: list[dict[str, Any] | None] = [None] * s
         if self.projection is not None and bool(active.any()):
             before = self.backend.weights_of(snap)
@@ -535,6 +579,7 @@ class UpdateEngine:
                     ),
                     grad_alignment=_alignment_record(align, i),
                     check=fired[i],
+                    steps=int(steps_taken[i]),
                 )
             )
         return TransactionResult(

@@ -126,6 +126,9 @@ class PlasticityConfig:
     holdout_every: int = 4
     buffer_chunks: int = 16
     steps_per_update: int = 6
+    # Stop a write's optimiser steps at the first one that raises the training loss (and
+    # undo it); the first step is always kept.
+    stop_on_train_rise: bool = False
     checks: dict[str, Any] = field(default_factory=_default_checks)
     canary: dict[str, Any] | None = None
     spfw: dict[str, Any] | None = None
@@ -145,6 +148,7 @@ class PlasticityConfig:
                 f"exceeds the training-window limit {WINDOW_LIMIT}"
             )
         check_int("plasticity.steps_per_update", self.steps_per_update, lo=1, hi=100)
+        check_bool("plasticity.stop_on_train_rise", self.stop_on_train_rise)
         for name in ("lr", "lr_min", "lr_max", "backoff", "growth"):
             check_float(f"plasticity.{name}", getattr(self, name))
         check_float("plasticity.momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True)
@@ -237,6 +241,7 @@ class PlasticityConfig:
             loss_key="holdout_loss",
             projection=projection,
             canary_grads_fn=canary_grads_fn,
+            stop_on_train_rise=self.stop_on_train_rise,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -321,6 +321,7 @@ def forward(
     h0: Tensor | None = None,
     *,
     exact: bool | None = None,
+    x: Tensor | None = None,
 ) -> ForwardOut:
     """Run the SSM over a sequence.
 
@@ -331,14 +332,16 @@ def forward(
     the carried state equals one pass bit for bit (online predictions need this: a run can
     stop anywhere); False projects all steps with one matmul per session (fast; for a whole
     window in one call: training losses, probes). None: exact unless a graph is built. Both
-    give a session the same bits whatever the number of sessions in the batch.
+    give a session the same bits whatever the number of sessions in the batch. ``x``: the
+    features ``features(cfg, obs, act)`` when the caller already has them (a training window
+    is run many times per update).
     """
     if obs.dim() != 3 or obs.shape[-1] != cfg.obs_dim or act.shape != (*obs.shape[:2], 2):
         raise ValueError(f"need obs (T, S, 4) and act (T, S, 2), got {obs.shape}, {act.shape}")
     S = obs.shape[1]
     _check_params(params, cfg, S)
     h = torch.zeros(S, cfg.n_state) if h0 is None else h0
-    x = features(cfg, obs, act)  # (T, S, in)
+    x = features(cfg, obs, act) if x is None else x  # (T, S, in)
     decay = decay_of(params["a_raw"])  # (n,)
     W_u, B, W_o = params["W_u"], params["B"], params["W_o"]
     if exact is None:

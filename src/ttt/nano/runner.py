@@ -37,7 +37,14 @@ from ttt.engine import BatchedMuonBackend, UpdateEngine, canary_probe_dict
 from ttt.engine.backends import PlasticBackend
 from ttt.nano.config import NanoCanaryConfig, PlasticityConfig
 from ttt.nano.env import EnvConfig, NanoEnv, oracle_step, simulate
-from ttt.nano.model import NanoSSMConfig, forward, mean_over_time, mse_per_step, plastic_names
+from ttt.nano.model import (
+    NanoSSMConfig,
+    features,
+    forward,
+    mean_over_time,
+    mse_per_step,
+    plastic_names,
+)
 from ttt.safety.spfw import SpfwProjection, canary_grads
 
 CANARY_STEP_COLUMNS = ("canary_loss", "canary_delta")
@@ -405,14 +412,15 @@ class NanoRunner:
         train = ~hold
         params = self.backend.params
         inp = obs[:-1]
+        x = features(self.mcfg, inp, act)  # (L, S, in): fixed for the whole transaction
 
         def loss_fn() -> Tensor:
-            out = forward(self._params(params), self.mcfg, inp, act, h0, exact=False)
+            out = forward(self._params(params), self.mcfg, inp, act, h0, exact=False, x=x)
             return mean_over_time(mse_per_step(out, obs), train)  # (S,)
 
         def probe_fn() -> dict[str, Tensor]:
             fast = {k: v.detach() for k, v in params.items()}
-            out = forward(self._params(fast), self.mcfg, inp, act, h0, exact=False)
+            out = forward(self._params(fast), self.mcfg, inp, act, h0, exact=False, x=x)
             per = mse_per_step(out, obs)  # (C, S)
             probes = {
                 "holdout_loss": mean_over_time(per, hold),
@@ -427,7 +435,7 @@ class NanoRunner:
         # Carry the hidden state computed with the weights now in force.
         with torch.no_grad():
             fast = {k: v.detach() for k, v in params.items()}
-            out = forward(self._params(fast), self.mcfg, inp, act, h0, exact=False)
+            out = forward(self._params(fast), self.mcfg, inp, act, h0, exact=False, x=x)
             self.h_adapt = out.h_last
         if self.S == 1:
             self.commits += int(res.statuses[0] == "commit")
