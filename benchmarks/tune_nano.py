@@ -26,18 +26,10 @@ from typing import Any
 import torch
 
 from ttt.nano.base import load_base
-from ttt.nano.bench import SETTINGS, offline_best, setting_sessions
+from ttt.nano.bench import SETTINGS, cached_offline_best, setting_sessions
 from ttt.nano.config import PlasticityConfig, apply_overrides
 from ttt.nano.sweep import run_batch
 from ttt.store import ArtifactStore
-
-
-def _offline(cache: Path, key: str, compute: Any) -> list[float]:
-    data = json.loads(cache.read_text()) if cache.exists() else {}
-    if key not in data:
-        data[key] = compute()
-        cache.write_text(json.dumps(data))
-    return list(data[key])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,9 +44,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cache", default="nano_offline_cache.json")
     ap.add_argument("--offline-tol", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-offline", action="store_true", help="skip adaptive/offline-best")
     args = ap.parse_args(argv)
     if args.seeds == "report":
-        print("warning: choosing defaults on the report seeds defeats their purpose", file=sys.stderr)
+        print(
+            "warning: choosing defaults on the report seeds defeats their purpose", file=sys.stderr
+        )
     torch.set_num_threads(args.threads)
     params, mcfg, _ = load_base(ArtifactStore(args.artifacts_root), args.base)
     names = {x for x in args.settings.split(",") if x}
@@ -66,21 +61,25 @@ def main(argv: list[str] | None = None) -> None:
         per: list[dict[str, Any]] = []
         for idx, s in settings:
             cfgs, seeds = setting_sessions(s, idx, args.sessions, args.seeds)
-            key = f"{args.base}|{s.name}|{args.seeds}|{args.sessions}|{args.steps}|{args.offline_tol}"
-            best = torch.tensor(
-                _offline(
+            fit = (
+                None
+                if args.no_offline
+                else cached_offline_best(
                     cache,
-                    key,
-                    lambda cfgs=cfgs, seeds=seeds: offline_best(
-                        mcfg, params, cfgs, seeds, args.steps, tol=args.offline_tol
-                    ).last100.tolist(),
-                ),
-                dtype=torch.float64,
+                    f"{s.name}|{args.seeds}|{args.sessions}",
+                    mcfg,
+                    params,
+                    cfgs,
+                    seeds,
+                    args.steps,
+                    tol=args.offline_tol,
+                )
             )
+            best = None if fit is None else fit.last100
             t0 = time.perf_counter()
             res = run_batch(mcfg, params, cfgs, seeds, args.steps, pcfg)
             gain = res.gain()
-            ratio = res.last100("adaptive") / best.clamp(min=1e-30)
+            ratio = None if best is None else res.last100("adaptive") / best.clamp(min=1e-30)
             att, com = int(res.attempts.sum()), int(res.commits.sum())
             per.append(
                 {
@@ -92,13 +91,15 @@ def main(argv: list[str] | None = None) -> None:
                     "rollbacks_by_check": {
                         k: int(v.sum()) for k, v in sorted(res.rollbacks_by_check.items())
                     },
-                    "adaptive_over_offline_best": statistics.median(ratio.tolist()),
+                    "adaptive_over_offline_best": (
+                        None if ratio is None else statistics.median(ratio.tolist())
+                    ),
                     "seconds": round(time.perf_counter() - t0, 2),
                 }
             )
         summary = {
             "overrides": ov,
-            "max_ratio": max(r["adaptive_over_offline_best"] for r in per),
+            "max_ratio": max((r["adaptive_over_offline_best"] or 0.0) for r in per),
             "min_worst_gain": min(r["worst_gain"] for r in per),
             "min_commit_rate": min(r["commit_rate"] or 0.0 for r in per),
             "seconds": round(sum(r["seconds"] for r in per), 1),

@@ -37,6 +37,12 @@ def bench_nano_cmd(
         help="Offline-best fit: stop when the relative loss change per 100 iterations is "
         "below this at the smallest step size.",
     ),
+    offline_cache: Path | None = typer.Option(
+        None,
+        "--offline-cache",
+        help="JSON file keeping offline-best fits between runs (keyed by base weights, "
+        "sessions and tolerance; the fits do not depend on the plasticity config).",
+    ),
     set_: list[str] | None = typer.Option(
         None, "--set", help="Plasticity override key=value for every session (repeatable)."
     ),
@@ -86,6 +92,7 @@ def bench_nano_cmd(
             single_sessions=1 if quick else 2,
             offline=offline and not quick,
             offline_tol=offline_tol,
+            offline_cache=offline_cache,
             log=log,
         )
         if sweep_sessions > 0:

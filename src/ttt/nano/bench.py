@@ -27,12 +27,14 @@ checks that each sampled session's per-step errors equal the sweep's bit for bit
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -50,6 +52,7 @@ from ttt.nano.model import (
 )
 from ttt.nano.runner import NanoRunner
 from ttt.nano.sweep import run_batch
+from ttt.store import atomic_write_text
 
 # Evaluation seeds (< 10M; pretraining uses >= 10M). Report seeds are the original ones.
 SEED_BASES = {"report": 5_000_000, "tuning": 6_000_000}
@@ -168,6 +171,43 @@ def offline_best(
     )
 
 
+def cached_offline_best(
+    cache: Path | None,
+    key: str,
+    mcfg: NanoSSMConfig,
+    base: dict[str, Tensor],
+    cfgs: Sequence[EnvConfig],
+    seeds: Sequence[int],
+    steps: int,
+    *,
+    tol: float,
+) -> OfflineFit:
+    """``offline_best``, read from / written to a JSON cache file when one is given (the fit
+    depends only on the base, the sessions and the tolerance, never on the plasticity
+    config being measured). ``key`` must name the sessions (setting, seed set, count)."""
+    from ttt.nano.base import weights_hash
+
+    full = f"{weights_hash(base)}|{key}|{steps}|tol={tol}"
+    data: dict[str, Any] = {}
+    if cache is not None and cache.exists():
+        data = json.loads(cache.read_text(encoding="utf-8"))
+    if full in data:
+        d = data[full]
+        return OfflineFit(
+            last100=torch.tensor(d["last100"], dtype=torch.float64),
+            iterations=d["iterations"],
+            final_rel_change=d["final_rel_change"],
+            worst_session_rel_change=d["worst_session_rel_change"],
+            tol=d["tol"],
+            window=d["window"],
+        )
+    fit = offline_best(mcfg, base, cfgs, seeds, steps, tol=tol)
+    if cache is not None:
+        data[full] = {**asdict(fit), "last100": fit.last100.tolist()}
+        atomic_write_text(cache, json.dumps(data))
+    return fit
+
+
 def _run_alone(
     mcfg: NanoSSMConfig,
     base: dict[str, Tensor],
@@ -203,6 +243,7 @@ def bench_setting(
     single_sessions: int,
     offline: bool,
     offline_tol: float,
+    offline_cache: Path | None = None,
 ) -> dict[str, Any]:
     cfgs, sds = setting_sessions(s, index, sessions, seeds)
     res = run_batch(mcfg, base, cfgs, sds, steps, pcfg)
@@ -236,7 +277,8 @@ def bench_setting(
         "sweep_session_steps_per_s": sessions * steps / res.seconds,
     }
     if offline:
-        fit = offline_best(mcfg, base, cfgs, sds, steps, tol=offline_tol)
+        key = f"{s.name}|{seeds}|{sessions}"
+        fit = cached_offline_best(offline_cache, key, mcfg, base, cfgs, sds, steps, tol=offline_tol)
         ratio = a100 / fit.last100.clamp(min=1e-30)
         row.update(
             adaptive_over_offline_best=_median(ratio),
@@ -282,6 +324,7 @@ def bench_nano(
     single_sessions: int = 2,
     offline: bool = True,
     offline_tol: float = 0.01,
+    offline_cache: Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     pcfg = pcfg or PlasticityConfig()
@@ -300,6 +343,7 @@ def bench_nano(
                 single_sessions=single_sessions,
                 offline=offline,
                 offline_tol=offline_tol,
+                offline_cache=offline_cache,
             )
             if log is not None:
                 ratio = row["adaptive_over_offline_best"]

@@ -238,7 +238,11 @@ class ForwardOut:
     pred: Tensor  # (T, S, 4) predicted next observation (dtype of obs)
     delta: Tensor  # (T, S, 4) predicted change obs[t+1] - obs[t] (float32)
     h: Tensor  # (T, S, n) hidden state after each step
-    max_abs_h: Tensor  # (T, S) max |h| per step
+
+    @property
+    def max_abs_h(self) -> Tensor:
+        """(T, S) max |h| per step (computed on demand: training losses never need it)."""
+        return self.h.abs().amax(-1)
 
     @property
     def h_last(self) -> Tensor:
@@ -273,7 +277,8 @@ class _Recurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, decay: Tensor, b: Tensor, h0: Tensor) -> Tensor:
         T = b.shape[0]
-        out = torch.empty_like(b)  # (T, S, n)
+        b = b.contiguous()  # one copy: every step below then reads and writes contiguous rows
+        out = torch.empty(b.shape, dtype=b.dtype)  # (T, S, n)
         h = h0
         for t in range(T):
             h = torch.add(torch.mul(h, decay), b[t], out=out[t])
@@ -284,6 +289,7 @@ class _Recurrence(torch.autograd.Function):
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         decay, out, h0 = ctx.saved_tensors
         T = out.shape[0]
+        grad_out = grad_out.contiguous()
         grad_b = torch.empty_like(out)
         g = torch.zeros_like(out[0])
         for t in range(T - 1, -1, -1):
@@ -307,10 +313,16 @@ def _exact_proj(x: Tensor, w: Tensor) -> Tensor:
 
 
 def _fast_proj(x: Tensor, w: Tensor) -> Tensor:
-    """x (T, S, in) @ w.T as matmuls over all T at once -> (T, S, out)."""
+    """x (T, S, in) @ w.T as matmuls over all T at once -> (T, S, out).
+
+    Per session one (T, in) @ (in, out) product; it runs fastest when ``x.transpose(0, 1)``
+    is contiguous (the runner passes its window's features laid out that way)."""
     if w.dim() == 2:
         return x @ w.T
-    return torch.bmm(x.transpose(0, 1), w.mT).transpose(0, 1)  # per session: (T, in) @ (in, out)
+    xs = x.transpose(0, 1)  # (S, T, in)
+    if not xs.is_contiguous():
+        xs = xs.contiguous()
+    return torch.bmm(xs, w.mT).transpose(0, 1)
 
 
 def forward(
@@ -349,7 +361,10 @@ def forward(
             torch.is_grad_enabled() and any(params[n].requires_grad for n in plastic_names)
         )
     proj = _exact_proj if exact else _fast_proj
-    b_all = proj(proj(x, W_u), B)  # (T, S, n)
+    # B W_u as one (n, in) map per session: fewer products per step than x -> u -> b, and a
+    # training window's backward never needs the (T, u) intermediate.
+    M = B @ W_u  # (n, in) or (S, n, in)
+    b_all = proj(x, M)  # (T, S, n)
     h_all = _Recurrence.apply(decay, b_all, h.expand(S, cfg.n_state))  # (T, S, n)
     y = proj(h_all, W_o)  # (T, S, 4)
     vel = obs[..., 2:4].to(torch.float32)  # (T, S, 2)
@@ -360,7 +375,7 @@ def forward(
         skip = torch.cat([vel, torch.zeros_like(vel)], dim=-1)  # (T, S, 4): p + v, v
     delta = skip + cfg.out_scale * y  # (T, S, 4)
     pred = obs + delta.to(obs.dtype)
-    return ForwardOut(pred=pred, delta=delta, h=h_all, max_abs_h=h_all.abs().amax(-1))
+    return ForwardOut(pred=pred, delta=delta, h=h_all)
 
 
 def target_delta(obs: Tensor) -> Tensor:

@@ -412,15 +412,20 @@ class NanoRunner:
         train = ~hold
         params = self.backend.params
         inp = obs[:-1]
-        x = features(self.mcfg, inp, act)  # (L, S, in): fixed for the whole transaction
+        # (L, S, in), fixed for the whole transaction; stored session-major so that each
+        # session's window is one contiguous matrix for the batched matmuls.
+        x = features(self.mcfg, inp, act).transpose(0, 1).contiguous().transpose(0, 1)
 
         def loss_fn() -> Tensor:
             out = forward(self._params(params), self.mcfg, inp, act, h0, exact=False, x=x)
             return mean_over_time(mse_per_step(out, obs), train)  # (S,)
 
+        h_probed: list[Tensor] = []  # window-end hidden states: before, after the step
+
         def probe_fn() -> dict[str, Tensor]:
             fast = {k: v.detach() for k, v in params.items()}
             out = forward(self._params(fast), self.mcfg, inp, act, h0, exact=False, x=x)
+            h_probed.append(out.h_last)
             per = mse_per_step(out, obs)  # (C, S)
             probes = {
                 "holdout_loss": mean_over_time(per, hold),
@@ -432,11 +437,12 @@ class NanoRunner:
             return probes
 
         res = self.engine.transact(t=t_last, loss_fn=loss_fn, probe_fn=probe_fn, events=events)
-        # Carry the hidden state computed with the weights now in force.
-        with torch.no_grad():
-            fast = {k: v.detach() for k, v in params.items()}
-            out = forward(self._params(fast), self.mcfg, inp, act, h0, exact=False, x=x)
-            self.h_adapt = out.h_last
+        # Carry the hidden state computed with the weights now in force: the post-probe's
+        # where the write committed, the pre-probe's where it did not (a rollback restores
+        # the weights bit for bit, so that is exactly the state of the weights in force).
+        h_pre = h_probed[0]
+        h_post = h_probed[1] if len(h_probed) > 1 else h_pre
+        self.h_adapt = torch.where(res.committed.view(-1, 1), h_post, h_pre)
         if self.S == 1:
             self.commits += int(res.statuses[0] == "commit")
         records = []
