@@ -87,11 +87,11 @@ def _fail_inside_chunk(n: int):
     orig = NanoRunner._transact
     calls = [0]
 
-    def boom(self, t_last):  # type: ignore[no-untyped-def]
+    def boom(self, t_last, **kw):  # type: ignore[no-untyped-def]
         calls[0] += 1
         if calls[0] >= n:
             raise RuntimeError("injected failure inside a chunk")
-        return orig(self, t_last)
+        return orig(self, t_last, **kw)
 
     return orig, boom
 
