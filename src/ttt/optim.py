@@ -12,7 +12,8 @@ Two pieces live here:
 
 Facts about ``torch.optim.Muon`` (torch >= 2.9) designed around: it accepts 2-D params
 only; its default ``weight_decay=0.1`` pulls fast weights to zero (we default to 0); its
-Newton-Schulz iteration runs in bfloat16; its lr is scaled by ``sqrt(max(1, rows/cols))``.
+Newton-Schulz iteration runs in bfloat16 (the batched one here in float32); its lr is
+scaled by ``sqrt(max(1, rows/cols))``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
+
+from ttt.configs import check_bool, check_float, check_int
 
 # torch.optim.Muon's defaults (torch/optim/_muon.py), repeated so the batched path matches.
 NS_COEFFICIENTS: tuple[float, float, float] = (3.4445, -4.7750, 2.0315)
@@ -40,14 +43,12 @@ class MuonConfig:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (self.lr >= 0 and math.isfinite(self.lr)):
-            raise ValueError(f"MuonConfig.lr must be a finite number >= 0, got {self.lr!r}")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"MuonConfig.momentum must be in [0, 1), got {self.momentum!r}")
-        if not 1 <= self.ns_steps < 100:
-            raise ValueError(f"MuonConfig.ns_steps must be in [1, 99], got {self.ns_steps!r}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise ValueError(f"MuonConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        check_float("MuonConfig.lr", self.lr, lo=0.0, hi=10.0)
+        check_float("MuonConfig.momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True)
+        check_bool("MuonConfig.nesterov", self.nesterov)
+        check_int("MuonConfig.ns_steps", self.ns_steps, lo=1, hi=99)
+        # lr * weight_decay >= 1 would flip the weights' sign at every step.
+        check_float("MuonConfig.weight_decay", self.weight_decay, lo=0.0, hi=1.0, hi_open=True)
 
     def to_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
@@ -86,9 +87,15 @@ def muon_lr_scale(rows: int, cols: int) -> float:
 
 
 def zeropower_via_newtonschulz_batched(g: Tensor, ns_steps: int = 5, eps: float = NS_EPS) -> Tensor:
-    """Orthogonalise each matrix of ``g`` (S, rows, cols) like torch.optim.Muon does (bf16)."""
+    """Orthogonalise each matrix of ``g`` (S, rows, cols) with torch.optim.Muon's iteration.
+
+    In float32, where torch.optim.Muon uses bfloat16 (a GPU speed trick): on a CPU float32
+    is several times faster, and its batched matmuls give each matrix the same bits whatever
+    the batch size (bfloat16 batched matmuls do not), so a sweep's session equals the same
+    session run alone.
+    """
     a, b, c = NS_COEFFICIENTS
-    x = g.bfloat16()
+    x = g.float()
     transposed = g.size(-2) > g.size(-1)
     if transposed:
         x = x.mT
@@ -114,7 +121,7 @@ def batched_muon_step(
 
     param, grad, buf: (S, rows, cols); lr: (S,) per-session learning rate.
     Matches torch.optim.Muon: buf <- lerp(buf, grad, 1-m); update = NS(nesterov mix);
-    param *= 1 - lr*wd; param -= lr*scale*update.
+    param *= 1 - lr*wd; param -= lr*scale*update (NS in float32, see above).
     """
     if param.ndim != 3 or grad.shape != param.shape or buf.shape != param.shape:
         raise ValueError(f"batched_muon_step needs (S, rows, cols) tensors, got {param.shape}")

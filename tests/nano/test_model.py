@@ -108,6 +108,36 @@ def test_chunked_with_carried_state_equals_one_pass(per_session):
     assert torch.equal(torch.cat(hs), full.h)
 
 
+@pytest.mark.parametrize("S", [1, 2, 5])
+def test_shared_weights_chunking_is_exact_for_random_splits(S):
+    # A session predicts in pieces of any length (a run can stop anywhere); every split must
+    # give the bits of one pass, whatever the row count of each piece.
+    obs, act = _data(S=S, T=64)
+    params = init_params(CFG, 2)
+    full = forward(params, CFG, obs[:-1], act)
+    g = torch.Generator().manual_seed(S)
+    for _ in range(20):
+        cuts = [*sorted(set(torch.randint(1, 64, (4,), generator=g).tolist())), 64]
+        h, preds, a = torch.zeros(S, CFG.n_state), [], 0
+        for b in cuts:
+            out = forward(params, CFG, obs[a:b], act[a:b], h)
+            preds.append(out.pred)
+            h, a = out.h_last, b
+        assert torch.equal(torch.cat(preds), full.pred), cuts
+
+
+def test_training_forward_matches_the_exact_forward_closely():
+    # With a graph the forward uses one matmul (fast); values agree to rounding.
+    obs, act = _data(S=2, T=40)
+    params = init_params(CFG, 0)
+    exact = forward(params, CFG, obs[:-1], act)
+    train = {
+        n: (p.clone().requires_grad_(True) if n in plastic_names else p) for n, p in params.items()
+    }
+    out = forward(train, CFG, obs[:-1], act)
+    torch.testing.assert_close(out.delta.detach(), exact.delta, rtol=1e-5, atol=1e-6)
+
+
 def test_batched_plastic_equals_per_session():
     obs, act = _data(S=4)
     params = _per_session(init_params(CFG, 0), 4)

@@ -94,13 +94,15 @@ def test_session_with_canary_and_spfw_records_everything(store):
 
 
 def test_canary_rollback_restores_the_weights(store):
-    checks = {"pre": [], "post": [{"kind": "canary_delta", "max_delta": -1.0}]}
+    # Not even a tiny rise of the canary loss is allowed: every write here raises it.
+    checks = {"pre": [], "post": [{"kind": "canary_delta", "max_delta": 0.0}]}
     sid = _new(store, "cr", plasticity_overrides={"canary": {"n": 2}, "checks": checks})
     w0 = read_tensors(store.item_dir("sessions", sid) / "plastic_state.safetensors")
     rid = S.run_session(store, sid, steps=48)
     events = _events(store, sid, rid)
     assert [e["status"] for e in events] == ["rollback_canary"] * 3
-    assert "above the limit -1" in events[0]["reasons"][0]
+    assert all(e["canary_delta"] > 0 for e in events)
+    assert "above the limit 0" in events[0]["reasons"][0]
     assert events[0]["checks"][-1]["canary_delta"] == events[0]["canary_delta"]
     w1 = read_tensors(store.item_dir("sessions", sid) / "plastic_state.safetensors")
     for k in w0:

@@ -1,8 +1,19 @@
-"""``ttt nano``: pretrain bases, create/run/fork/list/show sessions, sweep across μ."""
+"""``ttt nano``: pretrain bases, create/run/fork/list/show sessions, sweep across μ.
+
+A run or sweep stops cleanly on the first SIGINT (Ctrl-C) or SIGTERM: at the next chunk
+boundary, with everything done so far committed (run status ``cancelled``); a second signal
+stops at once (the chunk in flight is not committed). A SIGKILL loses at most the steps
+since the last checkpoint (``--checkpoint-seconds``); the next command that opens the
+session finishes the killed run's files (status ``interrupted``).
+"""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import typer
@@ -57,6 +68,51 @@ SpfwOpt = typer.Option(
 )
 
 
+@contextmanager
+def _stop_on_signal(what: str) -> Iterator[Callable[[], str | None]]:
+    """Yields ``stopped()``: None, or the name of the first SIGINT/SIGTERM received (the work
+    then stops at its next chunk boundary). A second signal raises KeyboardInterrupt."""
+    got: list[str] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if got:
+            raise KeyboardInterrupt(f"{signal.Signals(signum).name} (second signal)")
+        got.append(signal.Signals(signum).name)
+        console.print(f"[yellow]{got[0]}: stopping {what} at the next chunk (again: at once)[/]")
+
+    previous: dict[int, Any] = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread (e.g. under a test runner's thread)
+        pass
+    try:
+        yield lambda: got[0] if got else None
+    except KeyboardInterrupt:
+        console.print(f"[yellow]{what} stopped ({got[0] if got else 'SIGINT'})[/]")
+        raise typer.Exit(143 if got and got[0] == "SIGTERM" else 130) from None
+    finally:
+        for num, old in previous.items():
+            signal.signal(num, old)
+
+
+def _exit_if_stopped(stopped: str | None) -> None:
+    if stopped is not None:
+        raise typer.Exit(143 if stopped == "SIGTERM" else 130)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise typer.BadParameter(f"--threads must be >= 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+ThreadsOpt = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's).")
+
+
 def _env_overrides(
     noise: float | None,
     process_noise: float | None,
@@ -95,9 +151,11 @@ def _with_safety(
     spfw: str | None,
 ) -> dict[str, Any]:
     """Add the canary / canary-rollback / SPFW options to plasticity overrides."""
-    from ttt.nano.config import PlasticityConfig, safety_overrides
+    from ttt.nano.config import PlasticityConfig, apply_overrides, safety_overrides
 
-    checks = ov.get("checks") or PlasticityConfig().checks
+    # The checks in force: the defaults with any --set checks=... merged in (deep merge:
+    # overriding the pre-checks keeps the default post-checks).
+    checks = apply_overrides(PlasticityConfig().to_dict(), ov)["checks"]
     extra = safety_overrides(
         checks,
         canary=canary,
@@ -181,40 +239,68 @@ def session_new(
 @session_app.command("run")
 def session_run(
     session_id: str = typer.Argument(..., help="Session id."),
-    steps: int = typer.Option(600, help="Steps to run (continues where the session stopped)."),
+    steps: int = typer.Option(
+        600, help="Steps to run, 1..10,000,000 (continues where the session stopped)."
+    ),
     lr: float | None = typer.Option(None, help="Override the Muon lr for this run."),
     chunk: int | None = typer.Option(None, help="Override steps per update for this run."),
     set_: list[str] | None = SetOpt,
     env_set: list[str] | None = EnvSetOpt,
+    checkpoint_seconds: float = typer.Option(
+        5.0,
+        "--checkpoint-seconds",
+        help="Commit progress at least this often (0: after every chunk); a kill loses at "
+        "most the steps since the last commit.",
+    ),
+    threads: int | None = ThreadsOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
-    """Run (resume) a session for N steps as a new run; overrides are recorded in run.json."""
-    from ttt.nano.session import read_json_run, run_session
+    """Run (resume) a session for N steps as a new run; overrides are recorded in run.json.
+
+    Ctrl-C or SIGTERM stops at the next chunk with the run recorded as cancelled."""
+    from ttt.nano.session import check_steps, read_json_run, run_session
 
     store = get_store(artifacts_root)
+    _set_threads(threads)
     overrides: dict[str, Any] = {}
-    p = _plast_overrides(lr, chunk, set_)
-    e = parse_kv(env_set, "env")
-    if p:
-        overrides["plasticity"] = p
-    if e:
-        overrides["env"] = e
-    with domain_errors(), progress_bar(f"run {session_id}", enabled=not (quiet or as_json)) as bar:
-        rid = run_session(store, session_id, steps=steps, overrides=overrides, progress=bar)
+    with domain_errors():
+        check_steps(steps, "--steps")
+    with (
+        domain_errors(),
+        _stop_on_signal(f"run {session_id}") as stopped,
+        progress_bar(f"run {session_id}", enabled=not (quiet or as_json)) as bar,
+    ):
+        p = _plast_overrides(lr, chunk, set_)
+        e = parse_kv(env_set, "env")
+        if p:
+            overrides["plasticity"] = p
+        if e:
+            overrides["env"] = e
+        rid = run_session(
+            store,
+            session_id,
+            steps=steps,
+            overrides=overrides,
+            progress=bar,
+            cancel=lambda: stopped() is not None,
+            checkpoint_seconds=checkpoint_seconds,
+        )
         summary = read_json_run(store, session_id, rid, "summary.json")
+        run = read_json_run(store, session_id, rid, "run.json")
     if as_json:
-        print_json({"run_id": rid, **summary})
-        return
-    console.print(
-        f"run [bold]{rid}[/]: baseline last-100 MSE "
-        f"{_f(summary['baseline_mse_last100_mean'])}, "
-        f"adaptive {_f(summary['adaptive_mse_last100_mean'])}"
-        f" (gain {_f(summary['improvement_last100'])}); commits {summary['updates_committed']}"
-        f"/{summary['updates_attempted']}"
-    )
-    typer.echo(rid)
+        print_json({"run_id": rid, "status": run["status"], **summary})
+    else:
+        console.print(
+            f"run [bold]{rid}[/] ({run['status']}, t={run['t_start']}..{run['t_end']}): "
+            f"baseline last-100 MSE {_f(summary['baseline_mse_last100_mean'])}, "
+            f"adaptive {_f(summary['adaptive_mse_last100_mean'])}"
+            f" (gain {_f(summary['improvement_last100'])}); commits "
+            f"{summary['updates_committed']}/{summary['updates_attempted']}"
+        )
+        typer.echo(rid)
+    _exit_if_stopped(stopped())
 
 
 @session_app.command("fork")
@@ -234,11 +320,11 @@ def session_fork(
 
     store = get_store(artifacts_root)
     overrides: dict[str, Any] = {}
-    if set_:
-        overrides["plasticity"] = parse_kv(set_, "plasticity")
-    if env_set:
-        overrides["env"] = parse_kv(env_set, "env")
     with domain_errors():
+        if set_:
+            overrides["plasticity"] = parse_kv(set_, "plasticity")
+        if env_set:
+            overrides["env"] = parse_kv(env_set, "env")
         sid = fork_session(
             store,
             session_id,
@@ -342,7 +428,7 @@ def sweep_cmd(
     mu_min: float = typer.Option(0.02, help="Smallest μ of the grid."),
     mu_max: float = typer.Option(0.25, help="Largest μ of the grid."),
     env_modes: str = typer.Option("linear", help="Comma-separated env modes."),
-    steps: int = typer.Option(600, help="Steps per session."),
+    steps: int = typer.Option(600, help="Steps per session, 1..10,000,000."),
     noise: float = typer.Option(0.0, "--noise", help="Observation noise std."),
     seed: int = typer.Option(0, help="First environment seed (session i uses seed+i)."),
     base: str | None = typer.Option(None, "--base", help="Base id (default: newest)."),
@@ -353,14 +439,23 @@ def sweep_cmd(
     canary_max_delta: float | None = CanaryMaxDeltaOpt,
     canary_z: float | None = CanaryZOpt,
     spfw: str | None = SpfwOpt,
+    sweep_id: str | None = typer.Option(None, "--id", help="Id of the new sweep."),
+    threads: int | None = ThreadsOpt,
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
-    """Run many sessions across a μ grid at once (vectorised); one result table."""
+    """Run many sessions across a μ grid at once (vectorised); one result table.
+
+    Ctrl-C or SIGTERM stops the sweep (status cancelled, no results)."""
     from ttt.nano.sweep import run_sweep, sweep_rows
 
     store = get_store(artifacts_root)
+    _set_threads(threads)
     modes = tuple(m.strip() for m in env_modes.split(",") if m.strip())
-    with domain_errors(), progress_bar("sweep", enabled=not as_json) as bar:
+    with (
+        domain_errors(),
+        _stop_on_signal("sweep") as stopped,
+        progress_bar("sweep", enabled=not as_json) as bar,
+    ):
         plast = _with_safety(parse_kv(set_, "plasticity"), canary, canary_max_delta, canary_z, spfw)
         sid = run_sweep(
             store,
@@ -372,7 +467,9 @@ def sweep_cmd(
             seed=seed,
             base_id=base,
             plasticity_overrides=plast or None,
+            sweep_id=sweep_id,
             progress=bar,
+            cancel=lambda: stopped() is not None,
         )
         rows = sweep_rows(store, sid)
     if out is not None:
@@ -382,10 +479,10 @@ def sweep_cmd(
     if as_json:
         print_json({"sweep_id": sid, "rows": rows})
         return
-    gains = sorted(r["gain"] for r in rows)
+    gains = sorted(r["gain"] for r in rows if r["gain"] is not None)
     console.print(
         f"sweep [bold]{sid}[/]: {len(rows)} sessions, median gain "
-        f"{_f(gains[len(gains) // 2])}, worst {_f(gains[0])}, "
-        f"adaptive better in {sum(g > 0 for g in gains)}/{len(gains)}"
+        f"{_f(gains[len(gains) // 2] if gains else None)}, worst {_f(gains[0] if gains else None)}"
+        f", adaptive better in {sum(g > 0 for g in gains)}/{len(rows)}"
     )
     typer.echo(sid)

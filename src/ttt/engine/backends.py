@@ -187,8 +187,12 @@ class BatchedMuonBackend(PlasticBackend):
     @torch.no_grad()
     def step(self, lr: Tensor, active: Tensor) -> None:
         mask = active.view(-1, 1, 1)
+        everyone = bool(active.all())
         for n, p in self._params.items():
             if p.grad is None:
+                continue
+            if everyone:
+                batched_muon_step(p.data, p.grad, self.bufs[n], lr, self.cfg)
                 continue
             old_p = p.detach().clone()
             old_b = self.bufs[n].clone()

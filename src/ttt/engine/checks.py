@@ -29,6 +29,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from ttt.configs import check_float, check_int, check_str
+
 # Rollback statuses (seed names kept where they exist).
 COMMIT = "commit"
 ROLLBACK_GRAD_NORM = "rollback_grad_norm"
@@ -44,6 +46,16 @@ STATUSES = (
     ROLLBACK_CANARY,
     BLOCKED_GATE,
 )
+
+
+# Capacity of a committed-value history (``SignalHistory``): a relative check's
+# ``min_history`` above it could never be reached, so the check could never fire.
+HISTORY_CAPACITY = 64
+# Limits that keep a check able to fire: a robust z or a multiple above these, or a floor
+# that large, accepts everything a finite update can produce.
+Z_MAX_LIMIT = 1e6
+FLOOR_LIMIT = 1e12
+REL_FLOOR_LIMIT = 10.0
 
 
 def _fmt(x: float) -> str:
@@ -101,7 +113,7 @@ class SignalHistory:
     count: Tensor  # (S,) int64, number of valid entries (<= H)
 
     @classmethod
-    def empty(cls, n_sessions: int, capacity: int = 64) -> SignalHistory:
+    def empty(cls, n_sessions: int, capacity: int = HISTORY_CAPACITY) -> SignalHistory:
         return cls(
             values=torch.full((n_sessions, capacity), float("nan"), dtype=torch.float64),
             count=torch.zeros(n_sessions, dtype=torch.int64),
@@ -170,6 +182,23 @@ class Check:
     def name(self) -> str:
         return self.kind
 
+    def _f(self, field_name: str, **kw: Any) -> None:
+        """Validate a number field (``check_float`` with the check's kind in the message)."""
+        check_float(f"{self.kind}.{field_name}", getattr(self, field_name), **kw)
+
+    def _min_history(self) -> None:
+        value = vars(self)["min_history"]  # subclasses with a min_history field
+        check_int(f"{self.kind}.min_history", value, lo=1, hi=HISTORY_CAPACITY)
+
+    def _key(self) -> None:
+        check_str(f"{self.kind}.key", vars(self)["key"], max_len=100)
+
+    def _robust_floors(self) -> None:
+        self._f("z_max", lo=0.0, lo_open=True, hi=Z_MAX_LIMIT)
+        self._min_history()
+        self._f("rel_floor", lo=0.0, hi=REL_FLOOR_LIMIT)
+        self._f("abs_floor", lo=0.0, lo_open=True, hi=FLOOR_LIMIT)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)  # type: ignore[call-overload]
         d["kind"] = self.kind
@@ -185,6 +214,9 @@ class GradNormMax(Check):
     stage: ClassVar[str] = "pre"
     status: ClassVar[str] = ROLLBACK_GRAD_NORM
     history_key: ClassVar[str | None] = "grad_norm"
+
+    def __post_init__(self) -> None:
+        self._f("max_norm", lo=0.0, lo_open=True, hi=FLOOR_LIMIT)
 
     def evaluate(self, signals: Mapping[str, Tensor], history: SignalHistory) -> CheckOutcome:
         g = signals["grad_norm"].double()
@@ -218,6 +250,9 @@ class GradNormRobustZ(Check):
     status: ClassVar[str] = ROLLBACK_GRAD_NORM
     history_key: ClassVar[str | None] = "grad_norm"
 
+    def __post_init__(self) -> None:
+        self._robust_floors()
+
     def evaluate(self, signals: Mapping[str, Tensor], history: SignalHistory) -> CheckOutcome:
         g = signals["grad_norm"].double()
         z, med, scale = robust_z(g, history, rel_floor=self.rel_floor, abs_floor=self.abs_floor)
@@ -246,6 +281,11 @@ class GradNormMedianMultiple(Check):
     stage: ClassVar[str] = "pre"
     status: ClassVar[str] = ROLLBACK_GRAD_NORM
     history_key: ClassVar[str | None] = "grad_norm"
+
+    def __post_init__(self) -> None:
+        # k < 1 would refuse most ordinary updates (half of them are above the median).
+        self._f("k", lo=1.0, hi=Z_MAX_LIMIT)
+        self._min_history()
 
     def evaluate(self, signals: Mapping[str, Tensor], history: SignalHistory) -> CheckOutcome:
         g = signals["grad_norm"].double()
@@ -278,6 +318,12 @@ class LossRegression(Check):
     stage: ClassVar[str] = "post"
     status: ClassVar[str] = ROLLBACK_LOSS_REGRESSION
 
+    def __post_init__(self) -> None:
+        # tol <= -1 would demand a negative loss: nothing could ever commit.
+        self._f("tol", lo=-1.0, lo_open=True, hi=100.0)
+        self._f("abs_tol", lo=0.0, hi=FLOOR_LIMIT)
+        self._key()
+
     def evaluate(self, pre: Mapping[str, Tensor], post: Mapping[str, Tensor]) -> CheckOutcome:
         a = pre[self.key].double()
         b = post[self.key].double()
@@ -304,6 +350,10 @@ class StateNormMax(Check):
     kind: ClassVar[str] = "state_norm_max"
     stage: ClassVar[str] = "post"
     status: ClassVar[str] = ROLLBACK_STATE_NORM
+
+    def __post_init__(self) -> None:
+        self._f("max_abs", lo=0.0, lo_open=True, hi=FLOOR_LIMIT)
+        self._key()
 
     def evaluate(self, pre: Mapping[str, Tensor], post: Mapping[str, Tensor]) -> CheckOutcome:
         h = post[self.key].double()
@@ -447,10 +497,9 @@ class CanaryDelta(Check):
     status: ClassVar[str] = ROLLBACK_CANARY
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.max_delta, int | float) and math.isfinite(self.max_delta)):
-            raise ValueError(
-                f"canary_delta.max_delta must be a finite number, got {self.max_delta!r}"
-            )
+        # A negative limit would demand that every write lowers the canary loss.
+        self._f("max_delta", lo=0.0, hi=Z_MAX_LIMIT)
+        self._key()
 
     def evaluate(self, pre: Mapping[str, Tensor], post: Mapping[str, Tensor]) -> CheckOutcome:
         v = _need_canary(self.kind, self.key, pre, post)
@@ -496,21 +545,9 @@ class CanaryRobustZ(Check):
     history_key: ClassVar[str | None] = "canary_delta"
 
     def __post_init__(self) -> None:
-        for name in ("z_max", "rel_floor", "abs_floor", "min_delta"):
-            x = getattr(self, name)
-            if not (isinstance(x, int | float) and math.isfinite(x)):
-                raise ValueError(f"canary_robust_z.{name} must be a finite number, got {x!r}")
-        if self.z_max <= 0 or self.rel_floor < 0 or self.abs_floor <= 0:
-            raise ValueError(
-                "canary_robust_z needs z_max > 0, rel_floor >= 0 and abs_floor > 0, got "
-                f"z_max={self.z_max!r}, rel_floor={self.rel_floor!r}, abs_floor={self.abs_floor!r}"
-            )
-        if isinstance(self.min_history, bool) or not isinstance(self.min_history, int):
-            raise ValueError(
-                f"canary_robust_z.min_history must be an int, got {self.min_history!r}"
-            )
-        if self.min_history < 1:
-            raise ValueError(f"canary_robust_z.min_history must be >= 1, got {self.min_history}")
+        self._robust_floors()
+        self._f("min_delta", lo=0.0, hi=Z_MAX_LIMIT)
+        self._key()
 
     def evaluate(
         self,
@@ -568,10 +605,9 @@ class CanaryAlignmentMin(Check):
     status: ClassVar[str] = ROLLBACK_CANARY
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.min_cos, int | float) and -1.0 <= self.min_cos <= 1.0):
-            raise ValueError(
-                f"canary_alignment_min.min_cos must be in [-1, 1], got {self.min_cos!r}"
-            )
+        # min_cos = 1 would pass only a gradient exactly parallel to every canary's.
+        self._f("min_cos", lo=-1.0, hi=1.0, hi_open=True)
+        self._key()
 
     def evaluate(self, signals: Mapping[str, Tensor], history: SignalHistory) -> CheckOutcome:
         if self.key not in signals:
@@ -603,28 +639,50 @@ class ChecksConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ChecksConfig:
+        if not isinstance(d, Mapping):
+            raise ValueError(f"checks must be an object with 'pre' and 'post', got {d!r}")
+        unknown = sorted(set(d) - {"pre", "post"})
+        if unknown:
+            raise ValueError(
+                f"checks: unknown key(s) {', '.join(map(str, unknown))} (use pre, post)"
+            )
+
         def build(items: Any, stage: str) -> list[Check]:
+            if items is None:
+                return []
+            if not isinstance(items, list | tuple):
+                raise ValueError(f"checks.{stage} must be a list of checks, got {items!r}")
             out: list[Check] = []
-            for item in items or []:
+            for i, item in enumerate(items):
+                where = f"checks.{stage}[{i}]"
                 if not isinstance(item, Mapping) or "kind" not in item:
-                    raise ValueError(f"checks.{stage}: each check needs a 'kind', got {item!r}")
+                    raise ValueError(f"{where}: each check needs a 'kind', got {item!r}")
                 kind = item["kind"]
-                klass = CHECK_KINDS.get(kind)
+                klass = CHECK_KINDS.get(kind) if isinstance(kind, str) else None
                 if klass is None:
                     raise ValueError(
-                        f"checks.{stage}: unknown check kind {kind!r} "
+                        f"{where}: unknown check kind {kind!r} "
                         f"(known: {', '.join(sorted(CHECK_KINDS))})"
                     )
                 if klass.stage != stage:
-                    raise ValueError(f"checks.{stage}: {kind!r} is a {klass.stage}-check")
+                    raise ValueError(f"{where}: {kind!r} is a {klass.stage}-check")
                 kwargs = {k: v for k, v in item.items() if k != "kind"}
                 try:
                     out.append(klass(**kwargs))
                 except TypeError as exc:
-                    raise ValueError(f"checks.{stage}.{kind}: {exc}") from exc
+                    raise ValueError(f"{where} ({kind}): {exc}") from exc
+                except ValueError as exc:
+                    raise ValueError(f"{where}: {exc}") from exc
             return out
 
         return cls(pre=build(d.get("pre"), "pre"), post=build(d.get("post"), "post"))
+
+    def keys(self) -> dict[str, set[str]]:
+        """The probe/signal keys the checks read: {"pre": {...}, "post": {...}}."""
+        return {
+            stage: {str(c.key) for c in checks if hasattr(c, "key")}
+            for stage, checks in (("pre", self.pre), ("post", self.post))
+        }
 
 
 CHECK_KINDS: dict[str, type[Check]] = {

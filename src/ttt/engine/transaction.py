@@ -41,10 +41,12 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from ttt.configs import check_float, check_int
 from ttt.engine.backends import PlasticBackend
 from ttt.engine.checks import (
     BLOCKED_GATE,
     COMMIT,
+    HISTORY_CAPACITY,
     ROLLBACK_GRAD_NORM,
     ROLLBACK_LOSS_REGRESSION,
     Check,
@@ -58,6 +60,8 @@ from ttt.engine.checks import (
 )
 
 GRAD_NORM_HISTORY = "grad_norm"
+LR_LIMIT = 10.0  # a Muon step's spectral size; 10 is already far beyond any useful write
+STEPS_PER_UPDATE_LIMIT = 100
 CANARY_DELTA_HISTORY = "canary_delta"
 
 CanaryGradsFn = Callable[[], Mapping[str, Tensor]]
@@ -79,15 +83,17 @@ class StepSizeControl:
     growth: float = 1.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.lr_min <= self.lr <= self.lr_max:
-            raise ValueError(
-                f"StepSizeControl needs 0 < lr_min <= lr <= lr_max, got lr_min={self.lr_min}, "
-                f"lr={self.lr}, lr_max={self.lr_max}"
+        for name in ("lr", "lr_min", "lr_max"):
+            check_float(
+                f"StepSizeControl.{name}", getattr(self, name), lo=0.0, lo_open=True, hi=LR_LIMIT
             )
-        if not 0 < self.backoff <= 1:
-            raise ValueError(f"StepSizeControl.backoff must be in (0, 1], got {self.backoff}")
-        if self.growth < 1:
-            raise ValueError(f"StepSizeControl.growth must be >= 1, got {self.growth}")
+        if not self.lr_min <= self.lr <= self.lr_max:
+            raise ValueError(
+                f"StepSizeControl needs 0 < lr_min <= lr <= lr_max, got lr_min={self.lr_min!r}, "
+                f"lr={self.lr!r}, lr_max={self.lr_max!r}"
+            )
+        check_float("StepSizeControl.backoff", self.backoff, lo=0.0, lo_open=True, hi=1.0)
+        check_float("StepSizeControl.growth", self.growth, lo=1.0, hi=10.0)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -205,6 +211,11 @@ class UpdateEvent:
     canary_z: float | None = None
     # Directional signal: {"dot": [k], "cos": [k], "min_cos": x} when canary gradients exist.
     grad_alignment: dict[str, Any] | None = None
+    # The check that decided a rollback or block (its ``name``; "non_finite" for a
+    # non-finite loss or gradient, "gate" for a gate block); None for a commit.
+    check: str | None = None
+    # Optimiser steps the write was made of (0 when no step was taken).
+    steps: int = 0
 
     @property
     def committed(self) -> bool:
@@ -216,9 +227,11 @@ class UpdateEvent:
 
 @dataclass
 class TransactionResult:
-    events: list[UpdateEvent]
+    events: list[UpdateEvent]  # one per session; empty when the caller asked for none
     committed: Tensor  # (S,) bool
     attempted: Tensor  # (S,) bool: sessions that were not blocked by the gate
+    statuses: list[str] = field(default_factory=list)  # per session, always filled
+    fired: list[str | None] = field(default_factory=list)  # per session: the deciding check
 
 
 class UpdateEngine:
@@ -237,12 +250,20 @@ class UpdateEngine:
         steps_per_update: int = 1,
         loss_key: str = "holdout_loss",
         projection: Projection | None = None,
-        history_capacity: int = 64,
+        history_capacity: int = HISTORY_CAPACITY,
         canary_key: str = "canary_loss",
         canary_grads_fn: CanaryGradsFn | None = None,
+        stop_on_train_rise: bool = False,
     ) -> None:
-        if steps_per_update < 1:
-            raise ValueError(f"steps_per_update must be >= 1, got {steps_per_update}")
+        check_int("steps_per_update", steps_per_update, lo=1, hi=STEPS_PER_UPDATE_LIMIT)
+        check_int("history_capacity", history_capacity, lo=1, hi=100_000)
+        for c in (*checks.pre, *checks.post):
+            need = getattr(c, "min_history", None)
+            if need is not None and need > history_capacity:
+                raise ValueError(
+                    f"{c.kind}.min_history={need} exceeds the engine's history capacity "
+                    f"{history_capacity}: the check could never fire"
+                )
         self.backend = backend
         self.checks = checks
         self.step_size = step_size or StepSizeControl()
@@ -251,6 +272,7 @@ class UpdateEngine:
         self.projection = projection
         self.canary_key = canary_key
         self.canary_grads_fn = canary_grads_fn
+        self.stop_on_train_rise = stop_on_train_rise
         self.history_capacity = history_capacity
         s = backend.n_sessions
         self.lr = torch.full((s,), self.step_size.lr, dtype=torch.float64)
@@ -337,6 +359,63 @@ class UpdateEngine:
             for n, p in params.items():
                 p.grad = saved[n]
 
+    def _check_probe_keys(self, pre: Mapping[str, Tensor], post: Mapping[str, Tensor]) -> None:
+        """A post-check reading a probe the domain does not provide is a config error."""
+        for c in self.checks.post:
+            key = getattr(c, "key", None)
+            if key is None or c.kind.startswith("canary_"):
+                continue  # canary checks explain a missing canary probe themselves
+            if key not in pre or key not in post:
+                raise ValueError(
+                    f"{c.kind}.key={key!r}: no such probe (this domain's probes: "
+                    f"{', '.join(sorted(post))})"
+                )
+
+    def _steps(self, active: Tensor, train_loss: Tensor, loss_fn: Callable[[], Tensor]) -> Tensor:
+        """Up to ``steps_per_update`` optimiser steps for the active sessions (the first
+        gradient is already in ``.grad``); returns the steps kept per session (S,).
+
+        With ``stop_on_train_rise`` a session stops as soon as a step raised its training
+        loss, and that step is undone (weights and optimiser state): Muon's step has a fixed
+        size, so near a minimum the later steps of a fixed count only overshoot. A session's
+        first step is always kept, so every attempt proposes a real write."""
+        s = self.backend.n_sessions
+        taken = torch.zeros(s, dtype=torch.int64)
+        if not bool(active.any()):
+            return taken
+        stepping = active.clone()
+        prev = train_loss.clone()
+        last: Any = None
+        judge = self.stop_on_train_rise
+
+        def undo_rises(cur: Tensor) -> None:
+            nonlocal stepping, prev
+            cur = cur.detach().double()
+            rose = stepping & (taken >= 2) & ~(cur <= prev)  # NaN counts as a rise
+            if bool(rose.any()):
+                self.backend.restore(last, rose)
+                taken.sub_(rose.to(torch.int64))
+                stepping = stepping & ~rose
+            prev = torch.where(stepping, cur, prev)
+
+        for k in range(self.steps_per_update):
+            if k > 0:
+                self.backend.zero_grad()
+                cur = loss_fn()
+                cur.sum().backward()
+                if judge:
+                    undo_rises(cur)
+                    if not bool(stepping.any()):
+                        return taken
+            if judge:
+                last = self.backend.snapshot()
+            self.backend.step(self.lr, stepping)
+            taken.add_(stepping.to(torch.int64))
+        if judge and self.steps_per_update > 1:
+            with torch.no_grad():
+                undo_rises(loss_fn())  # the last step is judged too
+        return taken
+
     # -- the transaction ---------------------------------------------------------------
     def transact(
         self,
@@ -345,7 +424,11 @@ class UpdateEngine:
         loss_fn: Callable[[], Tensor],
         probe_fn: Callable[[], Mapping[str, Tensor]] | None = None,
         gate: GateDecision | None = None,
+        events: bool = True,
     ) -> TransactionResult:
+        """One guarded write for every session. ``events=False`` skips building the
+        per-session ``UpdateEvent`` records (sweeps); ``statuses`` and ``fired`` are always
+        filled."""
         t0 = time.perf_counter()
         s = self.backend.n_sessions
         ts = [int(t)] * s if isinstance(t, int) else [int(x) for x in t]
@@ -402,12 +485,7 @@ class UpdateEngine:
         prepare = getattr(self.projection, "prepare", None)
         if prepare is not None and bool(active.any()):
             self._without_grads(lambda: prepare(active, canary_grads=canary_grads))
-        if bool(active.any()):
-            for k in range(self.steps_per_update):
-                if k > 0:
-                    self.backend.zero_grad()
-                    loss_fn().sum().backward()
-                self.backend.step(self.lr, active)
+        steps_taken = self._steps(active, train_loss, loss_fn)
         proj_stats: list[dict[str, Any] | None] = [None] * s
         if self.projection is not None and bool(active.any()):
             before = self.backend.weights_of(snap)
@@ -421,6 +499,7 @@ class UpdateEngine:
         post_out: list[CheckOutcome] = []
         post_ok = active.clone()
         if post:
+            self._check_probe_keys(pre, post)
             post_out = [self._post_evaluate(c, pre, post) for c in self.checks.post]
             for o in post_out:
                 post_ok &= o.passed
@@ -446,33 +525,22 @@ class UpdateEngine:
         if canary_pre is None and (ckeys := canary_keys(pre, self.canary_key)):
             canary_pre = torch.stack([pre[k] for k in ckeys], dim=1).mean(dim=1)
         duration_ms = (time.perf_counter() - t0) * 1000.0
-        events: list[UpdateEvent] = []
+        statuses, fired, why = _decisions(
+            allowed, finite, pre_ok, committed, pre_out, post_out, gate, train_loss, grad_norm,
+            want_reasons=events,
+        )  # fmt: skip
+        if not events:
+            return TransactionResult(
+                events=[], committed=committed, attempted=allowed, statuses=statuses, fired=fired
+            )
+        out_events: list[UpdateEvent] = []
         for i in range(s):
-            reasons: list[str] = []
-            if not bool(allowed[i]):
-                status = BLOCKED_GATE
-                reasons = list(gate.reasons[i]) if gate is not None else ["blocked by the gate"]
-            elif not bool(finite[i]):
-                status = ROLLBACK_GRAD_NORM
-                reasons = [
-                    f"non-finite training loss or gradient (loss={float(train_loss[i])}, "
-                    f"grad_norm={float(grad_norm[i])})"
-                ]
-            elif not bool(pre_ok[i]):
-                failed = [o for o in pre_out if not bool(o.passed[i])]
-                status = failed[0].status
-                reasons = [r for o in failed if (r := o.reasons[i])]
-            elif not bool(committed[i]):
-                failed = [o for o in post_out if not bool(o.passed[i])]
-                status = failed[0].status
-                reasons = [r for o in failed if (r := o.reasons[i])]
-            else:
-                status = COMMIT
+            status, reasons = statuses[i], why[i]
             did_step = bool(active[i])
             pre_loss = finite_at(pre.get(self.loss_key), i)
             if pre_loss is None and self.loss_key not in pre:
                 pre_loss = finite_at(train_loss, i)
-            events.append(
+            out_events.append(
                 UpdateEvent(
                     t=ts[i],
                     index=int(self.attempts[i]) - 1,
@@ -510,9 +578,65 @@ class UpdateEngine:
                         finite_at(cz_out.score, i) if did_step and cz_out is not None else None
                     ),
                     grad_alignment=_alignment_record(align, i),
+                    check=fired[i],
+                    steps=int(steps_taken[i]),
                 )
             )
-        return TransactionResult(events=events, committed=committed, attempted=allowed)
+        return TransactionResult(
+            events=out_events,
+            committed=committed,
+            attempted=allowed,
+            statuses=statuses,
+            fired=fired,
+        )
+
+
+def _decisions(
+    allowed: Tensor,
+    finite: Tensor,
+    pre_ok: Tensor,
+    committed: Tensor,
+    pre_out: list[CheckOutcome],
+    post_out: list[CheckOutcome],
+    gate: GateDecision | None,
+    train_loss: Tensor,
+    grad_norm: Tensor,
+    *,
+    want_reasons: bool,
+) -> tuple[list[str], list[str | None], list[list[str]]]:
+    """Per session: (status, the check that decided it, plain-English reasons)."""
+    statuses: list[str] = []
+    fired: list[str | None] = []
+    why: list[list[str]] = []
+    ok_allowed, ok_finite = allowed.tolist(), finite.tolist()
+    ok_pre, ok_commit = pre_ok.tolist(), committed.tolist()
+    pre_passed = [o.passed.tolist() for o in pre_out]
+    post_passed = [o.passed.tolist() for o in post_out]
+    for i in range(len(ok_allowed)):
+        reasons: list[str] = []
+        name: str | None = None
+        if not ok_allowed[i]:
+            status, name = BLOCKED_GATE, "gate"
+            reasons = list(gate.reasons[i]) if gate is not None else ["blocked by the gate"]
+        elif not ok_finite[i]:
+            status, name = ROLLBACK_GRAD_NORM, "non_finite"
+            if want_reasons:
+                reasons = [
+                    f"non-finite training loss or gradient (loss={float(train_loss[i])}, "
+                    f"grad_norm={float(grad_norm[i])})"
+                ]
+        elif not ok_commit[i]:
+            stage, passed = (pre_out, pre_passed) if not ok_pre[i] else (post_out, post_passed)
+            failed = [o for o, ps in zip(stage, passed, strict=True) if not ps[i]]
+            status, name = failed[0].status, failed[0].name
+            if want_reasons:
+                reasons = [r for o in failed if (r := o.reasons[i])]
+        else:
+            status = COMMIT
+        statuses.append(status)
+        fired.append(name)
+        why.append(reasons)
+    return statuses, fired, why
 
 
 def _alignment_record(align: tuple[Tensor, Tensor] | None, i: int) -> dict[str, Any] | None:

@@ -20,12 +20,18 @@ Safety options (all off by default, so default sessions behave exactly as before
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ttt.configs import from_dict
+from ttt.configs import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    deep_merge,
+    from_dict,
+)
 from ttt.engine import CanaryGradsFn, ChecksConfig, Projection, StepSizeControl, UpdateEngine
 from ttt.engine.backends import PlasticBackend
 from ttt.nano.env import MODES, MU_TRAIN_RANGE
@@ -41,6 +47,13 @@ SAFETY_SUPPORT: dict[str, bool | str] = {
     "spfw": "yes: half-space or null-space projection of the weight change",
 }
 CANARY_CHECK_KINDS = ("canary_delta", "canary_robust_z", "canary_alignment_min")
+# What Nano's transaction measures before and after every step (post-check ``key`` values),
+# and the gradient signals its pre-checks can read.
+NANO_PROBES = ("holdout_loss", "train_loss_probe", "max_h")
+NANO_PRE_SIGNALS = ("canary_cos_min", "canary_dot_min")
+CHUNK_LIMIT = 4096
+WINDOW_LIMIT = 65_536  # steps in the training window (buffer_chunks x chunk)
+SEED_LIMIT = 2**31 - 1
 
 
 def _default_checks() -> dict[str, Any]:
@@ -84,24 +97,13 @@ class NanoCanaryConfig:
     grad_alignment: bool = True
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (("n", 1, 16), ("steps", 2, 10_000)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise ValueError(
-                    f"plasticity.canary.{name} must be an int in [{lo}, {hi}], got {v!r}"
-                )
-        if not isinstance(self.mu, int | float) or not 0.0 < self.mu < 1.0:
-            raise ValueError(f"plasticity.canary.mu must be in (0, 1), got {self.mu!r}")
-        if self.env_mode is not None and self.env_mode not in MODES:
-            raise ValueError(
-                f"plasticity.canary.env_mode must be one of {MODES} or null, got {self.env_mode!r}"
-            )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"plasticity.canary.seed must be an int >= 0, got {self.seed!r}")
-        if not isinstance(self.grad_alignment, bool):
-            raise ValueError(
-                f"plasticity.canary.grad_alignment must be a bool, got {self.grad_alignment!r}"
-            )
+        check_int("plasticity.canary.n", self.n, lo=1, hi=16)
+        check_int("plasticity.canary.steps", self.steps, lo=2, hi=10_000)
+        check_float("plasticity.canary.mu", self.mu, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        if self.env_mode is not None:
+            check_choice("plasticity.canary.env_mode", self.env_mode, MODES)
+        check_int("plasticity.canary.seed", self.seed, lo=0, hi=SEED_LIMIT)
+        check_bool("plasticity.canary.grad_alignment", self.grad_alignment)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,45 +113,63 @@ class NanoCanaryConfig:
 class PlasticityConfig:
     """Online learning of W_u, B, W_o: Muon + held-out check + step-size control."""
 
-    lr: float = 0.01
+    # Chosen on the tuning seeds (benchmarks/tune_nano.py; README "Nano benchmark"): a fast
+    # backoff after a held-out regression and a slow growth keep ~80% of the writes, and 3
+    # Newton-Schulz iterations (Muon's default is 5) keep some of the gradient's spectrum,
+    # which lets the steps shrink where the gradient does.
+    lr: float = 0.02
     lr_min: float = 1e-5
     lr_max: float = 0.05
-    backoff: float = 0.85
+    backoff: float = 0.3
     growth: float = 1.1
     momentum: float = 0.9
     nesterov: bool = True
-    ns_steps: int = 5
+    ns_steps: int = 3
     weight_decay: float = 0.0
     chunk: int = 16
     holdout_every: int = 4
     buffer_chunks: int = 16
     steps_per_update: int = 6
+    # Stop a write's optimiser steps at the first one that raises the training loss (and
+    # undo it); the first step is always kept.
+    stop_on_train_rise: bool = False
     checks: dict[str, Any] = field(default_factory=_default_checks)
     canary: dict[str, Any] | None = None
     spfw: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("lr", "lr_min", "lr_max", "backoff", "growth", "momentum", "weight_decay"):
+        check_int("plasticity.chunk", self.chunk, lo=2, hi=CHUNK_LIMIT)
+        check_int("plasticity.holdout_every", self.holdout_every, lo=2, hi=CHUNK_LIMIT)
+        if self.holdout_every > self.chunk:
+            raise ValueError(
+                f"plasticity.holdout_every must be in [2, chunk={self.chunk}] (a chunk needs at "
+                f"least one held-out step), got {self.holdout_every!r}"
+            )
+        check_int("plasticity.buffer_chunks", self.buffer_chunks, lo=1, hi=1024)
+        if self.buffer_chunks * self.chunk > WINDOW_LIMIT:
+            raise ValueError(
+                f"plasticity.buffer_chunks x chunk = {self.buffer_chunks} x {self.chunk} steps "
+                f"exceeds the training-window limit {WINDOW_LIMIT}"
+            )
+        check_int("plasticity.steps_per_update", self.steps_per_update, lo=1, hi=100)
+        check_bool("plasticity.stop_on_train_rise", self.stop_on_train_rise)
+        for name in ("lr", "lr_min", "lr_max", "backoff", "growth"):
+            check_float(f"plasticity.{name}", getattr(self, name))
+        check_float("plasticity.momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True)
+        check_bool("plasticity.nesterov", self.nesterov)
+        check_int("plasticity.ns_steps", self.ns_steps, lo=1, hi=99)
+        check_float("plasticity.weight_decay", self.weight_decay, lo=0.0, hi=1.0, hi_open=True)
+        for name in ("checks", "canary", "spfw"):
             v = getattr(self, name)
-            if not isinstance(v, int | float) or not math.isfinite(v):
-                raise ValueError(f"plasticity.{name} must be a finite number, got {v!r}")
-        if self.chunk < 2:
-            raise ValueError(f"plasticity.chunk must be >= 2, got {self.chunk}")
-        if not 2 <= self.holdout_every <= self.chunk:
-            raise ValueError(
-                f"plasticity.holdout_every must be in [2, chunk={self.chunk}], "
-                f"got {self.holdout_every}"
-            )
-        if self.buffer_chunks < 1:
-            raise ValueError(f"plasticity.buffer_chunks must be >= 1, got {self.buffer_chunks}")
-        if self.steps_per_update < 1:
-            raise ValueError(
-                f"plasticity.steps_per_update must be >= 1, got {self.steps_per_update}"
-            )
-        # Validate the nested configs by building them once.
-        self.muon()
-        self.step_size()
-        checks = self.checks_config()
+            if not (v is None and name != "checks") and not isinstance(v, Mapping):
+                raise ValueError(f"plasticity.{name} must be an object, got {v!r}")
+        # Validate the nested configs by building them once (their messages name the field).
+        try:
+            self.muon()
+            self.step_size()
+            checks = self.checks_config()
+        except ValueError as exc:
+            raise ValueError(f"plasticity: {exc}") from exc
         self.canary_config()
         self.spfw_config()
         if self.canary is None:
@@ -161,6 +181,23 @@ class PlasticityConfig:
                 )
             if self.spfw is not None:
                 raise ValueError("plasticity.spfw needs plasticity.canary (set canary={})")
+        probes = set(NANO_PROBES)
+        if self.canary is not None:
+            probes.add("canary_loss")
+        for c in checks.post:
+            key = getattr(c, "key", None)
+            if key is not None and key not in probes:
+                raise ValueError(
+                    f"plasticity.checks: {c.kind}.key={key!r} is not a Nano probe "
+                    f"(known: {', '.join(sorted(probes))})"
+                )
+        for c in checks.pre:
+            key = getattr(c, "key", None)
+            if key is not None and key not in NANO_PRE_SIGNALS:
+                raise ValueError(
+                    f"plasticity.checks: {c.kind}.key={key!r} is not a Nano signal "
+                    f"(known: {', '.join(NANO_PRE_SIGNALS)})"
+                )
 
     def muon(self) -> MuonConfig:
         return MuonConfig(
@@ -208,6 +245,7 @@ class PlasticityConfig:
             loss_key="holdout_loss",
             projection=projection,
             canary_grads_fn=canary_grads_fn,
+            stop_on_train_rise=self.stop_on_train_rise,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -247,9 +285,8 @@ def safety_overrides(
 
 
 def apply_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Shallow merge of overrides into a config dict (None values are ignored)."""
-    out = dict(base)
-    for k, v in (overrides or {}).items():
-        if v is not None:
-            out[k] = v
-    return out
+    """Overrides merged into a config dict: nested objects merge key by key (so overriding
+    ``checks.pre`` keeps ``checks.post``), other values replace; None values are ignored."""
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ValueError(f"overrides must be an object, got {overrides!r}")
+    return deep_merge(base, overrides)

@@ -57,7 +57,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ttt.configs import from_dict
+from ttt.configs import check_choice, check_float, check_int, from_dict
 
 MODES = ("linear", "nonlinear")
 SCHEDULES = ("constant", "drift", "jump")
@@ -72,12 +72,7 @@ DTYPE = torch.float64
 
 
 def _finite(name: str, value: float, *, lo: float | None = None, hi: float | None = None) -> None:
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"EnvConfig.{name} must be a finite number, got {value!r}")
-    if lo is not None and value < lo:
-        raise ValueError(f"EnvConfig.{name} must be >= {lo}, got {value!r}")
-    if hi is not None and value > hi:
-        raise ValueError(f"EnvConfig.{name} must be <= {hi}, got {value!r}")
+    check_float(f"EnvConfig.{name}", value, lo=lo, hi=hi)
 
 
 @dataclass(frozen=True)
@@ -107,15 +102,12 @@ class EnvConfig:
     jump_to: float | None = None
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"EnvConfig.mode must be one of {MODES}, got {self.mode!r}")
-        _finite("mu", self.mu)
-        if not 0.0 < self.mu < 1.0:
-            raise ValueError(f"EnvConfig.mu must be in (0, 1), got {self.mu!r}")
-        _finite("obs_noise_std", self.obs_noise_std, lo=0.0)
-        _finite("process_noise_std", self.process_noise_std, lo=0.0)
-        _finite("action_std", self.action_std, lo=0.0)
-        _finite("action_hold", self.action_hold, lo=1.0)
+        check_choice("EnvConfig.mode", self.mode, MODES)
+        check_float("EnvConfig.mu", self.mu, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        _finite("obs_noise_std", self.obs_noise_std, lo=0.0, hi=10.0)
+        _finite("process_noise_std", self.process_noise_std, lo=0.0, hi=10.0)
+        _finite("action_std", self.action_std, lo=0.0, hi=10.0)
+        _finite("action_hold", self.action_hold, lo=1.0, hi=1e6)
         _finite("coast_prob", self.coast_prob, lo=0.0, hi=1.0)
         _finite("brake_prob", self.brake_prob, lo=0.0, hi=1.0)
         if self.coast_prob + self.brake_prob > 1.0:
@@ -123,34 +115,21 @@ class EnvConfig:
                 f"EnvConfig.brake_prob + coast_prob must be <= 1, got {self.brake_prob!r} + "
                 f"{self.coast_prob!r}"
             )
-        _finite("target_speed", self.target_speed, lo=0.0)
+        _finite("target_speed", self.target_speed, lo=0.0, hi=1e3)
         _finite("track_gain", self.track_gain, lo=0.0, hi=1.0)
-        _finite("max_accel", self.max_accel, lo=0.0)
-        if self.max_accel == 0.0:
-            raise ValueError("EnvConfig.max_accel must be > 0")
-        if self.policy not in POLICIES:
-            raise ValueError(f"EnvConfig.policy must be one of {POLICIES}, got {self.policy!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"EnvConfig.schedule must be one of {SCHEDULES}, got {self.schedule!r}"
-            )
-        _finite("drift_rate", self.drift_rate)
+        check_float("EnvConfig.max_accel", self.max_accel, lo=0.0, lo_open=True, hi=1e3)
+        check_choice("EnvConfig.policy", self.policy, POLICIES)
+        check_choice("EnvConfig.schedule", self.schedule, SCHEDULES)
+        _finite("drift_rate", self.drift_rate, lo=-1.0, hi=1.0)
         if self.schedule == "drift" and self.drift_rate == 0.0:
             raise ValueError("EnvConfig.drift_rate must be non-zero for schedule='drift'")
-        if isinstance(self.jump_step, bool) or not isinstance(self.jump_step, int):
-            raise ValueError(f"EnvConfig.jump_step must be an int, got {self.jump_step!r}")
-        if self.jump_step < 0:
-            raise ValueError(f"EnvConfig.jump_step must be >= 0, got {self.jump_step!r}")
-        if self.schedule == "jump":
-            if self.jump_to is None:
-                raise ValueError("EnvConfig.jump_to is required for schedule='jump'")
-            _finite("jump_to", self.jump_to)
-            if not 0.0 < self.jump_to < 1.0:
-                raise ValueError(f"EnvConfig.jump_to must be in (0, 1), got {self.jump_to!r}")
-        elif self.jump_to is not None:
-            _finite("jump_to", self.jump_to)
-            if not 0.0 < self.jump_to < 1.0:
-                raise ValueError(f"EnvConfig.jump_to must be in (0, 1), got {self.jump_to!r}")
+        check_int("EnvConfig.jump_step", self.jump_step, lo=0, hi=10**12)
+        if self.schedule == "jump" and self.jump_to is None:
+            raise ValueError("EnvConfig.jump_to is required for schedule='jump'")
+        if self.jump_to is not None:
+            check_float(
+                "EnvConfig.jump_to", self.jump_to, lo=0.0, hi=1.0, lo_open=True, hi_open=True
+            )
 
     def mu_at(self, t: int) -> float:
         """μ at step ``t`` (the μ used for the transition t → t+1)."""

@@ -23,9 +23,12 @@ Data flow per step (``obs = [x, y, vx, vy]``, ``a`` = action)::
 
 The model is functional and batched over sessions: ``forward(params, cfg, obs, act, h0)``.
 Plastic params may be shared ``(rows, cols)`` or per session ``(S, rows, cols)``; ``a_raw``
-is shared ``(n_state,)``. The recurrence is a loop over time; with per-session weights every
-step is its own small batched matmul, so processing a sequence in chunks with the carried
-hidden state gives bit-identical results to one pass.
+is shared ``(n_state,)``. The recurrence is one elementwise pass over time
+(``_Recurrence``). ``exact=True`` (the default without a graph: predictions) computes every
+(step, session) row on its own, so chunked processing with the carried hidden state equals
+one pass bit for bit; ``exact=False`` (training losses, probes over a whole window) projects
+all steps of a session with one matmul. Either way a session's numbers do not depend on how
+many other sessions share the batch (a sweep equals its sessions run alone).
 
     params = init_params(NanoSSMConfig(), seed=0)
     out = forward(params, cfg, obs[:-1], act, h0=zeros(S, cfg.n_state))
@@ -42,6 +45,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from ttt.configs import check_bool, check_choice, check_float, check_int
 
 plastic_names: tuple[str, ...] = ("W_u", "B", "W_o")
 frozen_names: tuple[str, ...] = ("a_raw",)
@@ -74,28 +79,26 @@ class NanoSSMConfig:
     init_scale: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("u_dim", "n_state", "n_bands"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"NanoSSMConfig.{name} must be an int >= 1, got {v!r}")
-        if self.obs_dim != 4 or self.act_dim != 2:
-            raise ValueError(
-                f"NanoSSMConfig needs obs_dim=4 and act_dim=2 (the point mass), got "
-                f"obs_dim={self.obs_dim!r}, act_dim={self.act_dim!r}"
-            )
+        w = "NanoSSMConfig"
+        check_choice(f"{w}.obs_dim", self.obs_dim, (4,))  # the point mass: [x, y, vx, vy]
+        check_choice(f"{w}.act_dim", self.act_dim, (2,))
+        for name in ("u_dim", "n_state"):
+            check_int(f"{w}.{name}", getattr(self, name), lo=1, hi=4096)
+        check_int(f"{w}.n_bands", self.n_bands, lo=1, hi=256)
         for name in ("speed_min", "speed_max", "vel_scale", "act_scale", "out_scale", "init_scale"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"NanoSSMConfig.{name} must be a finite number > 0, got {v!r}")
+            check_float(f"{w}.{name}", getattr(self, name), lo=0.0, lo_open=True, hi=1e6)
         if self.n_bands > 1 and not self.speed_min < self.speed_max:
             raise ValueError(
-                f"NanoSSMConfig.speed_max must be > speed_min, got speed_min={self.speed_min!r}, "
+                f"{w}.speed_max must be > speed_min, got speed_min={self.speed_min!r}, "
                 f"speed_max={self.speed_max!r}"
             )
-        if not 0 < self.decay_min <= self.decay_max < 1:
+        check_bool(f"{w}.action_skip", self.action_skip)
+        check_float(f"{w}.decay_min", self.decay_min, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        check_float(f"{w}.decay_max", self.decay_max, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        if not self.decay_min <= self.decay_max:
             raise ValueError(
-                "NanoSSMConfig needs 0 < decay_min <= decay_max < 1, got "
-                f"decay_min={self.decay_min!r}, decay_max={self.decay_max!r}"
+                f"{w} needs decay_min <= decay_max, got decay_min={self.decay_min!r}, "
+                f"decay_max={self.decay_max!r}"
             )
 
     @property
@@ -235,7 +238,11 @@ class ForwardOut:
     pred: Tensor  # (T, S, 4) predicted next observation (dtype of obs)
     delta: Tensor  # (T, S, 4) predicted change obs[t+1] - obs[t] (float32)
     h: Tensor  # (T, S, n) hidden state after each step
-    max_abs_h: Tensor  # (T, S) max |h| per step
+
+    @property
+    def max_abs_h(self) -> Tensor:
+        """(T, S) max |h| per step (computed on demand: training losses never need it)."""
+        return self.h.abs().amax(-1)
 
     @property
     def h_last(self) -> Tensor:
@@ -258,46 +265,108 @@ def _check_params(params: dict[str, Tensor], cfg: NanoSSMConfig, S: int) -> bool
     return is_batched
 
 
+class _Recurrence(torch.autograd.Function):
+    """``h_t = decay * h_{t-1} + b_t`` for t = 0..T-1, as one autograd node.
+
+    A loop of elementwise ops without a graph per step (forward and backward are both one
+    pass over time), so training over a long window costs a few hundred small ops instead
+    of thousands of graph nodes. Every value is computed elementwise, so it is the same
+    whatever the number of sessions S or the split of T into calls.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, decay: Tensor, b: Tensor, h0: Tensor) -> Tensor:
+        T = b.shape[0]
+        b = b.contiguous()  # one copy: every step below then reads and writes contiguous rows
+        out = torch.empty(b.shape, dtype=b.dtype)  # (T, S, n)
+        h = h0
+        for t in range(T):
+            h = torch.add(torch.mul(h, decay), b[t], out=out[t])
+        ctx.save_for_backward(decay, out, h0)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        decay, out, h0 = ctx.saved_tensors
+        T = out.shape[0]
+        grad_out = grad_out.contiguous()
+        grad_b = torch.empty_like(out)
+        g = torch.zeros_like(out[0])
+        for t in range(T - 1, -1, -1):
+            g = torch.add(torch.mul(g, decay), grad_out[t], out=grad_b[t])  # dL/dh_t
+        grad_h0 = grad_b[0] * decay if ctx.needs_input_grad[2] else None
+        grad_decay = None
+        if ctx.needs_input_grad[0]:
+            prev = torch.cat([h0.unsqueeze(0).expand(1, *h0.shape[-2:]), out[:-1]])  # h_{t-1}
+            grad_decay = (grad_b * prev).sum(dim=(0, 1))
+        return grad_decay, grad_b, grad_h0
+
+
+def _exact_proj(x: Tensor, w: Tensor) -> Tensor:
+    """x (T, S, in) @ w.T per row: w (out, in) shared or (S, out, in) -> (T, S, out).
+
+    Elementwise products summed over ``in`` for each row on its own: a row's value never
+    depends on how many rows (steps, sessions) share the call.
+    """
+    wb = w if w.dim() == 2 else w.unsqueeze(0)  # (out, in) or (1, S, out, in)
+    return (x.unsqueeze(-2) * wb).sum(-1)
+
+
+def _fast_proj(x: Tensor, w: Tensor) -> Tensor:
+    """x (T, S, in) @ w.T as matmuls over all T at once -> (T, S, out).
+
+    Per session one (T, in) @ (in, out) product; it runs fastest when ``x.transpose(0, 1)``
+    is contiguous (the runner passes its window's features laid out that way)."""
+    if w.dim() == 2:
+        return x @ w.T
+    xs = x.transpose(0, 1)  # (S, T, in)
+    if not xs.is_contiguous():
+        xs = xs.contiguous()
+    return torch.bmm(xs, w.mT).transpose(0, 1)
+
+
 def forward(
     params: dict[str, Tensor],
     cfg: NanoSSMConfig,
     obs: Tensor,
     act: Tensor,
     h0: Tensor | None = None,
+    *,
+    exact: bool | None = None,
+    x: Tensor | None = None,
 ) -> ForwardOut:
     """Run the SSM over a sequence.
 
     obs: (T, S, 4) observations at t; act: (T, S, 2) actions applied at t; h0: (S, n) or
     None (zeros). Returns predictions of obs[t+1] for every t (see ``ForwardOut``).
+
+    ``exact``: True computes every step on its own, so processing a sequence in chunks with
+    the carried state equals one pass bit for bit (online predictions need this: a run can
+    stop anywhere); False projects all steps with one matmul per session (fast; for a whole
+    window in one call: training losses, probes). None: exact unless a graph is built. Both
+    give a session the same bits whatever the number of sessions in the batch. ``x``: the
+    features ``features(cfg, obs, act)`` when the caller already has them (a training window
+    is run many times per update).
     """
     if obs.dim() != 3 or obs.shape[-1] != cfg.obs_dim or act.shape != (*obs.shape[:2], 2):
         raise ValueError(f"need obs (T, S, 4) and act (T, S, 2), got {obs.shape}, {act.shape}")
-    T, S, _ = obs.shape
-    batched = _check_params(params, cfg, S)
+    S = obs.shape[1]
+    _check_params(params, cfg, S)
     h = torch.zeros(S, cfg.n_state) if h0 is None else h0
-    x = features(cfg, obs, act)  # (T, S, in)
+    x = features(cfg, obs, act) if x is None else x  # (T, S, in)
     decay = decay_of(params["a_raw"])  # (n,)
     W_u, B, W_o = params["W_u"], params["B"], params["W_o"]
-    hs = []
-    if batched:
-        # Per step: (S, 1, in) @ (S, in, u) etc. One step's math never depends on T, so
-        # chunked processing equals one pass bit for bit.
-        ys = []
-        for t in range(T):
-            u = torch.bmm(x[t].unsqueeze(1), W_u.mT)  # (S, 1, u)
-            b = torch.bmm(u, B.mT).squeeze(1)  # (S, n)
-            h = decay * h + b  # (S, n)
-            hs.append(h)
-            ys.append(torch.bmm(h.unsqueeze(1), W_o.mT).squeeze(1))  # (S, 4)
-        h_all = torch.stack(hs)  # (T, S, n)
-        y = torch.stack(ys)  # (T, S, 4)
-    else:
-        b_all = (x @ W_u.T) @ B.T  # (T, S, n): row-wise, identical for any split of T
-        for t in range(T):
-            h = decay * h + b_all[t]  # (S, n)
-            hs.append(h)
-        h_all = torch.stack(hs)  # (T, S, n)
-        y = h_all @ W_o.T  # (T, S, 4)
+    if exact is None:
+        exact = not (
+            torch.is_grad_enabled() and any(params[n].requires_grad for n in plastic_names)
+        )
+    proj = _exact_proj if exact else _fast_proj
+    # B W_u as one (n, in) map per session: fewer products per step than x -> u -> b, and a
+    # training window's backward never needs the (T, u) intermediate.
+    M = B @ W_u  # (n, in) or (S, n, in)
+    b_all = proj(x, M)  # (T, S, n)
+    h_all = _Recurrence.apply(decay, b_all, h.expand(S, cfg.n_state))  # (T, S, n)
+    y = proj(h_all, W_o)  # (T, S, 4)
     vel = obs[..., 2:4].to(torch.float32)  # (T, S, 2)
     if cfg.action_skip:
         acc = act.to(torch.float32)  # (T, S, 2)
@@ -306,7 +375,7 @@ def forward(
         skip = torch.cat([vel, torch.zeros_like(vel)], dim=-1)  # (T, S, 4): p + v, v
     delta = skip + cfg.out_scale * y  # (T, S, 4)
     pred = obs + delta.to(obs.dtype)
-    return ForwardOut(pred=pred, delta=delta, h=h_all, max_abs_h=h_all.abs().amax(-1))
+    return ForwardOut(pred=pred, delta=delta, h=h_all)
 
 
 def target_delta(obs: Tensor) -> Tensor:
@@ -326,9 +395,14 @@ def mse_per_step(out: ForwardOut, obs: Tensor) -> Tensor:
     return (out.delta - target_delta(obs)).pow(2).mean(-1)
 
 
+def mean_over_time(per_step: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Per-session mean over time of a (T, S) tensor (over steps where ``mask`` (T,) holds):
+    (S,). Each session's row is reduced on its own (contiguous), so its value does not
+    depend on the number of sessions."""
+    x = per_step if mask is None else per_step[mask]
+    return x.transpose(0, 1).contiguous().mean(1)
+
+
 def mse_per_session(out: ForwardOut, obs: Tensor, mask: Tensor | None = None) -> Tensor:
     """Mean over time (optionally over steps where ``mask`` (T,) is True): (S,)."""
-    per_step = mse_per_step(out, obs)  # (T, S)
-    if mask is None:
-        return per_step.mean(0)
-    return per_step[mask].mean(0)
+    return mean_over_time(mse_per_step(out, obs), mask)

@@ -18,7 +18,6 @@ Seed convention: pretraining sessions use env seeds ``PRETRAIN_SEED_BASE + k``
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -27,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ttt.configs import check_choice, check_float, check_int
 from ttt.nano.env import MODES, MU_TRAIN_RANGE, PRETRAIN_SEED_BASE, EnvConfig, simulate
 from ttt.nano.model import (
     NanoSSMConfig,
@@ -63,47 +63,43 @@ class PretrainConfig:
     gauge: tuple[float, float, float] | None = (1.0, 10.0, 10.0)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_sessions", "seq_len", "pool_sessions", "pool_steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"PretrainConfig.{name} must be an int >= 1, got {v!r}")
-        if self.seed < 0:
-            raise ValueError(f"PretrainConfig.seed must be >= 0, got {self.seed!r}")
+        w = "PretrainConfig"
+        check_int(f"{w}.seed", self.seed, lo=0, hi=2**31 - 1)
+        check_int(f"{w}.steps", self.steps, lo=1, hi=10_000_000)
+        check_int(f"{w}.batch_sessions", self.batch_sessions, lo=1, hi=100_000)
+        check_int(f"{w}.seq_len", self.seq_len, lo=1, hi=100_000)
+        check_int(f"{w}.pool_sessions", self.pool_sessions, lo=1, hi=1_000_000)
+        check_int(f"{w}.pool_steps", self.pool_steps, lo=2, hi=1_000_000)
         if self.seq_len >= self.pool_steps:
             raise ValueError(
-                f"PretrainConfig.seq_len ({self.seq_len}) must be < pool_steps ({self.pool_steps})"
+                f"{w}.seq_len ({self.seq_len}) must be < pool_steps ({self.pool_steps})"
             )
-        for name in ("lr", "lr_decay"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"PretrainConfig.{name} must be > 0, got {v!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"PretrainConfig.momentum must be in [0, 1), got {self.momentum!r}")
-        if self.warmup_steps < 0:
-            raise ValueError(f"PretrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}")
+        check_float(f"{w}.lr", self.lr, lo=0.0, lo_open=True, hi=10.0)
+        check_float(f"{w}.lr_decay", self.lr_decay, lo=0.0, lo_open=True, hi=10.0)
+        check_float(f"{w}.momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True)
+        check_int(f"{w}.warmup_steps", self.warmup_steps, lo=0, hi=self.steps)
+        check_int(f"{w}.log_every", self.log_every, lo=1, hi=10_000_000)
+        if not isinstance(self.mu_range, list | tuple) or len(self.mu_range) != 2:
+            raise ValueError(f"{w}.mu_range must be [lo, hi], got {self.mu_range!r}")
         lo, hi = self.mu_range
-        if not 0 < lo <= hi < 1:
-            raise ValueError(f"PretrainConfig.mu_range must satisfy 0 < lo <= hi < 1, got {lo, hi}")
-        if not self.env_modes or any(m not in MODES for m in self.env_modes):
-            raise ValueError(f"PretrainConfig.env_modes must be a subset of {MODES}")
-        if not self.obs_noise_levels or any(
-            not (math.isfinite(x) and x >= 0) for x in self.obs_noise_levels
-        ):
+        check_float(f"{w}.mu_range[0]", lo, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
+        check_float(f"{w}.mu_range[1]", hi, lo=lo, hi=1.0, hi_open=True)
+        if not isinstance(self.env_modes, list | tuple) or not self.env_modes:
+            raise ValueError(f"{w}.env_modes must be a non-empty list, got {self.env_modes!r}")
+        for m in self.env_modes:
+            check_choice(f"{w}.env_modes", m, MODES)
+        if not isinstance(self.obs_noise_levels, list | tuple) or not self.obs_noise_levels:
             raise ValueError(
-                f"PretrainConfig.obs_noise_levels must be finite and >= 0, got "
-                f"{self.obs_noise_levels!r}"
+                f"{w}.obs_noise_levels must be a non-empty list, got {self.obs_noise_levels!r}"
             )
-        if self.log_every < 1:
-            raise ValueError(f"PretrainConfig.log_every must be >= 1, got {self.log_every}")
+        for x in self.obs_noise_levels:
+            check_float(f"{w}.obs_noise_levels", x, lo=0.0, hi=10.0)
         if self.gauge is not None:
-            g = tuple(self.gauge)
-            if len(g) != 3 or not all(
-                isinstance(x, int | float) and math.isfinite(x) and x > 0 for x in g
-            ):
-                raise ValueError(
-                    f"PretrainConfig.gauge must be None or three finite numbers > 0, "
-                    f"got {self.gauge!r}"
-                )
+            g = tuple(self.gauge) if isinstance(self.gauge, list | tuple) else ()
+            if len(g) != 3:
+                raise ValueError(f"{w}.gauge must be None or three numbers > 0, got {self.gauge!r}")
+            for x in g:
+                check_float(f"{w}.gauge", x, lo=0.0, lo_open=True, hi=1e6)
             object.__setattr__(self, "gauge", (float(g[0]), float(g[1]), float(g[2])))
         object.__setattr__(self, "mu_range", (float(lo), float(hi)))
         object.__setattr__(self, "env_modes", tuple(self.env_modes))

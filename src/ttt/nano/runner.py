@@ -34,11 +34,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ttt.engine import BatchedMuonBackend, TorchOptimBackend, UpdateEngine, canary_probe_dict
+from ttt.engine import BatchedMuonBackend, UpdateEngine, canary_probe_dict
 from ttt.engine.backends import PlasticBackend
 from ttt.nano.config import NanoCanaryConfig, PlasticityConfig
 from ttt.nano.env import EnvConfig, NanoEnv, oracle_step, simulate
-from ttt.nano.model import NanoSSMConfig, forward, mse_per_step, plastic_names
+from ttt.nano.model import (
+    NanoSSMConfig,
+    features,
+    forward,
+    mean_over_time,
+    mse_per_step,
+    plastic_names,
+)
 from ttt.safety.spfw import SpfwProjection, canary_grads
 
 CANARY_STEP_COLUMNS = ("canary_loss", "canary_delta")
@@ -87,8 +94,8 @@ class NanoCanary:
         """
         n = self.cfg.n
         p = {k: (w.repeat_interleave(n, dim=0) if w.dim() == 3 else w) for k, w in plastic.items()}
-        out = forward({**p, "a_raw": self.a_raw}, self.mcfg, self.obs[:-1], self.act)
-        per = mse_per_step(out, self.obs).mean(0)  # (S*n,)
+        out = forward({**p, "a_raw": self.a_raw}, self.mcfg, self.obs[:-1], self.act, exact=False)
+        per = mean_over_time(mse_per_step(out, self.obs))  # (S*n,)
         return per.view(self.S, n).double()
 
 
@@ -119,6 +126,10 @@ class ChunkOutput:
     pred_baseline: Tensor  # (n, 4)
     pred_adaptive: Tensor  # (n, 4)
     mse: dict[str, Tensor] = field(default_factory=dict)  # name -> (n, S)
+    # Per session, when the chunk ended with a transaction (else empty): its status and the
+    # check that decided a rollback (None for a commit).
+    statuses: list[str] = field(default_factory=list)
+    fired: list[str | None] = field(default_factory=list)
 
 
 class NanoRunner:
@@ -143,19 +154,20 @@ class NanoRunner:
         self.S = env.n_sessions
         self.base = {k: v.detach().clone() for k, v in base_params.items()}
         self.a_raw = self.base["a_raw"]
+        if not batched:
+            if self.S != 1:
+                raise ValueError("a session runner holds exactly one session")
+            # A session is a batch of one: the same code (and bits) as a sweep member.
+            plastic = {n: plastic[n].unsqueeze(0) for n in plastic_names}
+            if frozen_plastic is not None:
+                frozen_plastic = {n: frozen_plastic[n].unsqueeze(0) for n in plastic_names}
         # Frozen weights of the *frozen* predictor: the session's own start ("the session
         # without updates"); default the weights this runner starts from.
         frozen = plastic if frozen_plastic is None else frozen_plastic
         self.frozen_is_start = frozen_plastic is None
         self.start_plastic = {n: frozen[n].detach().clone() for n in plastic_names}
         fast = {n: plastic[n].detach().clone().requires_grad_(True) for n in plastic_names}
-        self.backend: PlasticBackend
-        if batched:
-            self.backend = BatchedMuonBackend(fast, pcfg.muon())
-        else:
-            if self.S != 1:
-                raise ValueError("an unbatched runner holds exactly one session")
-            self.backend = TorchOptimBackend.muon(fast, pcfg.muon())
+        self.backend: PlasticBackend = BatchedMuonBackend(fast, pcfg.muon())
         self.batched = batched
         ccfg = pcfg.canary_config()
         self.canary = (
@@ -182,6 +194,9 @@ class NanoRunner:
         self.pend_obs = env.obs.unsqueeze(0).clone()  # (L+1, S, 4)
         self.pend_act = torch.zeros(0, self.S, 2, dtype=env.obs.dtype)  # (L, S, 2)
         self.pend_h0 = torch.zeros(1, self.S, n)  # (chunks in window, S, n)
+        # Global step at which each pend_h0 entry applies (the window's chunk starts). Kept
+        # explicitly so that a run with another chunk size slides the window correctly.
+        self.pend_t0 = torch.tensor([int(env.t)], dtype=torch.int64)  # (chunks in window,)
         self.commits = 0
         self.nonlinear = env.nonlinear
 
@@ -252,13 +267,21 @@ class NanoRunner:
         elif "h.frozen" in tz:
             self.h_frozen = tz["h.frozen"].clone()
         else:  # a state saved before h.frozen was kept: the closest known hidden state
-            base_w = all(torch.equal(self.start_plastic[n], self.base[n]) for n in plastic_names)
+            base_w = all(bool((self.start_plastic[n] == self.base[n]).all()) for n in plastic_names)
             self.h_frozen = (self.h_base if base_w else self.h_adapt).clone()
         self.pend_obs = tz["pending.obs"].clone()
         self.pend_act = tz["pending.act"].clone()
         self.pend_h0 = tz["pending.h0"].clone()
+        if "pending.t0" in tz:
+            self.pend_t0 = tz["pending.t0"].clone().to(torch.int64)
+        else:  # states written before pending.t0 existed: chunks of the current size
+            start = st.t - self.pend_act.shape[0]
+            k = self.pend_h0.shape[0]
+            self.pend_t0 = start + self.pcfg.chunk * torch.arange(k, dtype=torch.int64)
         self.commits = st.commits
-        self.backend.load_optimizer_state(st.optim)
+        self.backend.load_optimizer_state(
+            {k: v.unsqueeze(0) if v.dim() == 2 else v for k, v in st.optim.items()}
+        )
         if st.engine:
             self.engine.load_state_dict({k[7:]: v for k, v in st.engine.items()})
         if int(self.env.t) != st.t:
@@ -288,10 +311,14 @@ class NanoRunner:
         params = self.backend.params
         with torch.enable_grad():
             losses = self.canary.losses(dict(params))  # (S, n)
-            return canary_grads(losses, params, batched=self.batched)
+            return canary_grads(losses, params, batched=True)
+
+    def _unbatch(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        """A session's (1, r, c) tensors as (r, c) (the files' shape); a sweep's unchanged."""
+        return tensors if self.batched else {k: v[0] for k, v in tensors.items()}
 
     def state(self) -> RunnerState:
-        plastic = {n: p.detach().clone() for n, p in self.backend.params.items()}
+        plastic = self._unbatch({n: p.detach().clone() for n, p in self.backend.params.items()})
         tensors = {f"env.{k}": v for k, v in self.env.state_dict().items()}
         tensors.update(
             {
@@ -301,13 +328,14 @@ class NanoRunner:
                 "pending.obs": self.pend_obs.clone(),
                 "pending.act": self.pend_act.clone(),
                 "pending.h0": self.pend_h0.clone(),
+                "pending.t0": self.pend_t0.clone(),
             }
         )
         return RunnerState(
             t=self.t,
             commits=self.commits,
             plastic=plastic,
-            optim=self.backend.optimizer_state(),
+            optim=self._unbatch(self.backend.optimizer_state()),
             engine={f"engine.{k}": v for k, v in self.engine.state_dict().items()},
             tensors=tensors,
             info={"seeds": list(self.seeds)},
@@ -353,18 +381,23 @@ class NanoRunner:
         did = torch.zeros(n, self.S, dtype=torch.bool)
         ok = torch.zeros(n, self.S, dtype=torch.bool)
         status: list[list[str]] = [[""] * self.S for _ in range(n)]
+        statuses: list[str] = []
+        fired: list[str | None] = []
         if self.t % self.pcfg.chunk == 0:
-            events = self._transact(self.t - 1)
+            events, statuses, fired = self._transact(
+                self.t - 1, events=record or self.canary is not None
+            )
             did[-1] = True
-            for i, ev in enumerate(events):
-                ok[-1, i] = ev["status"] == "commit"
-                status[-1][i] = ev["status"]
+            ok[-1] = torch.tensor([st == "commit" for st in statuses])
+            status[-1] = list(statuses)
         out = ChunkOutput(
             t=list(range(t0, t0 + n)),
             rows=[],
             events=events,
+            statuses=statuses,
+            fired=fired,
             committed_weights=(
-                {k: p.detach().clone() for k, p in self.backend.params.items()}
+                self._unbatch({k: p.detach().clone() for k, p in self.backend.params.items()})
                 if record and self.S == 1
                 else {}
             ),
@@ -391,7 +424,9 @@ class NanoRunner:
                     out.rows[-1][-2:] = _canary_cells(events[0])
         return out
 
-    def _transact(self, t_last: int) -> list[dict[str, Any]]:
+    def _transact(
+        self, t_last: int, *, events: bool = True
+    ) -> tuple[list[dict[str, Any]], list[str], list[str | None]]:
         """One engine transaction on the training window (last ``buffer_chunks`` chunks).
 
         Held-out steps are chosen by the global step index (every ``holdout_every``-th step),
@@ -404,52 +439,57 @@ class NanoRunner:
         train = ~hold
         params = self.backend.params
         inp = obs[:-1]
+        # (L, S, in), fixed for the whole transaction; stored session-major so that each
+        # session's window is one contiguous matrix for the batched matmuls.
+        x = features(self.mcfg, inp, act).transpose(0, 1).contiguous().transpose(0, 1)
 
         def loss_fn() -> Tensor:
-            out = forward(self._params(params), self.mcfg, inp, act, h0)
-            return mse_per_step(out, obs)[train].mean(0)  # (S,)
+            out = forward(self._params(params), self.mcfg, inp, act, h0, exact=False, x=x)
+            return mean_over_time(mse_per_step(out, obs), train)  # (S,)
+
+        h_probed: list[Tensor] = []  # window-end hidden states: before, after the step
 
         def probe_fn() -> dict[str, Tensor]:
-            out = forward(
-                self._params({k: v.detach() for k, v in params.items()}), self.mcfg, inp, act, h0
-            )
+            fast = {k: v.detach() for k, v in params.items()}
+            out = forward(self._params(fast), self.mcfg, inp, act, h0, exact=False, x=x)
+            h_probed.append(out.h_last)
             per = mse_per_step(out, obs)  # (C, S)
             probes = {
-                "holdout_loss": per[hold].mean(0),
-                "train_loss_probe": per[train].mean(0),
+                "holdout_loss": mean_over_time(per, hold),
+                "train_loss_probe": mean_over_time(per, train),
                 "max_h": out.max_abs_h.amax(0),
             }
             if self.canary is not None:
                 probes.update(canary_probe_dict(self._canary_losses_now()))
             return probes
 
-        res = self.engine.transact(t=t_last, loss_fn=loss_fn, probe_fn=probe_fn)
-        # Carry the hidden state computed with the weights now in force.
-        with torch.no_grad():
-            fast = {k: v.detach() for k, v in params.items()}
-            out = forward(self._params(fast), self.mcfg, inp, act, h0)
-            self.h_adapt = out.h_last
-        events = []
+        res = self.engine.transact(t=t_last, loss_fn=loss_fn, probe_fn=probe_fn, events=events)
+        # Carry the hidden state computed with the weights now in force: the post-probe's
+        # where the write committed, the pre-probe's where it did not (a rollback restores
+        # the weights bit for bit, so that is exactly the state of the weights in force).
+        h_pre = h_probed[0]
+        h_post = h_probed[1] if len(h_probed) > 1 else h_pre
+        self.h_adapt = torch.where(res.committed.view(-1, 1), h_post, h_pre)
+        if self.S == 1:
+            self.commits += int(res.statuses[0] == "commit")
+        records = []
         for i, ev in enumerate(res.events):
             d = ev.to_dict()
-            if ev.status == "commit":
-                if self.S == 1:
-                    self.commits += 1
-                d["commit_index"] = self.commits if self.S == 1 else None
-            else:
-                d["commit_index"] = None
+            committed = ev.status == "commit"
+            d["commit_index"] = self.commits if committed and self.S == 1 else None
             d["session_index"] = i
-            events.append(d)
+            records.append(d)
         self.committed_mask = res.committed
         # Slide the window: keep at most buffer_chunks - 1 complete chunks, then start a new one.
         keep = self.pcfg.buffer_chunks - 1
         chunks = self.pend_h0.shape[0]
         drop = max(0, chunks - keep)
-        c = self.pcfg.chunk
-        self.pend_obs = obs[drop * c :].clone()
-        self.pend_act = act[drop * c :].clone()
+        cut = int(self.pend_t0[drop] - self.pend_t0[0]) if drop < chunks else length
+        self.pend_obs = obs[cut:].clone()
+        self.pend_act = act[cut:].clone()
         self.pend_h0 = torch.cat([self.pend_h0[drop:], self.h_adapt.unsqueeze(0)])
-        return events
+        self.pend_t0 = torch.cat([self.pend_t0[drop:], torch.tensor([self.t])])
+        return records, res.statuses, res.fired
 
 
 def canary_in_force(ev: Mapping[str, Any]) -> float | None:

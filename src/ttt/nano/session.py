@@ -4,8 +4,8 @@ A session owns fast weights (W_u, B, W_o), a Muon optimiser state, the engine's 
 committed-gradient history), the environment's exact state (position, velocity, RNG) and the
 hidden states of the three models it compares. ``run_session`` continues exactly where the
 last run stopped; ``fork_session`` copies a session at its latest state or at any committed
-update k (weights from the content-addressed history; the optimiser momentum optionally).
-Files: see docs/nano_files.md.
+update k of any of its runs (finished, cancelled, failed or killed). Files and how they stay
+consistent under a kill: ``ttt.nano.persist`` and docs/nano_files.md.
 
     ttt nano session new --env-mode nonlinear --mu 0.12
     ttt nano session run <id> --steps 600
@@ -14,10 +14,14 @@ Files: see docs/nano_files.md.
 
 from __future__ import annotations
 
-import json
+import contextlib
+import math
 import os
+import shutil
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,39 +32,73 @@ from ttt import __version__
 from ttt.nano.base import latest_base_id, load_base, now_iso
 from ttt.nano.config import PlasticityConfig, apply_overrides
 from ttt.nano.env import EnvConfig
+from ttt.nano.journal import FolderJournal, recover
 from ttt.nano.model import plastic_names
-from ttt.nano.runner import ChunkOutput, NanoRunner, RunnerState, canary_in_force
+from ttt.nano.persist import (
+    KIND,
+    PER_STEP_COLUMNS,
+    RunRecorder,
+    apply_history,
+    clear_writer,
+    empty_metrics,
+    finish_run,
+    history_segment,
+    load_state,
+    metrics_with_run,
+    new_temp_dir,
+    publish_dir,
+    read_history,
+    recover_session,
+    settle,
+    stage_state,
+    summarize,
+    write_state,
+    writer_marker,
+)
+from ttt.nano.runner import NanoRunner, RunnerState
 from ttt.store import (
+    AlreadyExistsError,
     ArtifactStore,
     NotFoundError,
     StoreError,
     append_jsonl,
-    atomic_write_text,
     new_id,
     read_json,
-    read_jsonl,
     read_tensors,
     validate_id,
-    write_csv,
     write_json,
-    write_json_list,
-    write_tensors,
 )
 
-KIND = "sessions"
+__all__ = [
+    "KIND",
+    "MAX_RUN_STEPS",
+    "PER_STEP_COLUMNS",
+    "create_session",
+    "fork_session",
+    "ghost_trajectory",
+    "list_runs",
+    "list_sessions",
+    "read_json_run",
+    "read_meta",
+    "read_metrics",
+    "rewind_state",
+    "run_dir",
+    "run_session",
+    "session_summary",
+    "summarize",
+    "weight_history",
+    "weights_at",
+]
+
 EVAL_SEED_LIMIT = 10_000_000  # evaluation seeds are < this; pretraining uses 10M + k
-PER_STEP_COLUMNS = (
-    "t",
-    "baseline_mse",
-    "adaptive_mse",
-    "frozen_mse",
-    "oracle_mse",
-    "did_update",
-    "update_ok",
-    "status",
-    "mu",
-)
-TRAJECTORY_JSON_MAX = 20_000  # steps kept at full resolution in trajectory.json
+MAX_RUN_STEPS = 10_000_000  # one run; a session can run any number of runs
+
+
+def check_steps(steps: Any, what: str = "steps") -> int:
+    """``steps`` as an int in [1, MAX_RUN_STEPS]; ValueError naming ``what`` otherwise."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_RUN_STEPS:
+        raise ValueError(f"{what} must be an integer in [1, {MAX_RUN_STEPS:_}], got {steps!r}")
+    return steps
 
 
 def _session_dir(store: ArtifactStore, session_id: str, *, must_exist: bool = True) -> Path:
@@ -71,12 +109,19 @@ def _session_dir(store: ArtifactStore, session_id: str, *, must_exist: bool = Tr
     return d
 
 
+def _settled_dir(store: ArtifactStore, session_id: str) -> Path:
+    """The session's folder, after finishing the work of a writer that died (if any)."""
+    d = _session_dir(store, session_id)
+    settle(store, validate_id(session_id), d)
+    return d
+
+
 def read_meta(store: ArtifactStore, session_id: str) -> dict[str, Any]:
     return read_json(_session_dir(store, session_id) / "meta.json")
 
 
 def read_metrics(store: ArtifactStore, session_id: str) -> dict[str, Any]:
-    p = _session_dir(store, session_id) / "metrics.json"
+    p = _settled_dir(store, session_id) / "metrics.json"
     return read_json(p) if p.exists() else {}
 
 
@@ -131,7 +176,7 @@ def _pid_alive(pid: Any) -> bool:
 
 def list_runs(store: ArtifactStore, session_id: str) -> list[dict[str, Any]]:
     """Runs of a session; a run whose writer died without finishing is ``interrupted``."""
-    d = _session_dir(store, session_id) / "runs"
+    d = _settled_dir(store, session_id) / "runs"
     out = []
     if d.is_dir():
         for child in sorted(d.iterdir()):
@@ -146,8 +191,12 @@ def list_runs(store: ArtifactStore, session_id: str) -> list[dict[str, Any]]:
 
 
 def weight_history(store: ArtifactStore, session_id: str) -> list[dict[str, Any]]:
-    """One record per committed update k (k = 0 is the session's start)."""
-    return read_jsonl(_session_dir(store, session_id) / "weights" / "history.jsonl")
+    """One record per committed update k = 0..commits (k = 0 is the session's start).
+
+    The same list every consumer uses (listings, the time slider, ``weights_at``, ``fork``):
+    an update is listed exactly when the session's resume point has committed it, and every
+    listed update can be forked from."""
+    return read_history(_settled_dir(store, session_id))
 
 
 def weights_at(store: ArtifactStore, session_id: str, k: int | None = None) -> dict[str, Tensor]:
@@ -155,16 +204,17 @@ def weights_at(store: ArtifactStore, session_id: str, k: int | None = None) -> d
     hist = weight_history(store, session_id)
     if not hist:
         raise NotFoundError(f"session {session_id!r} has no weight history")
-    if k is None:
-        rec = hist[-1]
-    else:
-        matches = [r for r in hist if r["k"] == k]
-        if not matches:
-            raise NotFoundError(
-                f"session {session_id!r} has no committed update k={k} (0..{hist[-1]['k']})"
-            )
-        rec = matches[0]
+    rec = hist[-1] if k is None else _record(hist, k, session_id)
     return _weights_from_record(store, rec)
+
+
+def _record(hist: list[dict[str, Any]], k: int, session_id: str) -> dict[str, Any]:
+    matches = [r for r in hist if r["k"] == k]
+    if not matches:
+        raise NotFoundError(
+            f"session {session_id!r} has no committed update k={k} (0..{hist[-1]['k']})"
+        )
+    return matches[0]
 
 
 _SEGMENT_CACHE: dict[tuple[str, ...], dict[str, Tensor]] = {}
@@ -181,32 +231,51 @@ def _weights_from_record(store: ArtifactStore, rec: dict[str, Any]) -> dict[str,
     return {n: tensors[n][rec["row"]].clone() for n in plastic_names}
 
 
-def _write_history(
-    store: ArtifactStore, d: Path, records: list[tuple[dict[str, Any], dict[str, Tensor]]]
-) -> None:
-    """Append committed weights as one content-addressed segment (stacked tensors)."""
-    if not records:
-        return
-    stacked = {n: torch.stack([w[n] for _, w in records]) for n in plastic_names}
-    seg = store.put_tensor_dict(stacked)
-    (d / "weights").mkdir(exist_ok=True)
-    for row, (info, _) in enumerate(records):
-        append_jsonl(d / "weights" / "history.jsonl", {**info, "segment": seg, "row": row})
-
-
-def _truncate_history(d: Path, commits: int) -> None:
-    """Drop history lines past the resume point (a writer killed after writing history but
-    before its state checkpoint); rewrites the file atomically only when needed."""
-    p = d / "weights" / "history.jsonl"
-    recs = read_jsonl(p)
-    keep = [r for r in recs if r["k"] <= commits]
-    if len(keep) != len(recs) or p.read_bytes()[-1:] not in (b"\n", b""):
-        atomic_write_text(p, "".join(json.dumps(r) + "\n" for r in keep))
-
-
 def _env_cfg(mu: float, env_mode: str, overrides: dict[str, Any] | None) -> EnvConfig:
     d = apply_overrides({"mode": env_mode, "mu": mu}, overrides)
     return EnvConfig.from_dict(d)
+
+
+def _split_overrides(overrides: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(env overrides, plasticity overrides); ValueError for any other group."""
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ValueError(f"overrides must be an object, got {type(overrides).__name__}")
+    ov = dict(overrides or {})
+    env_ov = ov.pop("env", None) or {}
+    plast_ov = ov.pop("plasticity", None) or {}
+    if ov:
+        raise ValueError(
+            f"unknown override group(s): {', '.join(sorted(ov))} (use 'env' or 'plasticity')"
+        )
+    for what, group in (("env", env_ov), ("plasticity", plast_ov)):
+        if not isinstance(group, dict):
+            raise ValueError(f"overrides.{what} must be an object, got {type(group).__name__}")
+    return env_ov, plast_ov
+
+
+def _new_session_files(
+    store: ArtifactStore,
+    sid: str,
+    st: RunnerState,
+    history: list[dict[str, Any]],
+    meta: dict[str, Any],
+) -> None:
+    """Build a session in a temp folder and move it into place in one rename: a kill or an
+    error at any point leaves nothing half-made (call with the new id's lock held)."""
+    if (store.item_dir(KIND, sid) / "meta.json").exists():
+        raise AlreadyExistsError(f"session {sid!r} already exists")
+    tmp = new_temp_dir(store, KIND, sid)
+    try:
+        write_state(tmp, st)
+        write_state(tmp, st, prefix="initial_")
+        for rec in history:
+            append_jsonl(tmp / "weights" / "history.jsonl", rec)
+        write_json(tmp / "metrics.json", empty_metrics())
+        write_json(tmp / "meta.json", meta)
+        publish_dir(store, KIND, sid, tmp, label="session")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def create_session(
@@ -227,8 +296,11 @@ def create_session(
     params, mcfg, bmeta = load_base(store, bid)
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little") % EVAL_SEED_LIMIT
-    if not 0 <= seed < EVAL_SEED_LIMIT:
-        raise ValueError(f"seed must be in [0, {EVAL_SEED_LIMIT}) (pretraining uses the rest)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < EVAL_SEED_LIMIT:
+        raise ValueError(
+            f"seed must be an integer in [0, {EVAL_SEED_LIMIT}) (pretraining uses the rest), "
+            f"got {seed!r}"
+        )
     if mu is None:
         g = torch.Generator().manual_seed(seed)
         mu = float(0.02 + 0.23 * torch.rand((), generator=g, dtype=torch.float64))
@@ -238,15 +310,9 @@ def create_session(
     )
     sid = validate_id(session_id, what="session id") if session_id else new_id("nano")
     with store.lock(KIND, sid):
-        d = store.create_item(KIND, sid)
         runner = NanoRunner.fresh(mcfg, params, env_cfg, pcfg, seed=seed)
-        _save_state(store, d, runner.state())
-        _save_state(store, d, runner.state(), prefix="initial_")
-        _write_history(
-            store,
-            d,
-            [({"k": 0, "t": 0, "attempt_index": None, "run_id": None}, runner.state().plastic)],
-        )
+        st = runner.state()
+        k0 = {"k": 0, "t": 0, "attempt_index": None, "run_id": None}
         meta = {
             "session_id": sid,
             "parent": None,
@@ -264,80 +330,38 @@ def create_session(
             "torch_version": torch.__version__,
             "package_version": __version__,
         }
-        write_json(d / "meta.json", meta)
-        write_json(d / "metrics.json", _empty_metrics())
+        _new_session_files(store, sid, st, history_segment(store, [(k0, st.plastic)]), meta)
     return sid
-
-
-def _empty_metrics() -> dict[str, Any]:
-    return {
-        "baseline_mse_mean": None,
-        "adaptive_mse_mean": None,
-        "baseline_mse_last100_mean": None,
-        "adaptive_mse_last100_mean": None,
-        "frozen_mse_last100_mean": None,
-        "oracle_mse_last100_mean": None,
-        "improvement_last100": None,
-        "updates_attempted": 0,
-        "updates_committed": 0,
-        "updates_rolled_back": 0,
-        "rollbacks_by_status": {},
-        "steps_total": 0,
-        "runs": 0,
-        "last_run_id": None,
-    }
-
-
-def _save_state(store: ArtifactStore, d: Path, st: RunnerState, prefix: str = "") -> None:
-    """Write a resume point. Tensors first, ``state.json`` last: it names the step, and a
-    reader that finds an older state.json next to newer tensors cannot happen because every
-    file is replaced atomically and state.json is written after them."""
-    write_tensors(d / f"{prefix}plastic_state.safetensors", st.plastic)
-    write_tensors(d / f"{prefix}optim_state.safetensors", {**st.optim, **st.engine})
-    write_tensors(d / f"{prefix}state.safetensors", st.tensors)
-    write_json(d / f"{prefix}state.json", {"t": st.t, "commits": st.commits, **st.info})
-
-
-def _load_state(store: ArtifactStore, d: Path, prefix: str = "") -> RunnerState:
-    info = read_json(d / f"{prefix}state.json")
-    plastic = read_tensors(d / f"{prefix}plastic_state.safetensors")
-    opt_all = read_tensors(d / f"{prefix}optim_state.safetensors", check_finite=False)
-    tensors = read_tensors(d / f"{prefix}state.safetensors", check_finite=False)
-    engine = {k: v for k, v in opt_all.items() if k.startswith("engine.")}
-    optim = {k: v for k, v in opt_all.items() if not k.startswith("engine.")}
-    t = int(info.pop("t"))
-    commits = int(info.pop("commits"))
-    info.pop("schema_version", None)
-    return RunnerState(
-        t=t,
-        commits=commits,
-        plastic=plastic,
-        optim=optim,
-        engine=engine,
-        tensors=tensors,
-        info=info,
-    )
 
 
 def _runner_for(
     store: ArtifactStore, d: Path, meta: dict[str, Any], overrides: dict[str, Any] | None
 ) -> tuple[NanoRunner, dict[str, Any], dict[str, Any]]:
     params, mcfg, _ = load_base(store, meta["base_id"])
-    ov = dict(overrides or {})
-    env_ov = ov.pop("env", None) or {}
-    plast_ov = ov.pop("plasticity", None) or {}
-    if ov:
-        raise ValueError(
-            f"unknown override group(s): {', '.join(sorted(ov))} (use 'env' or 'plasticity')"
-        )
+    env_ov, plast_ov = _split_overrides(overrides)
     env_cfg = EnvConfig.from_dict(apply_overrides(meta["env_cfg"], env_ov))
     pcfg = PlasticityConfig.from_dict(apply_overrides(meta["plasticity_cfg"], plast_ov))
-    st = _load_state(store, d)
+    st = load_state(d)
     # The frozen predictor keeps the session's own starting weights in every run, so a fork
     # is measured against where it started, not against the pretrained base.
     own_start = read_tensors(d / "initial_plastic_state.safetensors")
     runner = NanoRunner.resume(mcfg, params, env_cfg, pcfg, st, frozen_plastic=own_start)
     return runner, env_cfg.to_dict(), pcfg.to_dict()
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back for a few bookkeeping lines (main thread, POSIX): a Ctrl-C
+    lands before or after, never between a state and the rows that belong to it."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:
+        yield
+        return
+    old = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, old)
 
 
 def run_session(
@@ -353,22 +377,31 @@ def run_session(
 ) -> str:
     """Continue a session for ``steps`` steps as a new run. Returns the run id.
 
-    The session is locked for the whole run. The resume point is checkpointed atomically
-    every ``checkpoint_seconds`` (and at the end), so a killed run leaves a session that
-    loads at its last checkpoint; the run itself is then marked ``interrupted`` by readers.
+    The session is locked for the whole run. Every ``checkpoint_seconds`` (0: after every
+    chunk) and at the end the run commits its progress in one transaction (resume point,
+    metrics, weight history, the run's rows so far), so a kill at any instant loses at most
+    the steps since the last checkpoint and the session opens at that checkpoint. A run that
+    raises stops at its last completed chunk: the chunk that failed is not committed.
+    ``cancel()`` is polled between chunks (status ``cancelled``).
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    d = _session_dir(store, session_id)
+    check_steps(steps)
+    if not (isinstance(checkpoint_seconds, int | float) and 0 <= checkpoint_seconds < math.inf):
+        raise ValueError(f"checkpoint_seconds must be a number >= 0, got {checkpoint_seconds!r}")
+    sid = validate_id(session_id, what="session id")
+    d = _session_dir(store, sid)
     rid = validate_id(run_id, what="run id") if run_id else new_id("run")
-    with store.lock(KIND, validate_id(session_id)):
+    with store.lock(KIND, sid):
+        recover_session(store, d)
         meta = read_json(d / "meta.json")
         runner, env_eff, plast_eff = _runner_for(store, d, meta, overrides)
-        _truncate_history(d, runner.commits)
         rd = d / "runs" / rid
         if rd.exists():
             raise StoreError(f"run {rid!r} already exists in session {session_id!r}")
+        writer_marker(d, rid)
         rd.mkdir(parents=True)
+        # The run's start state: with it (and run.json) the run can be replayed exactly,
+        # which is how a fork from any of its committed updates gets its full resume point.
+        write_state(rd, runner.state(), prefix="start_")
         t_start = runner.t
         run_info: dict[str, Any] = {
             "run_id": rid,
@@ -378,24 +411,56 @@ def run_session(
             "t_start": t_start,
             "t_end": t_start,
             "frozen_weights": "session_start",
+            "steps_done": 0,
+            "parts": 0,
+            "per_step_columns": list(PER_STEP_COLUMNS + runner.per_step_extra_columns),
             "env_cfg": env_eff,
             "plasticity_cfg": plast_eff,
             "overrides": overrides or {},
             "seed": meta["seed"],
             "base_id": meta["base_id"],
-            "started_at": now_iso(),
+            # microseconds: runs of one session sort by (t_start, started_at), and a run
+            # stopped before its first step shares its t_start with the next one
+            "started_at": datetime.now(UTC).isoformat(timespec="microseconds"),
             "finished_at": None,
             "pid": os.getpid(),
             "error": None,
             "torch_version": torch.__version__,
             "package_version": __version__,
         }
-        write_json(rd / "run.json", run_info)
-        # The run's start state: with it (and run.json) the run can be replayed exactly,
-        # which is how a fork from an earlier committed update gets its full resume point.
-        _save_state(store, rd, runner.state(), prefix="start_")
-        out = _RunWriter(rd)
+        write_json(rd / "run.json", run_info)  # the run exists from here on
+        old_metrics = read_json(d / "metrics.json") if (d / "metrics.json").exists() else {}
+        rec = RunRecorder(rd)
         pending_hist: list[tuple[dict[str, Any], dict[str, Tensor]]] = []
+        good = runner.state()  # the resume point after the last completed chunk
+
+        def on_apply(extra: Any) -> None:
+            apply_history(d, extra)
+
+        def checkpoint(finishing: str | None = None, error: str | None = None) -> dict[str, Any]:
+            with _signals_deferred():
+                recover(d, on_apply)  # an apply cut short by a second Ctrl-C
+                rec.flush_part()
+                lines = history_segment(store, pending_hist)
+                info = {
+                    **run_info,
+                    "t_end": good.t,
+                    "steps_done": good.t - t_start,
+                    "parts": rec.n_parts,
+                    "live_bytes": rec.live_bytes(),
+                }
+                if finishing is not None:
+                    info.update(finishing=finishing, error=error, finished_at=now_iso())
+                j = FolderJournal(d)
+                stage_state(j, good)
+                j.stage_json(
+                    "metrics.json", metrics_with_run(old_metrics, rid, rec.stats.summary())
+                )
+                j.stage_json(f"runs/{rid}/run.json", info)
+                j.commit(extra={"history": lines, "commits": good.commits}, on_apply=on_apply)
+                pending_hist.clear()
+                return info
+
         last_ckpt = time.monotonic()
         status = "completed"
         error: str | None = None
@@ -407,176 +472,36 @@ def run_session(
                     break
                 n = min(runner.steps_to_boundary(), steps - done)
                 chunk = runner.run_chunk(n)
-                for ev in chunk.events:
-                    ev["run_id"] = rid
-                    if ev["status"] == "commit":
-                        pending_hist.append(
-                            (
-                                {
-                                    "k": ev["commit_index"],
-                                    "t": ev["t"],
-                                    "attempt_index": ev["index"],
-                                    "run_id": rid,
-                                },
-                                chunk.committed_weights,
-                            )
-                        )
-                out.add(chunk)
-                done += n
+                st = runner.state()
+                with _signals_deferred():
+                    for ev in chunk.events:
+                        ev["run_id"] = rid
+                        if ev["status"] == "commit":
+                            info = {
+                                "k": ev["commit_index"],
+                                "t": ev["t"],
+                                "attempt_index": ev["index"],
+                                "run_id": rid,
+                            }
+                            pending_hist.append((info, chunk.committed_weights))
+                    rec.add(chunk)
+                    good = st
+                    done += n
                 if progress is not None:
                     progress(done, steps)
                 if time.monotonic() - last_ckpt >= checkpoint_seconds:
-                    _write_history(store, d, pending_hist)
-                    pending_hist = []
-                    _save_state(store, d, runner.state())
+                    checkpoint()
                     last_ckpt = time.monotonic()
         except BaseException as exc:
-            status = "failed" if not isinstance(exc, KeyboardInterrupt) else "cancelled"
+            status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            _write_history(store, d, pending_hist)
-            _save_state(store, d, runner.state())
-            summary = out.finish(runner)
-            run_info.update(
-                status=status,
-                t_end=runner.t,
-                steps_done=runner.t - t_start,
-                finished_at=now_iso(),
-                error=error,
-            )
-            write_json(rd / "summary.json", summary)
-            write_json(rd / "run.json", run_info)
-            _update_session_metrics(store, d, rid, summary)
+            info = checkpoint(finishing=status, error=error)
+            rec.close()
+            finish_run(rd, info, status)
+            clear_writer(d)
     return rid
-
-
-class _RunWriter:
-    """Accumulates a run's per-step rows, events and trajectory; streams live.jsonl."""
-
-    def __init__(self, rd: Path) -> None:
-        self.rd = rd
-        self.rows: list[list[Any]] = []
-        self.events: list[dict[str, Any]] = []
-        self.traj: dict[str, list[Tensor]] = {
-            k: [] for k in ("obs", "actions", "mu", "pred_baseline", "pred_adaptive")
-        }
-        self.t0: int | None = None
-        self._live = open(rd / "live.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-
-    def add(self, chunk: ChunkOutput) -> None:
-        if self.t0 is None:
-            self.t0 = chunk.t[0]
-        self.rows.extend(chunk.rows)
-        self.events.extend(chunk.events)
-        for k in self.traj:
-            self.traj[k].append(getattr(chunk, k))
-        self._live.write(
-            json.dumps(
-                {"t_end": chunk.t[-1], "rows": chunk.rows, "events": chunk.events}, allow_nan=False
-            )
-            + "\n"
-        )
-        self._live.flush()
-
-    def finish(self, runner: NanoRunner) -> dict[str, Any]:
-        self._live.close()
-        columns = PER_STEP_COLUMNS + runner.per_step_extra_columns
-        write_csv(self.rd / "per_step.csv", columns, self.rows)
-        write_json_list(self.rd / "update_events.json", self.events)
-        if self.rows:
-            traj = {k: torch.cat(v) for k, v in self.traj.items()}
-            write_tensors(self.rd / "trajectory.safetensors", traj)
-            n = traj["obs"].shape[0]
-            stride = max(1, -(-n // TRAJECTORY_JSON_MAX))
-            write_json(
-                self.rd / "trajectory.json",
-                {
-                    "t0": self.t0,
-                    "stride": stride,
-                    "n": n,
-                    **{k: _round(v[::stride].tolist()) for k, v in traj.items()},
-                },
-            )
-        return summarize(self.rows, self.events)
-
-
-def _round(x: Any) -> Any:
-    if isinstance(x, float):
-        return round(x, 7)
-    if isinstance(x, list):
-        return [_round(v) for v in x]
-    return x
-
-
-def _mean(xs: list[float]) -> float | None:
-    return float(sum(xs) / len(xs)) if xs else None
-
-
-def summarize(rows: list[list[Any]], events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Metrics of a run from its per-step rows and events (the seed metrics.json keys)."""
-    col = {c: i for i, c in enumerate(PER_STEP_COLUMNS)}
-
-    def series(name: str) -> list[float]:
-        return [float(r[col[name]]) for r in rows]
-
-    b, a = series("baseline_mse"), series("adaptive_mse")
-    f, o = series("frozen_mse"), series("oracle_mse")
-    by_status: dict[str, int] = {}
-    for e in events:
-        by_status[e["status"]] = by_status.get(e["status"], 0) + 1
-    committed = by_status.get("commit", 0)
-    b100, a100, f100 = _mean(b[-100:]), _mean(a[-100:]), _mean(f[-100:])
-    # Against the session's own starting weights (frozen_mse): for a new session they are
-    # the base (frozen == baseline), for a fork the fork point, not the parent's base.
-    ref = f100 if f100 is not None else b100
-    improvement = (1.0 - a100 / ref) if (a100 is not None and ref) else None
-    extra: dict[str, Any] = {}
-    canary_events = [e for e in events if e.get("canary_before") is not None]
-    if canary_events:
-        last = canary_events[-1]
-        extra["canary_loss_first"] = canary_events[0]["canary_before"]
-        extra["canary_loss_last"] = canary_in_force(last)
-    projected = [e["projection"] for e in events if e.get("projection")]
-    if projected:
-        removed = [
-            p["fraction_removed"] for p in projected if p.get("fraction_removed") is not None
-        ]
-        extra["spfw_projected"] = sum(1 for p in projected if p.get("violations_before", 0) > 0)
-        extra["spfw_fraction_removed_mean"] = _mean(removed)
-    return {
-        "baseline_mse_mean": _mean(b),
-        "adaptive_mse_mean": _mean(a),
-        "baseline_mse_last100_mean": b100,
-        "adaptive_mse_last100_mean": a100,
-        "frozen_mse_last100_mean": f100,
-        "oracle_mse_last100_mean": _mean(o[-100:]),
-        "improvement_last100": improvement,
-        "updates_attempted": len(events),
-        "updates_committed": committed,
-        "updates_rolled_back": len(events) - committed,
-        "rollbacks_by_status": {k: v for k, v in by_status.items() if k != "commit"},
-        "steps": len(rows),
-        **extra,
-    }
-
-
-def _update_session_metrics(
-    store: ArtifactStore, d: Path, run_id: str, summary: dict[str, Any]
-) -> None:
-    old = read_json(d / "metrics.json") if (d / "metrics.json").exists() else _empty_metrics()
-    new = {k: v for k, v in summary.items() if k != "steps"}
-    for k in ("updates_attempted", "updates_committed", "updates_rolled_back"):
-        new[k] = int(old.get(k, 0)) + int(summary[k])
-    merged: dict[str, int] = dict(old.get("rollbacks_by_status", {}))
-    for k, v in summary["rollbacks_by_status"].items():
-        merged[k] = merged.get(k, 0) + v
-    new["rollbacks_by_status"] = merged
-    new["steps_total"] = int(old.get("steps_total", 0)) + int(summary["steps"])
-    new["runs"] = int(old.get("runs", 0)) + 1
-    new["last_run_id"] = run_id
-    new["last_run"] = summary
-    write_json(d / "metrics.json", new)
 
 
 def fork_session(
@@ -588,106 +513,99 @@ def fork_session(
     new_session_id: str | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> str:
-    """Branch a session at its latest state or at committed update k.
+    """Branch a session at its latest state or at any committed update k.
 
     From the latest state the fork continues exactly like the parent would (same env state,
-    hidden states, optimiser, engine state). From an earlier update k the fork takes the
-    weights of update k, and the rest of the resume point (env, hidden states, momentum,
-    lr) from the parent's state at that update's chunk if it was checkpointed there, or from
-    the parent's latest state otherwise (recorded in meta.parent.resume_from).
+    hidden states, optimiser, engine state); ``parent.update_index`` is the number of
+    updates that state has committed. From update k the fork gets the exact resume point
+    right after update k, rebuilt by replaying the run that committed it (``rewind_state``).
+    Nothing is written until everything is checked; the new session appears in one rename.
     """
-    src = _session_dir(store, session_id)
+    parent_id = validate_id(session_id, what="session id")
+    src = _session_dir(store, parent_id)
     sid = validate_id(new_session_id, what="session id") if new_session_id else new_id("nano")
-    with store.lock(KIND, validate_id(session_id)):
+    if from_update is not None and (
+        isinstance(from_update, bool) or not isinstance(from_update, int) or from_update < 0
+    ):
+        raise ValueError(f"from_update must be an integer >= 0, got {from_update!r}")
+    if (store.item_dir(KIND, sid) / "meta.json").exists():
+        raise AlreadyExistsError(f"session {sid!r} already exists")
+    env_ov, plast_ov = _split_overrides(overrides)
+    with store.lock(KIND, parent_id):
+        recover_session(store, src)
         meta = read_json(src / "meta.json")
-        hist = weight_history(store, session_id)
-        st = _load_state(store, src)
+        child = dict(meta)
+        if env_ov:
+            env = EnvConfig.from_dict(apply_overrides(meta["env_cfg"], env_ov))
+            child.update(env_cfg=env.to_dict(), mu=env.mu, env_mode=env.mode)
+        if plast_ov:
+            pcfg = PlasticityConfig.from_dict(apply_overrides(meta["plasticity_cfg"], plast_ov))
+            child["plasticity_cfg"] = pcfg.to_dict()
+        hist = read_history(src)
+        st = load_state(src)
         if from_update is None:
-            k = hist[-1]["k"]
-            t = st.t
-            kept = hist
-        else:
-            matches = [r for r in hist if r["k"] == from_update]
-            if not matches:
-                raise ValueError(
-                    f"from_update={from_update}: session {session_id!r} has committed updates "
-                    f"0..{hist[-1]['k']}"
+            if not hist or hist[-1]["k"] != st.commits:
+                raise StoreError(
+                    f"session {parent_id!r}: weight history ends at "
+                    f"k={hist[-1]['k'] if hist else None} but the state has {st.commits} commits"
                 )
-            k = from_update
-            t = int(matches[0]["t"])
+            k, t, kept = st.commits, st.t, hist
+        else:
+            if from_update > st.commits:
+                raise ValueError(
+                    f"from_update={from_update}: session {parent_id!r} has committed updates "
+                    f"0..{st.commits}"
+                )
+            rec = _record(hist, from_update, parent_id)
+            k, t = from_update, int(rec["t"])
             kept = [r for r in hist if r["k"] <= k]
-            st = _rewind_state(store, src, st, matches[0])
+            st = rewind_state(store, src, rec)
         # The fork's own start: its frozen predictor begins with the fork's hidden state.
         st.tensors["h.frozen"] = st.tensors["h.adaptive"].clone()
         if not with_momentum:
             st.optim = {}
-            st.engine = {kk: v for kk, v in st.engine.items() if not kk.startswith("engine.opt")}
-    plast_ov = (overrides or {}).get("plasticity") or {}
-    env_ov = (overrides or {}).get("env") or {}
+    child.update(
+        session_id=sid,
+        parent={"session_id": parent_id, "update_index": k, "t": t, "with_momentum": with_momentum},
+        created_at=now_iso(),
+        created_at_unix=int(time.time()),
+    )
+    history = [{**r, "inherited_from": r.get("inherited_from") or parent_id} for r in kept]
     with store.lock(KIND, sid):
-        d = store.create_item(KIND, sid)
-        _save_state(store, d, st)
-        _save_state(store, d, st, prefix="initial_")
-        (d / "weights").mkdir()
-        for r in kept:
-            append_jsonl(d / "weights" / "history.jsonl", {**r, "inherited_from": session_id})
-        child = dict(meta)
-        child.update(
-            session_id=sid,
-            parent={
-                "session_id": session_id,
-                "update_index": k,
-                "t": t,
-                "with_momentum": with_momentum,
-            },
-            created_at=now_iso(),
-            created_at_unix=int(time.time()),
-        )
-        if env_ov:
-            child["env_cfg"] = EnvConfig.from_dict(
-                apply_overrides(meta["env_cfg"], env_ov)
-            ).to_dict()
-            child["mu"] = child["env_cfg"]["mu"]
-            child["env_mode"] = child["env_cfg"]["mode"]
-        if plast_ov:
-            child["plasticity_cfg"] = PlasticityConfig.from_dict(
-                apply_overrides(meta["plasticity_cfg"], plast_ov)
-            ).to_dict()
-        write_json(d / "meta.json", child)
-        m = _empty_metrics()
-        write_json(d / "metrics.json", m)
+        _new_session_files(store, sid, st, history, child)
     return sid
 
 
-def _rewind_state(
-    store: ArtifactStore, d: Path, latest: RunnerState, rec: dict[str, Any]
-) -> RunnerState:
-    """The exact resume point right after committed update ``rec``.
+def rewind_state(store: ArtifactStore, d: Path, rec: dict[str, Any]) -> RunnerState:
+    """The exact resume point right after committed update ``rec`` (a history record).
 
-    Runs are deterministic given their start state and effective config, so the state after
-    update k is rebuilt by replaying the run that committed it from that run's recorded start
-    state (nothing is written during the replay). k = 0 is the session's creation state.
+    Runs are deterministic given their start state and effective config (both recorded when
+    the run starts), so the state after update k is rebuilt by replaying the run that
+    committed it from its start up to the step of update k (``rec["t"]``). This needs nothing
+    the run wrote later, so it works for runs that finished, were cancelled, failed or were
+    killed. k = 0 is the session's creation state; an inherited record is replayed in the
+    session that made it. Nothing is written.
     """
     owner = rec.get("inherited_from")
     if owner:
         od = _session_dir(store, owner)
-        orec = next(r for r in weight_history(store, owner) if r["k"] == rec["k"])
-        return _rewind_state(store, od, _load_state(store, od), orec)
+        orec = _record(read_history(od), int(rec["k"]), owner)
+        return rewind_state(store, od, orec)
     if rec["run_id"] is None:
-        return _load_state(store, d, prefix="initial_")
+        return load_state(d, prefix="initial_")
     rd = d / "runs" / validate_id(rec["run_id"], what="run id")
     run = read_json(rd / "run.json")
-    start = _load_state(store, rd, prefix="start_")
+    start = load_state(rd, prefix="start_")
     meta = read_json(d / "meta.json")
     params, mcfg, _ = load_base(store, meta["base_id"])
     env_cfg = EnvConfig.from_dict(run["env_cfg"])
     pcfg = PlasticityConfig.from_dict(run["plasticity_cfg"])
-    runner = NanoRunner.resume(mcfg, params, env_cfg, pcfg, start)
-    while runner.commits < rec["k"]:
-        if runner.t >= run["t_end"]:
-            raise StoreError(f"{rd}: replay did not reach committed update k={rec['k']}")
-        runner.run_chunk(min(pcfg.chunk, run["t_end"] - runner.t), record=False)
-    if runner.commits != rec["k"] or runner.t != int(rec["t"]) + 1:
+    own_start = read_tensors(d / "initial_plastic_state.safetensors")
+    runner = NanoRunner.resume(mcfg, params, env_cfg, pcfg, start, frozen_plastic=own_start)
+    target = int(rec["t"]) + 1
+    while runner.t < target:
+        runner.run_chunk(min(runner.steps_to_boundary(), target - runner.t), record=False)
+    if runner.commits != rec["k"] or runner.t != target:
         raise StoreError(
             f"{rd}: replay reached k={runner.commits} at t={runner.t}, expected k={rec['k']} "
             f"after t={rec['t']} (was the code or base changed since the run?)"

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,8 @@ class BatchResult:
     canary_start: Tensor | None = None  # canary loss before the first update
     canary_end: Tensor | None = None  # canary loss of the weights in force after the last one
     spfw_removed_mean: Tensor | None = None  # mean SPFW fraction_removed over stepped updates
+    # Rolled-back or blocked updates per deciding check name ("loss_regression", ...): (S,)
+    rollbacks_by_check: dict[str, Tensor] = field(default_factory=dict)
 
     def last100(self, name: str) -> Tensor:
         return self.mse[name][-100:].double().mean(0)
@@ -107,6 +110,7 @@ def run_batch(
     c_end = torch.full((s,), float("nan"), dtype=torch.float64)
     removed_sum = torch.zeros(s, dtype=torch.float64)
     removed_n = torch.zeros(s, dtype=torch.int64)
+    by_check: dict[str, Tensor] = {}
     t0 = time.perf_counter()
     done = 0
     while done < steps:
@@ -116,11 +120,18 @@ def run_batch(
         out = runner.run_chunk(n, record=False)
         for k in parts:
             parts[k].append(out.mse[k])
+        if out.statuses:
+            attempts += 1
+            done_ok = torch.tensor([st == "commit" for st in out.statuses])
+            commits += done_ok.to(torch.int64)
+            canary_rb += torch.tensor([st == "rollback_canary" for st in out.statuses])
+            for i, name in enumerate(out.fired):
+                if name is not None:
+                    if name not in by_check:
+                        by_check[name] = torch.zeros(s, dtype=torch.int64)
+                    by_check[name][i] += 1
         for ev in out.events:
             i = ev["session_index"]
-            attempts[i] += 1
-            commits[i] += int(ev["status"] == "commit")
-            canary_rb[i] += int(ev["status"] == "rollback_canary")
             if ev.get("canary_before") is not None:
                 if torch.isnan(c_start[i]):
                     c_start[i] = ev["canary_before"]
@@ -139,6 +150,7 @@ def run_batch(
         commits=commits,
         attempts=attempts,
         seconds=time.perf_counter() - t0,
+        rollbacks_by_check=by_check,
         canary_rollbacks=canary_rb if canary_on else None,
         canary_start=c_start if canary_on else None,
         canary_end=c_end if canary_on else None,
@@ -161,6 +173,9 @@ def mu_grid(n: int, mu_range: tuple[float, float]) -> list[float]:
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 
+MAX_SWEEP_SESSIONS = 100_000
+
+
 def run_sweep(
     store: ArtifactStore,
     *,
@@ -177,14 +192,36 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> str:
-    """Run a sweep and store it under ``sweeps/<sweep_id>/``. Returns the id."""
+    """Run a sweep and store it under ``sweeps/<sweep_id>/``. Returns the id.
+
+    Everything is checked before anything is written. The sweep folder appears in one rename
+    with ``sweep.json`` (status ``running``, the writer's pid); the results are written
+    before ``sweep.json`` says ``completed``, which is the commit point: a sweep killed before
+    it reads ``interrupted`` (``sweep_status``) and has no results, and its store stays usable.
+    """
+    from ttt.nano.persist import new_temp_dir, publish_dir
+    from ttt.nano.session import check_steps
+
+    check_steps(steps)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     bid = base_id or latest_base_id(store)
     if bid is None:
         raise NotFoundError("no Nano base in this artifact root: run `ttt nano pretrain` first")
     params, mcfg, _ = load_base(store, bid)
-    grid = list(mus) if mus is not None else mu_grid(n_sessions, mu_range)
+    if mus is not None:
+        grid = [float(m) for m in mus]
+        if not grid or not all(0.0 < m < 1.0 for m in grid):
+            raise ValueError(f"mus must be a non-empty list of values in (0, 1), got {list(mus)}")
+    else:
+        grid = mu_grid(n_sessions, mu_range)
     if not env_modes:
         raise ValueError("env_modes must name at least one mode")
+    if len(grid) * len(env_modes) > MAX_SWEEP_SESSIONS:
+        raise ValueError(
+            f"a sweep runs at most {MAX_SWEEP_SESSIONS} sessions, got "
+            f"{len(grid)} x {len(env_modes)} env modes"
+        )
     cfgs: list[EnvConfig] = []
     seeds: list[int] = []
     for mode in env_modes:
@@ -195,7 +232,6 @@ def run_sweep(
         apply_overrides(PlasticityConfig().to_dict(), plasticity_overrides)
     )
     sid = validate_id(sweep_id, what="sweep id") if sweep_id else new_id("sweep")
-    d = store.create_item("sweeps", sid)
     config = {
         "sweep_id": sid,
         "base_id": bid,
@@ -208,16 +244,39 @@ def run_sweep(
         "plasticity_cfg": pcfg.to_dict(),
         "created_at": now_iso(),
         "status": "running",
+        "pid": os.getpid(),
         "package_version": __version__,
         "torch_version": torch.__version__,
     }
-    write_json(d / "sweep.json", config)
+    with store.lock("sweeps", sid):
+        tmp = new_temp_dir(store, "sweeps", sid)
+        write_json(tmp / "sweep.json", config)
+        d = publish_dir(store, "sweeps", sid, tmp, label="sweep")
     try:
         res = run_batch(mcfg, params, cfgs, seeds, steps, pcfg, progress=progress, cancel=cancel)
     except BaseException as exc:
-        config.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        cancelled = isinstance(exc, KeyboardInterrupt)
+        config.update(
+            status="cancelled" if cancelled else "failed",
+            error=None if cancelled else f"{type(exc).__name__}: {exc}",
+            finished_at=now_iso(),
+        )
         write_json(d / "sweep.json", config)
         raise
+    rows = _result_rows(res, cfgs, seeds)
+    columns: tuple[str, ...] = RESULT_COLUMNS
+    if res.canary_rollbacks is not None:
+        columns = RESULT_COLUMNS + CANARY_RESULT_COLUMNS
+    write_csv(d / "results.csv", columns, [[r[c] for c in columns] for r in rows])
+    write_json(d / "results.json", {"rows": rows})
+    config.update(status="completed", seconds=round(res.seconds, 3), finished_at=now_iso())
+    write_json(d / "sweep.json", config)  # the commit point
+    return sid
+
+
+def _result_rows(
+    res: BatchResult, cfgs: Sequence[EnvConfig], seeds: Sequence[int]
+) -> list[dict[str, Any]]:
     b100, a100, o100 = res.last100("baseline"), res.last100("adaptive"), res.last100("oracle")
     gain = res.gain()
     rows = [
@@ -227,34 +286,62 @@ def run_sweep(
             "mu": c.mu,
             "noise_std": c.obs_noise_std,
             "seed": seeds[i],
-            "baseline_last100": float(b100[i]),
-            "adaptive_last100": float(a100[i]),
-            "oracle_last100": float(o100[i]),
-            "gain": float(gain[i]),
+            "baseline_last100": finite_at(b100, i),
+            "adaptive_last100": finite_at(a100, i),
+            "oracle_last100": finite_at(o100, i),
+            # None where the baseline error is 0 (nothing to gain: a mass at rest)
+            "gain": finite_at(gain, i),
             "commits": int(res.commits[i]),
             "attempts": int(res.attempts[i]),
         }
         for i, c in enumerate(cfgs)
     ]
-    columns: tuple[str, ...] = RESULT_COLUMNS
     if res.canary_rollbacks is not None:
-        columns = RESULT_COLUMNS + CANARY_RESULT_COLUMNS
         for i, r in enumerate(rows):
             r["canary_rollbacks"] = int(res.canary_rollbacks[i])
             r["canary_loss_start"] = finite_at(res.canary_start, i)
             r["canary_loss_end"] = finite_at(res.canary_end, i)
             r["spfw_fraction_removed_mean"] = finite_at(res.spfw_removed_mean, i)
-    write_csv(d / "results.csv", columns, [[r[c] for c in columns] for r in rows])
-    write_json(d / "results.json", {"rows": rows})
-    config.update(status="completed", seconds=round(res.seconds, 3), finished_at=now_iso())
-    write_json(d / "sweep.json", config)
-    return sid
+    return rows
+
+
+def _pid_alive(pid: Any) -> bool:
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_status(cfg: dict[str, Any]) -> str:
+    """A sweep's status: ``sweep.json``'s, except ``interrupted`` for a sweep still marked
+    running whose process is gone (killed)."""
+    status = str(cfg.get("status", "unknown"))
+    if status == "running" and "pid" in cfg and not _pid_alive(cfg["pid"]):
+        return "interrupted"
+    return status
+
+
+def read_sweep(store: ArtifactStore, sweep_id: str) -> dict[str, Any]:
+    """``sweep.json`` with its effective ``status`` (see ``sweep_status``)."""
+    d = store.item_dir("sweeps", validate_id(sweep_id, what="sweep id"))
+    if not (d / "sweep.json").is_file():
+        raise NotFoundError(f"sweep {sweep_id!r} not found")
+    cfg = read_json(d / "sweep.json")
+    cfg["status"] = sweep_status(cfg)
+    return cfg
 
 
 def sweep_rows(store: ArtifactStore, sweep_id: str) -> list[dict[str, Any]]:
+    """The result rows of a completed sweep (NotFoundError for any other status)."""
+    cfg = read_sweep(store, sweep_id)
     d = store.item_dir("sweeps", validate_id(sweep_id, what="sweep id"))
-    if not (d / "results.json").exists():
-        raise NotFoundError(f"sweep {sweep_id!r} has no results under {d}")
+    if cfg["status"] != "completed" or not (d / "results.json").exists():
+        raise NotFoundError(f"sweep {sweep_id!r} has no results (status {cfg['status']})")
     rows: list[dict[str, Any]] = read_json(d / "results.json")["rows"]
     return rows
 

@@ -53,7 +53,6 @@ from typing import Any
 import yaml
 
 from ttt.data import split_of
-
 from ttt.safety import attackgen
 from ttt.safety.gatedata import DATA_DIR, TRAIN_FILE, write_jsonl
 

@@ -47,7 +47,7 @@ def _queue(
 @router.get("", response_model=AnomalyQueue)
 async def get_queue(
     store: Store,
-    state: Annotated[ReviewStateName | None, Query(description="Only findings in this state.")] = None,
+    state: Annotated[ReviewStateName | None, Query(description="Only this state.")] = None,
     kind: Annotated[Kind | None, Query(description="Only findings of this domain.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> AnomalyQueue:
