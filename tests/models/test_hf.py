@@ -219,7 +219,7 @@ def test_batched_canary_losses_and_grads_equal_one_at_a_time(lm: HfCausalLm) -> 
     grads = lm.batch_grads(preps)
     for i, p in enumerate(preps):
         one = weighted_mean(lm.token_losses(p), p.weights)
-        assert float(losses[i]) == pytest.approx(float(one.detach()), rel=1e-4, abs=1e-6)
+        assert float(losses[i].detach()) == pytest.approx(float(one.detach()), rel=1e-4, abs=1e-6)
         ref = torch.autograd.grad(one, list(params.values()))
         for (n, _), g in zip(params.items(), ref, strict=True):
             torch.testing.assert_close(grads[n][i], g, rtol=1e-3, atol=1e-6)

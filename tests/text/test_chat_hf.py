@@ -129,7 +129,7 @@ def test_sentry_streams_a_document_through_lora(store: ArtifactStore) -> None:
 def test_a_changed_or_missing_model_file_is_a_clear_error(store: ArtifactStore) -> None:
     path = registry.model_dir(store, "smollm2") / "meta.json"
     meta = read_json(path)
-    write_json(path, {**meta, "weights_sha256": "0" * 64})
+    write_json(path, {**meta, "weights_sha256": "0" * 64, "source_sha256": "0" * 64})
     chat.clear_cache()
     with pytest.raises(CorruptFileError, match="recorded sha256"):
         registry.load_model(store, "smollm2")

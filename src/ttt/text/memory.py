@@ -11,9 +11,11 @@ fact of the same kind (the control). Three conditions, measured in the same run:
 
 * ``fast_weights``: the session's fast weights after the writes;
 * ``no_update``: the same model with updates off (the fresh fast weights = the base model);
-* ``in_context``: the base model with every told turn in its context window (the turns as
-  earlier user messages, each acknowledged by the assistant with "Noted.", then the
-  question): the in-context reference.
+* ``in_context``: the base model with every told turn in its context window: the turns, one
+  per line, then the question, in one user message (the in-context reference; a history of
+  user turns each acknowledged by the assistant made SmolLM2 answer every question with the
+  acknowledgement, and one acknowledged earlier turn recalled 2 of 4 tune facts where this
+  recalls 3).
 
 Per row: ``recall`` (the reply contains the answer), ``binding`` (the reply contains its own
 answer and no other told fact's), ``wrong_fact`` (another told fact's answer appears),
@@ -156,15 +158,16 @@ def run_one(
                             "commit_rate": None, "seconds": time.perf_counter() - t0}  # fmt: skip
     if "in_context" in conditions:
         t0 = time.perf_counter()
-        history = [m for t in turns for m in (("user", t), ("assistant", "Noted."))]
+        told = "\n".join(turns)
 
         def ask_in_context(qs: Sequence[str]) -> list[str]:
             return [
                 generate_ids(
-                    lm, conversation_prompt(lm, [*history, ("user", q)]), bcfg.max_tokens, 0.0, None
+                    lm, conversation_prompt(lm, [("user", f"{told}\n\n{q}")]), bcfg.max_tokens,
+                    0.0, None,
                 )[1]
                 for q in qs
-            ]
+            ]  # fmt: skip
 
         rq, rc = ask_in_context(questions), ask_in_context(cq)
         out["in_context"] = {**score(facts, rq, rc, controls), "ppl_before": ppl_before,
