@@ -78,9 +78,7 @@ class Reference:
         if t not in self.snaps:
             start = max(k for k in self.snaps if k <= t)
             # The frozen predictor keeps the session's own start in every run, as sessions do.
-            r = NanoRunner.resume(
-                *self.args, self.snaps[start], frozen_plastic=self.start.plastic
-            )
+            r = NanoRunner.resume(*self.args, self.snaps[start], frozen_plastic=self.start.plastic)
             while r.t < t:
                 r.run_chunk(min(r.steps_to_boundary(), t - r.t), record=False)
                 self.snaps.setdefault(r.t, r.state())

@@ -417,7 +417,6 @@ def _prepare(
     mid = validate_id(model_id, what="text model id") if model_id else new_id("lm")
     corpus = corpus if corpus is not None else Corpus.builtin()
     manifest = corpus.scan()  # a bad corpus fails before anything is written
-    d = store.create_item(KIND, mid)
     with store.lock(KIND, mid):
         meta: dict[str, Any] = {
             "model_id": mid,
@@ -437,7 +436,13 @@ def _prepare(
             "package_version": __version__,
             "python_version": platform.python_version(),
         }
-        registry.write_meta(store, mid, meta)
+        # The folder appears with its meta.json or not at all (a kill leaves no bare folder).
+        store.build_item(
+            KIND,
+            mid,
+            lambda tmp: write_json(tmp / "meta.json", {**meta, "updated_at": registry.now_iso()}),
+        )
+        d = registry.model_dir(store, mid)
         try:
             write_json(
                 d / "corpus.json",

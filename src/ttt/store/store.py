@@ -16,8 +16,11 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+import secrets
+import shutil
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from filelock import FileLock, Timeout
@@ -32,7 +35,9 @@ from ttt.store.errors import (
     StoreError,
 )
 from ttt.store.ids import is_valid_id, validate_id, validate_name
-from ttt.store.io import fsync_dir, read_tensors, write_tensors
+from ttt.store.io import TMP_PREFIX, fsync_dir, read_tensors, write_tensors
+
+T = TypeVar("T")
 
 KINDS = (
     "base",
@@ -178,6 +183,27 @@ class ArtifactStore:
             raise StoreError(f"{path}: cannot create ({e})") from e
         fsync_dir(path.parent)
         return path
+
+    def build_item(self, kind: str, item_id: str, build: Callable[[Path], T]) -> T:
+        """Make a new item whole: ``build(folder)`` fills a temporary folder that is then
+        renamed into place, so a failed or killed create leaves nothing under the id (the
+        temporary name is skipped by every listing). ``AlreadyExistsError`` if the id is taken."""
+        final = self.item_dir(kind, item_id)
+        if final.exists():
+            label = _LABEL[self._kind(kind)]
+            raise AlreadyExistsError(f"{label} {item_id!r} already exists: {final}")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.parent / f"{TMP_PREFIX}new-{item_id}-{secrets.token_hex(4)}"
+        tmp.mkdir()
+        try:
+            out = build(tmp)
+            fsync_dir(tmp)
+            os.rename(tmp, final)
+            fsync_dir(final.parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
 
     @contextlib.contextmanager
     def lock(self, kind: str, item_id: str, *, timeout: float = 30.0) -> Iterator[None]:

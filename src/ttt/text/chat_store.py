@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -45,7 +44,6 @@ from ttt.models.registry import now_iso
 from ttt.store import (
     SCHEMA_VERSION,
     TMP_PREFIX,
-    AlreadyExistsError,
     ArtifactStore,
     CorruptFileError,
     NotFoundError,
@@ -304,18 +302,4 @@ def trace_record(
 def new_session_folder(store: ArtifactStore, sid: str, build: Callable[[Path], Any]) -> Any:
     """Build a session in a temporary folder and rename it into place whole (the caller holds
     the id's lock): a failed or killed create leaves nothing under the session's id."""
-    final = store.item_dir(KIND, sid, must_exist=False)
-    if final.exists():
-        raise AlreadyExistsError(f"text session {sid!r} already exists: {final}")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f"{TMP_PREFIX}new-{sid}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
-        out = build(tmp)
-        fsync_dir(tmp)
-        os.rename(tmp, final)
-        fsync_dir(final.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return store.build_item(KIND, sid, build)

@@ -25,6 +25,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ttt.engine import BLOCKED_GATE
@@ -37,7 +38,7 @@ from ttt.store import (
     read_jsonl,
     write_json,
 )
-from ttt.store.errors import StoreError
+from ttt.store.errors import LockTimeoutError, StoreError
 from ttt.text.monitor import (
     OBJECTIVES,
     SAFETY_MODES,
@@ -48,6 +49,8 @@ from ttt.text.monitor import (
 )
 
 RUNNING, COMPLETED, FAILED, CANCELLED = "running", "completed", "failed", "cancelled"
+KIND = "text_runs"
+INTERRUPTED = "interrupted"  # reported (never written): running, but its process is gone
 __all__ = [
     "OBJECTIVES",
     "SAFETY_MODES",
@@ -154,7 +157,27 @@ def run_sentry(
     monitor = SentryMonitor(lm, cfg, store=store)
     chunks = monitor.chunks(text)
     rid = run_id or new_id("sentry")
-    d = store.create_item("text_runs", rid)
+    # The writer holds the run's lock until the run ends: a reader that finds a run
+    # "running" with the lock free knows its process died (``writer_alive``).
+    with store.lock(KIND, rid, timeout=0):
+        return _run_locked(
+            store, rid, text, cfg, lm, monitor, chunks, keep_text, source, progress, cancel
+        )
+
+
+def _run_locked(
+    store: ArtifactStore,
+    rid: str,
+    text: str,
+    cfg: SentryConfig,
+    lm: Any,
+    monitor: SentryMonitor,
+    chunks: list[Any],
+    keep_text: bool,
+    source: str,
+    progress: Callable[[int, int], None] | None,
+    cancel: Callable[[], bool] | None,
+) -> SentryRunResult:
     request = {
         "run_id": rid,
         **registry.created_now(),
@@ -177,11 +200,16 @@ def run_sentry(
     }
     if keep_text:
         request["text"] = text
-    write_json(d / "request.json", request)
     t0 = time.perf_counter()
     events: list[dict[str, Any]] = []
     status = RUNNING
-    write_json(d / "summary.json", _summary(rid, status, events, len(chunks), t0))
+
+    def build(tmp: Path) -> None:  # request and first summary appear together, or nothing
+        write_json(tmp / "request.json", request)
+        write_json(tmp / "summary.json", _summary(rid, status, events, len(chunks), t0))
+
+    store.build_item(KIND, rid, build)
+    d = store.item_dir(KIND, rid, must_exist=True)
     last_summary = time.perf_counter()
     try:
         for ch in chunks:
@@ -209,13 +237,46 @@ def run_sentry(
     return SentryRunResult(rid, summary, events)
 
 
+def writer_alive(store: ArtifactStore, run_id: str) -> bool:
+    """Is a process running ``run_id`` now? (It holds the run's lock until the run ends;
+    the OS releases the lock when the process dies.)"""
+    try:
+        with store.lock(KIND, run_id, timeout=0):
+            return False
+    except LockTimeoutError:
+        return True
+
+
+def reported_summary(
+    store: ArtifactStore, run_id: str, summary: dict[str, Any], events: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """``summary`` as it should be shown: a run that says running but whose process is gone
+    (SIGKILL, power loss) is ``interrupted``, with its counts from the events it logged."""
+    if summary.get("status") != RUNNING or writer_alive(store, run_id):
+        return summary
+    fresh = read_json(store.item_dir(KIND, run_id, must_exist=True) / "summary.json")
+    if fresh.get("status") != RUNNING:  # it finished between the two reads
+        return fresh
+    out = {**_summary(run_id, INTERRUPTED, events, int(summary.get("n_chunks", 0)), 0.0)}
+    out["duration_s"] = summary.get("duration_s")
+    out["updated_at"] = summary.get("updated_at")
+    out["error"] = (
+        f"the process running it ended without finishing (killed?) after "
+        f"{len(events)} of {summary.get('n_chunks')} chunks; what it logged is kept"
+    )
+    return out
+
+
 def read_run(store: ArtifactStore, run_id: str) -> dict[str, Any]:
-    d = store.item_dir("text_runs", run_id, must_exist=True)
-    return {"request": read_json(d / "request.json"), "summary": read_json(d / "summary.json")}
+    d = store.item_dir(KIND, run_id, must_exist=True)
+    summary = read_json(d / "summary.json")
+    if summary.get("status") == RUNNING:
+        summary = reported_summary(store, run_id, summary, read_events(store, run_id))
+    return {"request": read_json(d / "request.json"), "summary": summary}
 
 
 def read_events(store: ArtifactStore, run_id: str) -> list[dict[str, Any]]:
-    d = store.item_dir("text_runs", run_id, must_exist=True)
+    d = store.item_dir(KIND, run_id, must_exist=True)
     p = d / "events.jsonl"
     return read_jsonl(p) if p.exists() else []
 

@@ -116,9 +116,13 @@ class StoredRun:
 def load_run(ctx: Ctx, run_id: str) -> StoredRun:
     d = ctx.store.item_dir(KIND, run_id, must_exist=True)
     what = f"text run {run_id!r}"
-    return StoredRun(
-        read_doc(ctx.files, d / "request.json", what), read_doc(ctx.files, d / "summary.json", what)
-    )
+    summary = read_doc(ctx.files, d / "summary.json", what)
+    if summary.get("status") == RUNNING:  # its process may be gone (killed outside a job)
+        from ttt.text import sentry
+
+        events = sentry.read_events(ctx.store, run_id)
+        summary = sentry.reported_summary(ctx.store, run_id, dict(summary), events)
+    return StoredRun(read_doc(ctx.files, d / "request.json", what), summary)
 
 
 def summarize(
