@@ -29,6 +29,9 @@ class TextRunSummary(BaseModel):
     error: str | None = None
     created_at: str | None = None
     model_id: str | None = None
+    backend: str | None = Field(
+        None, description="tinylm (context-net fast weights) or hf (LoRA fast weights)."
+    )
     backbone: str | None = None
     objective: str | None = None
     safety: str | None = None
@@ -69,6 +72,9 @@ class TextRunRequestInfo(BaseModel):
     created_at: str | None = None
     model_id: str | None = None
     model_weights_sha256: str | None = None
+    backend: str | None = Field(
+        None, description="tinylm (context-net fast weights) or hf (LoRA fast weights)."
+    )
     backbone: str | None = None
     objective: str | None = None
     safety: str | None = None

@@ -14,6 +14,15 @@ import { input } from './styles'
 
 type Open = null | 'fork' | 'reset' | 'delete'
 
+/** "hf · LoRA r8 on q_proj, v_proj" or "tinylm · context net r16": what the session writes. */
+function fastWeights(s: ChatSessionDetail['session']): string {
+  const p = (s.plastic ?? {}) as { kind?: string; rank?: number; targets?: string[] }
+  const kind = p.kind === 'lora' ? 'LoRA' : p.kind === 'context_net' ? 'context net' : (p.kind ?? '?')
+  const rank = p.rank != null ? ` r${p.rank}` : ''
+  const on = p.targets?.length ? ` on ${p.targets.join(', ')}` : ''
+  return `${s.backend} · ${kind}${rank}${on}`
+}
+
 /** Who the session is (model, parent, figures), its defences, and fork / reset / delete. */
 export function SessionHeader({
   detail,
@@ -61,6 +70,7 @@ export function SessionHeader({
           cols={2}
           items={[
             ['model', s.model_id ?? '—'],
+            ['backend · fast weights', fastWeights(s)],
             ['weights', <span title={s.model_weights_sha256 ?? ''}>{shortHash(s.model_weights_sha256)}</span>],
             ['turns', fmtInt(st.n_turns)],
             ['‖W − W₀‖', fmtNum(st.fast_weight_norm ?? null, 4)],

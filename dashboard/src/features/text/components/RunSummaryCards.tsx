@@ -38,7 +38,7 @@ export function RunSummaryCards({ detail }: { detail: TextRunDetail }) {
       <Kv
         cols={3}
         items={[
-          ['model', r.model_id ?? '—'],
+          ['model · backend', `${r.model_id ?? '—'} · ${r.backend ?? 'tinylm'}`],
           ['backbone · objective', `${r.backbone ?? '?'} · ${r.objective ?? '?'}`],
           ['safety', r.safety ?? '?'],
           ['chunk tokens · lr', `${r.chunk_tokens ?? '?'} · ${fmtNum(cfg.lr as number, 3)}`],
