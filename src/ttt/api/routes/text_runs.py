@@ -101,7 +101,8 @@ def job_for_run(jobs: JobManager, kind: str, run_id: str) -> dict[str, Any] | No
 def effective(summary: Mapping[str, Any], job: Mapping[str, Any] | None) -> tuple[str, Any]:
     """(status, error): ``interrupted`` when the summary says running but its job ended."""
     status, error = str(summary.get("status", RUNNING)), summary.get("error")
-    if status == RUNNING and job is not None and job["status"] in TERMINAL:
+    # "interrupted": load_run found the writer gone; the job, if any, says why.
+    if status in (RUNNING, "interrupted") and job is not None and job["status"] in TERMINAL:
         why = job.get("error") or f"its job {job['job_id']} ended ({job['status']})"
         return "interrupted", f"the run stopped without finishing: {why}"
     return status, error
@@ -237,7 +238,11 @@ def get_text_run(run_id: str, ctx: Ctx, jobs: Jobs) -> TextRunDetail:
     """The stored request (the text only for keep_text runs) and the summary."""
     rid = _rid(run_id)
     r = load_run(ctx, rid)
-    job = job_for_run(jobs, JOB_KIND, rid) if r.summary.get("status") == RUNNING else None
+    job = (
+        job_for_run(jobs, JOB_KIND, rid)
+        if r.summary.get("status") in (RUNNING, "interrupted")
+        else None
+    )
     return TextRunDetail(
         summary=summarize(rid, r.request, r.summary, job), request=public_request(r.request)
     )
@@ -280,7 +285,11 @@ def text_run_series(run_id: str, ctx: Ctx, jobs: Jobs) -> TextRunSeries:
     """Every chunk's scalar signals as columns (for charts and run comparison)."""
     rid = _rid(run_id)
     r = load_run(ctx, rid)
-    job = job_for_run(jobs, JOB_KIND, rid) if r.summary.get("status") == RUNNING else None
+    job = (
+        job_for_run(jobs, JOB_KIND, rid)
+        if r.summary.get("status") in (RUNNING, "interrupted")
+        else None
+    )
     events = read_log(ctx.big, ctx.store.item_dir(KIND, rid) / "events.jsonl")
 
     def col(key: str) -> list[float | None]:
