@@ -1,7 +1,9 @@
 """Every field of every registered config dataclass refuses out-of-range values.
 
 ``REGISTRY`` lists the config dataclasses (engine checks, step-size control, Muon, Nano
-plasticity / canary / env / model / pretraining) with, for every field, values that must be
+plasticity / canary / env / model / pretraining; the text domain's Sentry, generation,
+write, LoRA, alignment, sleep, memory-benchmark, TinyLm training / shapes and gate
+configs) with, for every field, values that must be
 refused. The test also tries generic wrong values for each field's type (a string for a
 number, NaN, 1e300, a bool for an int, ...). A field added to one of these classes without
 an entry here fails ``test_registry_covers_every_field``; a field without validation fails
@@ -33,11 +35,33 @@ from ttt.engine import (
     StateNormMax,
     StepSizeControl,
 )
+from ttt.models.align import AlignConfig
+from ttt.models.hf import LoraSettings
+from ttt.models.tinylm import TinyLmConfig
+from ttt.models.train import TrainConfig
 from ttt.nano.config import NanoCanaryConfig, PlasticityConfig
 from ttt.nano.env import EnvConfig
 from ttt.nano.model import NanoSSMConfig
 from ttt.nano.pretrain import PretrainConfig
 from ttt.optim import MuonConfig
+from ttt.safety.gate_config import (
+    EncodedBlobConfig,
+    GateConfig,
+    InjectionScorerConfig,
+    InstructionOverrideConfig,
+    InvisibleCharsConfig,
+    LongRunConfig,
+    OodHeavyWriteConfig,
+    RepeatedStatementConfig,
+    RepetitionFloodConfig,
+    SemanticConfig,
+    TokenEntropyConfig,
+)
+from ttt.text.chat_runtime import GenerationConfig
+from ttt.text.memory import MemoryBenchConfig
+from ttt.text.sentry_config import SentryConfig
+from ttt.text.sleep import SleepConfig
+from ttt.text.write import WriteConfig
 
 
 @dataclass
@@ -208,6 +232,226 @@ REGISTRY: list[Entry] = [
             "log_every": [0, 10**9],
             "gauge": [(1.0, 1.0), (0.0, 1.0, 1.0), "abc"],
         },
+    ),
+    # ---------------------------------------------------------------- text domain
+    Entry(
+        SentryConfig,
+        {
+            "chunk_tokens": [1, 4097, 2.0],
+            "objective": ["xx", "AR"],
+            "safety": ["none", "ALL"],
+            "lr": [0, -1, 11, 1e9],
+            "steps_per_update": [0, 101, 10**9, 2.0],
+            "optimizer": ["sgd"],
+            "mlm_mask_prob": [0, 1, -0.1],
+            "seed": [-1, 2**32, 2**63, 1e20],
+            "gate": [{"nope.x": 1}, {"token_entropy.min_ratio": 2}, {"long_run.max_chars": 1e300}],
+            "throttle": ["yes", 1],
+            "throttle_factor": [0, 1e-7, 1.5],
+            "canary_max_delta": [0, -1, 101, 1e7, 1e300],
+            "canary_z": [0, -1, 1e7],
+            "grad_z": [0, -1, 1e7],
+            "spfw_mode": ["both"],
+            "spfw_slack": [-1, 101],
+            "canaries": [[], [5], [""], ["x"] * 17, ("a",)],
+            "influence_top_k": [0, 4097],
+        },
+    ),
+    Entry(
+        GenerationConfig,
+        {"max_tokens": [-1, 4097], "temperature": [-0.1, 101], "top_k": [0, 10**6 + 1]},
+    ),
+    Entry(
+        WriteConfig,
+        {
+            "objective": ["ar", "QA"],
+            "qa_templates": [[], ["no key"], ["{key} {key}"], ["x" * 300 + "{key}"], [5]],
+            "max_keys": [0, 17],
+            "anchors": [-1, 33],
+            "anchor_tokens": [0, 129],
+        },
+    ),
+    Entry(
+        LoraSettings,
+        {
+            "rank": [0, 257],
+            "alpha": [0, -1, 1e5],
+            "targets": [(), ("q_proj", "q_proj"), ("nope",), [5]],
+            "layers": ["top:0", "top:", "top:5000", "some", (), (-1,), (True,), (5000,), 3],
+            "seed": [-1, 2**32, 2**63],
+            "context_tokens": [-1, 4097],
+        },
+    ),
+    Entry(
+        AlignConfig,
+        {
+            "rank": [0, 257],
+            "alpha": [0, -1, 1e5],
+            "targets": [[], ["nope"], ["q_proj", "q_proj"], [5]],
+            "steps": [0, 100_001],
+            "batch_size": [0, 4097],
+            "lr": [0, -1, 1.5],
+            "seed": [-1, 2**32],
+            "n_benign": [-1, 100_001],
+            "reply_tokens": [0, 513],
+            "eval_tokens": [0, 513],
+            "eval_harmful": [0, -1, 100_001],
+            "eval_benign": [0, -1, 100_001],
+        },
+    ),
+    Entry(
+        SleepConfig,
+        {
+            "sessions": [[], ["a", "a"], ["../x"], [5]],
+            "core_path": [" ", "x" * 5000],
+            "core_ratio": [-0.1, 1],
+            "method": ["sgd"],
+            "ewc_lambda": [-1, 1e7],
+            "steps": [0, 10**6],
+            "lr": [0, 1, -1],
+            "batch_size": [0, 1, 4097],  # 1: core_ratio > 0 needs a session example too
+            "seq_len": [1, 10**6],
+            "fisher_windows": [0, 10**6],
+            "eval_windows": [0, 10**6],
+            "grad_clip": [-1, 1e7],
+            "seed": [-1, 2**32],
+            "compare_replay": ["yes", 1],
+            "auditor": [{"bogus": 1}, {"ood": "yes"}],
+            "candidate_id": ["../x", "a b"],
+            "device": ["gpu", "cuda:x"],
+            "residual": ["yes", 1],
+        },
+    ),
+    Entry(
+        MemoryBenchConfig,
+        {
+            "n_facts": [(), (0,), (65,), (1.5,), (True,), ("1",)],
+            "seeds": [(), (-1,), (2**32,), (0.5,), ("0",)],
+            "split": ["train", "Report"],
+            "distractors_between": [-1, 9],
+            "max_tokens": [0, 257],
+            "ppl_windows": [0, 257],
+        },
+    ),
+    Entry(
+        TrainConfig,
+        {
+            "steps": [0, 10**8],
+            "batch_size": [0, 4097],
+            "seq_len": [0, 10**6],
+            "lr": [0, -1, 11],
+            "adam_lr": [0, -1, 11],
+            "weight_decay": [-1, 11],
+            "warmup_steps": [-1, 10**8],
+            "decay": ["step"],
+            "min_lr_frac": [-0.1, 1.1],
+            "grad_clip": [-1, 1e7],
+            "seed": [-1, 2**32],
+            "vocab_size": [0, 259, 10**7],  # 259: fewer than the 256 bytes + 4 specials
+            "val_fraction": [0, 1, -0.5],
+            "eval_every": [0, 10**9],
+            "eval_windows": [0, 10**6],
+            "log_every": [0, 10**9],
+            "checkpoint_every": [0, 10**9],
+            "tokenizer_sample_chars": [0, 10**13],
+        },
+    ),
+    Entry(
+        TinyLmConfig,
+        {
+            "vocab_size": [0, 10**7],
+            "d_model": [0, 10**6],
+            "n_layers": [0, 1025],
+            "backbone": ["lstm"],
+            "ssm_expand": [0, 65],
+            "mlp_mult": [-1, 65],
+            "dt_min": [0, -1, 1.0],  # 1.0 > dt_max
+            "dt_max": [0, 1e-4, 101],  # 1e-4 < dt_min
+            "context_rank": [0, 257],  # 257 > d_model
+        },
+    ),
+    Entry(
+        TokenEntropyConfig,
+        {"enabled": ["yes", 1], "min_ratio": [-0.1, 1.1], "min_tokens": [1, 10**6 + 1]},
+    ),
+    Entry(
+        RepetitionFloodConfig,
+        {
+            "enabled": ["yes", 1],
+            "max_repeat": [-0.1, 1.1],
+            "ngram": [0, 17],
+            "min_tokens": [1, 10**6 + 1],
+        },
+    ),
+    Entry(
+        RepeatedStatementConfig,
+        {"enabled": ["yes"], "max_repeats": [0, 10**6 + 1], "min_words": [0, 1001]},
+    ),
+    Entry(
+        EncodedBlobConfig,
+        {
+            "enabled": ["yes"],
+            "max_fraction": [-0.1, 1.1],
+            "min_base64_chars": [3, 10**6 + 1],
+            "min_hex_chars": [3, 10**6 + 1],
+            "opaque_min_chars": [0, 10**6 + 1],
+            "rescan": ["yes", 1],
+            "max_depth": [-1, 9],
+            "views": ["yes", 1],
+        },
+    ),
+    Entry(LongRunConfig, {"enabled": ["yes"], "max_chars": [0, 10**6 + 1]}),
+    Entry(
+        InvisibleCharsConfig,
+        {
+            "enabled": ["yes"],
+            "max_score": [-1, 1e7],
+            "strong_weight": [-1, 0, 1e7],
+            "weak_weight": [-1, 1e7],
+            "rescan": ["yes", 1],
+        },
+    ),
+    Entry(
+        InstructionOverrideConfig,
+        {
+            "enabled": ["yes"],
+            "max_matches": [-1, 10**6 + 1],
+            "tail_chars": [-1, 10**5 + 1],
+            "quoted_exempt": ["yes", 1],
+        },
+    ),
+    Entry(
+        InjectionScorerConfig,
+        {
+            "enabled": ["yes"],
+            "threshold": [-0.1, 1.1],
+            "window_chars": [49, 10**6 + 1],
+            "rescan_min_tokens": [-1, 10**6 + 1],
+        },
+    ),
+    Entry(
+        SemanticConfig,
+        {"enabled": ["yes"], "threshold": [-0.1, 1.1], "band_low": [-0.1, 1.1]},
+    ),
+    Entry(
+        OodHeavyWriteConfig,
+        {"enabled": ["yes"], "loss_z_max": [0, -1, 1e7], "grad_norm_z_max": [0, -1, 1e7]},
+    ),
+    Entry(
+        GateConfig,
+        {
+            "token_entropy": ["abc", {"min_ratio": 2}, {"min_tokens": 2.5}, {"nope": 1}],
+            "repetition_flood": [{"max_repeat": "abc"}, {"ngram": 0}],
+            "repeated_statement": [{"max_repeats": 0}],
+            "encoded_blob": [{"max_depth": 9}, {"rescan": 1}],
+            "long_run": [{"max_chars": 1e300}, {"enabled": "no"}],
+            "invisible_chars": [{"max_score": math.inf}],
+            "instruction_override": [{"max_matches": -1}],
+            "injection_scorer": [{"threshold": math.nan}],
+            "semantic": [{"band_low": 2}],
+            "ood_heavy_write": [{"loss_z_max": 1e300}, {"grad_norm_z_max": 0}],
+        },
+        build=GateConfig.from_dict,
     ),
 ]
 

@@ -26,7 +26,6 @@ prepares the targets, evaluates and writes the model.
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import shutil
@@ -39,7 +38,7 @@ from typing import Any
 
 import torch
 
-from ttt.configs import from_dict
+from ttt.configs import check_float, check_int, from_dict
 from ttt.data import load
 from ttt.models import registry
 from ttt.models.distributed import DataParallel, data_parallel
@@ -91,23 +90,24 @@ class AlignConfig:
         for name, lo, hi in (
             ("rank", 1, 256), ("steps", 1, 100_000), ("batch_size", 1, 4096),
             ("n_benign", 0, 100_000), ("reply_tokens", 1, 512), ("eval_tokens", 1, 512),
-            ("seed", 0, 2**31),
+            ("seed", 0, 2**32 - 1),
         ):  # fmt: skip
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise bad(name, f"must be an int in [{lo}, {hi}]")
+            check_int(f"AlignConfig.{name}", getattr(self, name), lo=lo, hi=hi)
         for name in ("eval_harmful", "eval_benign"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise bad(name, "must be null or an int >= 1")
-        limits: tuple[tuple[str, float], ...] = (("alpha", 1e4), ("lr", 1.0))
-        for fname, fhi in limits:
-            v = getattr(self, fname)
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            if not ok or not 0 < v <= fhi:
-                raise bad(fname, f"must be a number in (0, {fhi:g}]")
-        if not self.targets or any(t not in TARGETS for t in self.targets):
-            raise bad("targets", f"must be a non-empty subset of {TARGETS}")
+            if getattr(self, name) is not None:
+                check_int(f"AlignConfig.{name}", getattr(self, name), lo=1, hi=100_000)
+        check_float("AlignConfig.alpha", self.alpha, lo=0.0, lo_open=True, hi=1e4)
+        check_float("AlignConfig.lr", self.lr, lo=0.0, lo_open=True, hi=1.0)
+        if isinstance(self.targets, tuple):
+            self.targets = list(self.targets)
+        t = self.targets
+        if (
+            not isinstance(t, list)
+            or not t
+            or any(not isinstance(x, str) or x not in TARGETS for x in t)
+            or len(set(t)) != len(t)
+        ):
+            raise bad("targets", f"must be a non-empty list of distinct names from {TARGETS}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -35,7 +35,6 @@ role or end its own turn.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -46,12 +45,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ttt.configs import from_dict
+from ttt.configs import check_float, check_int, from_dict
 from ttt.models.protocol import Example, weighted_mean
 from ttt.store import CorruptFileError
 
 BACKEND = "hf"
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+MAX_LAYERS = 4096  # layer indices are in [0, MAX_LAYERS)
 _SENTINEL = "\ue000ttt-user-message\ue001"
 
 
@@ -73,22 +73,15 @@ class LoraSettings:
         def bad(name: str, why: str) -> ValueError:
             return ValueError(f"LoraSettings.{name} {why}, got {getattr(self, name)!r}")
 
-        if (
-            isinstance(self.rank, bool)
-            or not isinstance(self.rank, int)
-            or not 1 <= self.rank <= 256
-        ):
-            raise bad("rank", "must be an int in [1, 256]")
-        a = self.alpha
-        if (
-            isinstance(a, bool)
-            or not isinstance(a, (int, float))
-            or not (math.isfinite(a) and a > 0)
-        ):
-            raise bad("alpha", "must be a finite number > 0")
+        check_int("LoraSettings.rank", self.rank, lo=1, hi=256)
+        check_float("LoraSettings.alpha", self.alpha, lo=0.0, lo_open=True, hi=1e4)
         if isinstance(self.targets, list):
             object.__setattr__(self, "targets", tuple(self.targets))
-        if not self.targets or any(t not in TARGETS for t in self.targets):
+        if (
+            not isinstance(self.targets, tuple)
+            or not self.targets
+            or any(not isinstance(t, str) or t not in TARGETS for t in self.targets)
+        ):
             raise bad("targets", f"must be a non-empty subset of {TARGETS}")
         if len(set(self.targets)) != len(self.targets):
             raise bad("targets", "must not repeat a projection")
@@ -97,20 +90,25 @@ class LoraSettings:
             layers = tuple(layers)
             object.__setattr__(self, "layers", layers)
         if isinstance(layers, str):
+            n = layers[4:]
             if layers != "all" and not (
-                layers.startswith("top:") and layers[4:].isdigit() and int(layers[4:]) >= 1
+                layers.startswith("top:")
+                and n.isascii()
+                and n.isdigit()
+                and 1 <= int(n) <= MAX_LAYERS
             ):
-                raise bad("layers", "must be 'all', 'top:N' (N >= 1) or a list of layer indices")
-        elif not layers or any(
-            isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in layers
+                raise bad("layers", f"must be 'all', 'top:N' (N in [1, {MAX_LAYERS}]) or indices")
+        elif (
+            not isinstance(layers, tuple)
+            or not layers
+            or any(
+                isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < MAX_LAYERS
+                for i in layers
+            )
         ):
-            raise bad("layers", "must be 'all', 'top:N' or a non-empty list of indices >= 0")
-        s = self.seed
-        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**63:
-            raise bad("seed", "must be an int in [0, 2**63)")
-        c = self.context_tokens
-        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c <= 4096:
-            raise bad("context_tokens", "must be an int in [0, 4096]")
+            raise bad("layers", f"must be 'all', 'top:N' or a list of indices in [0, {MAX_LAYERS})")
+        check_int("LoraSettings.seed", self.seed, lo=0, hi=2**32 - 1)
+        check_int("LoraSettings.context_tokens", self.context_tokens, lo=0, hi=4096)
 
     def layer_indices(self, n_layers: int) -> list[int]:
         if self.layers == "all":

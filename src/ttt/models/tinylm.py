@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ttt.configs import from_dict
+from ttt.configs import check_float, check_int, from_dict
 
 BACKBONES = ("ssm", "gru")
 PLASTIC_PREFIX = "context."
@@ -65,23 +65,21 @@ class TinyLmConfig:
     context_rank: int = 8  # rank of the per-session context net (the plastic part)
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "n_layers", "ssm_expand", "context_rank"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"TinyLmConfig.{name} must be an int >= 1, got {v!r}")
-        if (
-            isinstance(self.mlp_mult, bool)
-            or not isinstance(self.mlp_mult, int)
-            or self.mlp_mult < 0
-        ):
-            raise ValueError(f"TinyLmConfig.mlp_mult must be an int >= 0, got {self.mlp_mult!r}")
+        for name, lo, hi in (
+            ("vocab_size", 1, 1_000_000), ("d_model", 1, 65_536), ("n_layers", 1, 1024),
+            ("ssm_expand", 1, 64), ("mlp_mult", 0, 64), ("context_rank", 1, 65_536),
+        ):  # fmt: skip
+            check_int(f"TinyLmConfig.{name}", getattr(self, name), lo=lo, hi=hi)
         if self.backbone not in BACKBONES:
             raise ValueError(
                 f"TinyLmConfig.backbone must be one of {BACKBONES}, got {self.backbone!r}"
             )
-        if not (0 < self.dt_min <= self.dt_max and math.isfinite(self.dt_max)):
+        check_float("TinyLmConfig.dt_min", self.dt_min, lo=0.0, lo_open=True, hi=100.0)
+        check_float("TinyLmConfig.dt_max", self.dt_max, lo=0.0, lo_open=True, hi=100.0)
+        if self.dt_min > self.dt_max:
             raise ValueError(
-                f"TinyLmConfig needs 0 < dt_min <= dt_max, got {self.dt_min!r}, {self.dt_max!r}"
+                f"TinyLmConfig needs dt_min <= dt_max, got dt_min={self.dt_min!r}, "
+                f"dt_max={self.dt_max!r}"
             )
         if self.context_rank > self.d_model:
             raise ValueError(

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ttt import __version__
-from ttt.configs import from_dict
+from ttt.configs import check_float, check_int, from_dict
 from ttt.models import registry
 from ttt.models.corpus import Corpus, TokenBuffer, write_token_files
 from ttt.models.distributed import DataParallel, data_parallel
@@ -56,7 +56,7 @@ from ttt.models.registry import (
     weights_sha256,
 )
 from ttt.models.tinylm import TinyLm, TinyLmConfig
-from ttt.models.tokenizer import BpeTokenizer
+from ttt.models.tokenizer import MIN_VOCAB, BpeTokenizer
 from ttt.optim import split_params
 from ttt.store import (
     ArtifactStore,
@@ -78,6 +78,7 @@ DECAYS = ("cosine", "linear")
 PRESETS = ("tiny", "demo", "default")
 REFERENCE_CHUNK_TOKENS = 128  # Sentry default chunk length (ttt.models.reference)
 CKPT_DIR = "checkpoints"
+MAX_STEPS = 10_000_000  # steps, warm-up and every "every N steps" are at most this
 
 
 class TrainingError(RuntimeError):
@@ -108,33 +109,23 @@ class TrainConfig:
     tokenizer_sample_chars: int = 20_000_000  # text the tokenizer is trained on, at most
 
     def __post_init__(self) -> None:
-        for name in (
-            "steps", "batch_size", "seq_len", "eval_every", "eval_windows", "log_every",
-            "checkpoint_every", "vocab_size", "tokenizer_sample_chars",
+        for name, lo, hi in (
+            ("steps", 1, MAX_STEPS), ("batch_size", 1, 4096), ("seq_len", 1, 65_536),
+            ("warmup_steps", 0, MAX_STEPS), ("seed", 0, 2**32 - 1),
+            ("vocab_size", MIN_VOCAB, 1_000_000), ("eval_every", 1, MAX_STEPS),
+            ("eval_windows", 1, 100_000), ("log_every", 1, MAX_STEPS),
+            ("checkpoint_every", 1, MAX_STEPS), ("tokenizer_sample_chars", 1, 10**12),
         ):  # fmt: skip
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"TrainConfig.{name} must be an int >= 1, got {v!r}")
-        for name in ("warmup_steps", "seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"TrainConfig.{name} must be an int >= 0, got {v!r}")
+            check_int(f"TrainConfig.{name}", getattr(self, name), lo=lo, hi=hi)
         for name in ("lr", "adam_lr"):
-            v = getattr(self, name)
-            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise ValueError(f"TrainConfig.{name} must be a finite number > 0, got {v!r}")
-        for name in ("weight_decay", "grad_clip"):
-            v = getattr(self, name)
-            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-                raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {v!r}")
+            check_float(f"TrainConfig.{name}", getattr(self, name), lo=0.0, lo_open=True, hi=10.0)
+        check_float("TrainConfig.weight_decay", self.weight_decay, lo=0.0, hi=10.0)
+        check_float("TrainConfig.grad_clip", self.grad_clip, lo=0.0, hi=1e6)
         if self.decay not in DECAYS:
             raise ValueError(f"TrainConfig.decay must be one of {DECAYS}, got {self.decay!r}")
-        if not 0 <= self.min_lr_frac <= 1:
-            raise ValueError(f"TrainConfig.min_lr_frac must be in [0, 1], got {self.min_lr_frac!r}")
-        if not 0 < self.val_fraction < 1:
-            raise ValueError(
-                f"TrainConfig.val_fraction must be in (0, 1), got {self.val_fraction!r}"
-            )
+        check_float("TrainConfig.min_lr_frac", self.min_lr_frac, lo=0.0, hi=1.0)
+        vf = self.val_fraction
+        check_float("TrainConfig.val_fraction", vf, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

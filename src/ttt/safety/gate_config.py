@@ -8,10 +8,11 @@ they were trained), so retraining moves the gate with them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from ttt.configs import check_bool, check_float, check_int
 
 __all__ = [
     "RULE_NAMES",
@@ -29,9 +30,23 @@ __all__ = [
 ]
 
 
-def _check_range(rule: str, name: str, value: float, lo: float, hi: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and lo <= value <= hi):
-        raise ValueError(f"{rule}.{name} must be a finite number in [{lo}, {hi}], got {value!r}")
+def _check_range(
+    rule: str, name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False
+) -> None:
+    """A finite number (not a bool) in [lo, hi] (``(lo, hi]`` with ``lo_open``)."""
+    check_float(f"{rule}.{name}", value, lo=lo, hi=hi, lo_open=lo_open)
+
+
+def _check_ints(rule: str, cfg: Any, limits: Mapping[str, tuple[int, int]]) -> None:
+    for name, (lo, hi) in limits.items():
+        check_int(f"{rule}.{name}", getattr(cfg, name), lo=lo, hi=hi)
+
+
+def _check_bools(rule: str, cfg: Any) -> None:
+    """Every bool field of a rule config is a bool."""
+    for f in fields(cfg):
+        if f.type == "bool":
+            check_bool(f"{rule}.{f.name}", getattr(cfg, f.name))
 
 
 @dataclass
@@ -43,8 +58,9 @@ class TokenEntropyConfig:
     min_tokens: int = 16  # fewer word tokens: no verdict (score 1.0)
 
     def __post_init__(self) -> None:
+        _check_bools("token_entropy", self)
         _check_range("token_entropy", "min_ratio", self.min_ratio, 0.0, 1.0)
-        _check_range("token_entropy", "min_tokens", self.min_tokens, 2, 1_000_000)
+        _check_ints("token_entropy", self, {"min_tokens": (2, 1_000_000)})
 
 
 @dataclass
@@ -57,9 +73,9 @@ class RepetitionFloodConfig:
     min_tokens: int = 12
 
     def __post_init__(self) -> None:
+        _check_bools("repetition_flood", self)
         _check_range("repetition_flood", "max_repeat", self.max_repeat, 0.0, 1.0)
-        _check_range("repetition_flood", "ngram", self.ngram, 1, 16)
-        _check_range("repetition_flood", "min_tokens", self.min_tokens, 2, 1_000_000)
+        _check_ints("repetition_flood", self, {"ngram": (1, 16), "min_tokens": (2, 1_000_000)})
 
 
 @dataclass
@@ -74,8 +90,10 @@ class RepeatedStatementConfig:
     min_words: int = 4
 
     def __post_init__(self) -> None:
-        _check_range("repeated_statement", "max_repeats", self.max_repeats, 1, 1_000_000)
-        _check_range("repeated_statement", "min_words", self.min_words, 1, 1_000)
+        _check_bools("repeated_statement", self)
+        _check_ints(
+            "repeated_statement", self, {"max_repeats": (1, 1_000_000), "min_words": (1, 1_000)}
+        )
 
 
 @dataclass
@@ -96,11 +114,18 @@ class EncodedBlobConfig:
     views: bool = True
 
     def __post_init__(self) -> None:
+        _check_bools("encoded_blob", self)
         _check_range("encoded_blob", "max_fraction", self.max_fraction, 0.0, 1.0)
-        _check_range("encoded_blob", "min_base64_chars", self.min_base64_chars, 4, 1_000_000)
-        _check_range("encoded_blob", "min_hex_chars", self.min_hex_chars, 4, 1_000_000)
-        _check_range("encoded_blob", "opaque_min_chars", self.opaque_min_chars, 1, 1_000_000)
-        _check_range("encoded_blob", "max_depth", self.max_depth, 0, 8)
+        _check_ints(
+            "encoded_blob",
+            self,
+            {
+                "min_base64_chars": (4, 1_000_000),
+                "min_hex_chars": (4, 1_000_000),
+                "opaque_min_chars": (1, 1_000_000),
+                "max_depth": (0, 8),
+            },
+        )
 
 
 @dataclass
@@ -111,7 +136,8 @@ class LongRunConfig:
     max_chars: int = 200
 
     def __post_init__(self) -> None:
-        _check_range("long_run", "max_chars", self.max_chars, 1, 1_000_000)
+        _check_bools("long_run", self)
+        _check_ints("long_run", self, {"max_chars": (1, 1_000_000)})
 
 
 @dataclass
@@ -133,9 +159,11 @@ class InvisibleCharsConfig:
     rescan: bool = True  # rescan text hidden in tag characters, variation selectors, bidi runs
 
     def __post_init__(self) -> None:
-        _check_range("invisible_chars", "max_score", self.max_score, 0.0, 1e9)
-        _check_range("invisible_chars", "strong_weight", self.strong_weight, 0.0, 1e9)
-        _check_range("invisible_chars", "weak_weight", self.weak_weight, 0.0, 1e9)
+        _check_bools("invisible_chars", self)
+        _check_range("invisible_chars", "max_score", self.max_score, 0.0, 1e6)
+        # A strong character must count, or the rule could never fire on one.
+        _check_range("invisible_chars", "strong_weight", self.strong_weight, 0.0, 1e6, lo_open=True)
+        _check_range("invisible_chars", "weak_weight", self.weak_weight, 0.0, 1e6)
 
 
 @dataclass
@@ -150,8 +178,12 @@ class InstructionOverrideConfig:
     quoted_exempt: bool = True
 
     def __post_init__(self) -> None:
-        _check_range("instruction_override", "max_matches", self.max_matches, 0, 1_000_000)
-        _check_range("instruction_override", "tail_chars", self.tail_chars, 0, 100_000)
+        _check_bools("instruction_override", self)
+        _check_ints(
+            "instruction_override",
+            self,
+            {"max_matches": (0, 1_000_000), "tail_chars": (0, 100_000)},
+        )
 
 
 def _shipped_scorer_threshold() -> float:
@@ -184,9 +216,13 @@ class InjectionScorerConfig:
     rescan_min_tokens: int = 4
 
     def __post_init__(self) -> None:
+        _check_bools("injection_scorer", self)
         _check_range("injection_scorer", "threshold", self.threshold, 0.0, 1.0)
-        _check_range("injection_scorer", "window_chars", self.window_chars, 50, 1_000_000)
-        _check_range("injection_scorer", "rescan_min_tokens", self.rescan_min_tokens, 0, 1_000_000)
+        _check_ints(
+            "injection_scorer",
+            self,
+            {"window_chars": (50, 1_000_000), "rescan_min_tokens": (0, 1_000_000)},
+        )
 
 
 @dataclass
@@ -203,6 +239,7 @@ class SemanticConfig:
     band_low: float = field(default_factory=lambda: _shipped_semantic("band_low"))
 
     def __post_init__(self) -> None:
+        _check_bools("semantic", self)
         _check_range("semantic", "threshold", self.threshold, 0.0, 1.0)
         _check_range("semantic", "band_low", self.band_low, 0.0, 1.0)
 
@@ -222,8 +259,12 @@ class OodHeavyWriteConfig:
     grad_norm_z_max: float = 30.0
 
     def __post_init__(self) -> None:
-        _check_range("ood_heavy_write", "loss_z_max", self.loss_z_max, -1e6, 1e6)
-        _check_range("ood_heavy_write", "grad_norm_z_max", self.grad_norm_z_max, -1e6, 1e6)
+        _check_bools("ood_heavy_write", self)
+        # z-score limits: > 0 (a limit at or below the mean flags ordinary text) and finite.
+        _check_range("ood_heavy_write", "loss_z_max", self.loss_z_max, 0.0, 1e6, lo_open=True)
+        _check_range(
+            "ood_heavy_write", "grad_norm_z_max", self.grad_norm_z_max, 0.0, 1e6, lo_open=True
+        )
 
 
 _RULE_CONFIGS: dict[str, type] = {

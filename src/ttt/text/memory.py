@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from ttt.configs import check_int
 from ttt.models.generate import generate_ids
 from ttt.models.pretrained import reference_texts
 from ttt.models.protocol import FastWeightLm, chat_prompt, conversation_prompt, weighted_mean
@@ -56,18 +57,23 @@ class MemoryBenchConfig:
     ppl_windows: int = 8
 
     def __post_init__(self) -> None:
-        if not self.n_facts or any(n < 1 or n > 64 for n in self.n_facts):
-            raise ValueError(f"MemoryBenchConfig.n_facts must be in [1, 64], got {self.n_facts}")
-        if not self.seeds or any(s < 0 for s in self.seeds):
-            raise ValueError(f"MemoryBenchConfig.seeds must be >= 0, got {self.seeds}")
+        for name, lo, hi in (("n_facts", 1, 64), ("seeds", 0, 2**32 - 1)):
+            v = getattr(self, name)
+            if isinstance(v, list):
+                v = tuple(v)
+                setattr(self, name, v)
+            if not isinstance(v, tuple) or not 1 <= len(v) <= 64:
+                raise ValueError(
+                    f"MemoryBenchConfig.{name} must be a list of 1 to 64 ints in [{lo}, {hi}], "
+                    f"got {v!r}"
+                )
+            for i, x in enumerate(v):
+                check_int(f"MemoryBenchConfig.{name}[{i}]", x, lo=lo, hi=hi)
         if self.split not in ("tune", "report"):
             raise ValueError(f"MemoryBenchConfig.split must be tune or report, got {self.split!r}")
-        if not 0 <= self.distractors_between <= 8:
-            raise ValueError("MemoryBenchConfig.distractors_between must be in [0, 8]")
-        if not 1 <= self.max_tokens <= 256:
-            raise ValueError("MemoryBenchConfig.max_tokens must be in [1, 256]")
-        if not 1 <= self.ppl_windows <= 256:
-            raise ValueError("MemoryBenchConfig.ppl_windows must be in [1, 256]")
+        check_int("MemoryBenchConfig.distractors_between", self.distractors_between, lo=0, hi=8)
+        check_int("MemoryBenchConfig.max_tokens", self.max_tokens, lo=1, hi=256)
+        check_int("MemoryBenchConfig.ppl_windows", self.ppl_windows, lo=1, hi=256)
 
 
 def _has(reply: str, answer: str) -> bool:

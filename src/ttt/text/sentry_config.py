@@ -25,6 +25,7 @@ OPTIMIZERS = ("muon", "adamw")
 THROTTLED_COMMIT = "throttled_commit"
 MAX_LR = 10.0
 MAX_STEPS_PER_UPDATE = 100
+MAX_SEED = 2**32  # seeds are in [0, 2**32): seed * 1_000_003 + i stays a valid torch seed
 
 
 # ---------------------------------------------------------------------------- config
@@ -76,8 +77,8 @@ class SentryConfig:
             raise bad("steps_per_update", f"must be an int in [1, {MAX_STEPS_PER_UPDATE}]")
         if not is_int(self.influence_top_k) or not 1 <= self.influence_top_k <= 4096:
             raise bad("influence_top_k", "must be an int in [1, 4096]")
-        if not is_int(self.seed) or not 0 <= self.seed < 2**63:
-            raise bad("seed", "must be an int in [0, 2**63)")
+        if not is_int(self.seed) or not 0 <= self.seed < MAX_SEED:
+            raise bad("seed", "must be an int in [0, 2**32)")
         if self.objective not in OBJECTIVES:
             raise bad("objective", f"must be one of {OBJECTIVES}")
         if self.safety not in SAFETY_MODES:

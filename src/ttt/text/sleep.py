@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ttt import __version__
-from ttt.configs import from_dict
+from ttt.configs import check_float, check_int, from_dict
 from ttt.models import registry
 from ttt.models.corpus import Corpus, TokenBuffer
 from ttt.models.protocol import FastWeightLm
@@ -145,35 +145,27 @@ class SleepConfig:
             if len(set(self.sessions)) != len(self.sessions):
                 raise bad("sessions", "must not repeat a session")
         if self.core_path is not None and (
-            not isinstance(self.core_path, str) or not self.core_path.strip()
+            not isinstance(self.core_path, str)
+            or not self.core_path.strip()
+            or len(self.core_path) > 4096
         ):
-            raise bad("core_path", "must be null or a path")
-        r = self.core_ratio
-        if isinstance(r, bool) or not isinstance(r, int | float) or not 0.0 <= r < 1.0:
-            raise bad("core_ratio", "must be a number in [0, 1)")
+            raise bad("core_path", "must be null or a path (at most 4096 characters)")
+        check_float("SleepConfig.core_ratio", self.core_ratio, lo=0.0, hi=1.0, hi_open=True)
         if self.method not in METHODS:
             raise bad("method", f"must be one of {METHODS}")
-        for name in ("ewc_lambda", "grad_clip"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise bad(name, "must be a finite number")
-            if v < 0:
-                raise bad(name, "must be >= 0")
-        v = self.lr
-        if isinstance(v, bool) or not isinstance(v, int | float) or not (0 < v < 1):
-            raise bad("lr", "must be a number in (0, 1)")
-        for name in ("steps", "batch_size", "fisher_windows", "eval_windows"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise bad(name, "must be an int >= 1")
+        check_float("SleepConfig.ewc_lambda", self.ewc_lambda, lo=0.0, hi=1e6)
+        check_float("SleepConfig.grad_clip", self.grad_clip, lo=0.0, hi=1e6)
+        check_float("SleepConfig.lr", self.lr, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        for name, hi in (
+            ("steps", 100_000), ("batch_size", 4096), ("fisher_windows", 100_000),
+            ("eval_windows", 100_000),
+        ):  # fmt: skip
+            check_int(f"SleepConfig.{name}", getattr(self, name), lo=1, hi=hi)
         if self.batch_size < 2 and self.core_ratio > 0:
             raise bad("batch_size", "must be >= 2 when core_ratio > 0 (one core, one session)")
-        if self.seq_len is not None and (
-            isinstance(self.seq_len, bool) or not isinstance(self.seq_len, int) or self.seq_len < 2
-        ):
-            raise bad("seq_len", "must be null or an int >= 2")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise bad("seed", "must be an int >= 0")
+        if self.seq_len is not None:
+            check_int("SleepConfig.seq_len", self.seq_len, lo=2, hi=65_536)
+        check_int("SleepConfig.seed", self.seed, lo=0, hi=2**32 - 1)
         if not isinstance(self.compare_replay, bool):
             raise bad("compare_replay", "must be true or false")
         if not isinstance(self.auditor, dict):
@@ -189,8 +181,12 @@ class SleepConfig:
                 raise ValueError(f"SleepConfig.candidate_id: {e}") from e
         if not isinstance(self.residual, bool):
             raise bad("residual", "must be true or false")
-        if not isinstance(self.device, str) or not self.device:
-            raise bad("device", "must be a device name such as 'cpu' or 'cuda'")
+        try:
+            if not isinstance(self.device, str) or not self.device or len(self.device) > 64:
+                raise RuntimeError
+            torch.device(self.device)
+        except RuntimeError:
+            raise bad("device", "must be a torch device name such as 'cpu' or 'cuda:0'") from None
 
     @property
     def n_core(self) -> int:
