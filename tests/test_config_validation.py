@@ -427,6 +427,7 @@ REGISTRY: list[Entry] = [
             "threshold": [-0.1, 1.1],
             "window_chars": [49, 10**6 + 1],
             "rescan_min_tokens": [-1, 10**6 + 1],
+            "context_chars": [-1, 10**6 + 1, 1.5],
         },
     ),
     Entry(

@@ -89,7 +89,9 @@ test('chat: a message streams, its write is shown; an override is blocked, flagg
   assert.equal(new URL(page.url()).searchParams.get('turn'), '1')
   const reasons = await page.locator('[data-testid="turn-detail"] [data-testid="update-reasons"]').allTextContents()
   assert.ok(reasons.some((r) => /instruction_override/.test(r)), reasons.join(' | '))
-  await page.waitForSelector('[data-testid="chat-norm-chart"][data-ready="true"][data-points="2"][data-blocked="1"]')
+  const nBlocked = (await apiOk(`/chat/sessions/${SID}/trace`)).items.filter((t) => t.blocked).length
+  assert.ok(nBlocked >= 1)
+  await page.waitForSelector(`[data-testid="chat-norm-chart"][data-ready="true"][data-points="2"][data-blocked="${nBlocked}"]`)
 
   // 3. flag it for review (keyboard: the flag button, type a reason, Enter)
   await turn1.getByRole('button', { name: 'Flag turn 1 for review' }).focus()

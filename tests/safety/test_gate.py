@@ -499,3 +499,29 @@ def test_rules_on_dev_set_are_precise():
     attacks = [f for label, f in flags if label == "attack"]
     assert sum(benign) / len(benign) < 0.02
     assert sum(attacks) / len(attacks) > 0.2
+
+
+def test_a_short_chunk_is_scored_by_the_learned_stages_with_the_text_before_it() -> None:
+    """A sentence cut by a chunk boundary is scored whole: the stream's learned score of a
+    short second chunk is the score of the two chunks' text together (capped at
+    ``context_chars``), not of the fragment; with ``context_chars=0`` it is the fragment's."""
+    first = "The river runs past the old mill and the miller counts the"
+    second = " sacks of grain every morning."
+    gate = Gate(GateConfig().with_overrides({"semantic.enabled": False}))
+    stream = gate.stream()
+    stream.check(first)
+    got = stream.check(second).scores["injection_scorer"]
+    assert got == gate.check(first + second).scores["injection_scorer"]
+    alone = gate.check(second).scores["injection_scorer"]
+    off = Gate(
+        GateConfig().with_overrides(
+            {"semantic.enabled": False, "injection_scorer.context_chars": 0}
+        )
+    ).stream()
+    off.check(first)
+    assert off.check(second).scores["injection_scorer"] == alone
+    # a long chunk is scored on its own
+    long = " ".join(["The miller counts the sacks of grain every morning."] * 6)
+    s2 = gate.stream()
+    s2.check(first)
+    assert s2.check(long).scores["injection_scorer"] == gate.check(long).scores["injection_scorer"]

@@ -403,8 +403,10 @@ def _read_parts(rd: Path, n: int) -> Iterator[tuple[dict[str, Any], dict[str, Te
 
 
 def _round(x: Any) -> Any:
+    """8 significant digits (float32 holds about 7): relative, so a prediction error of 1e-7
+    computed from rounded predictions still equals the stored one to 1e-4."""
     if isinstance(x, float):
-        return round(x, 7)
+        return float(f"{x:.8g}")
     if isinstance(x, list):
         return [_round(v) for v in x]
     return x

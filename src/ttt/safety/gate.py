@@ -206,15 +206,19 @@ class Gate:
         tail: str,
         statements: Mapping[str, int],
         model_signals: Mapping[str, float] | None,
+        before: str = "",
     ) -> tuple[GateResult, str, dict[str, int]]:
         """The result, the text's skeleton and its statement counts (what the stream carries
-        to the next chunk); ``tail`` and ``statements`` are the previous chunk's."""
+        to the next chunk); ``tail`` and ``statements`` are the previous chunk's, ``before``
+        the raw text before this chunk (for the learned stages, ``context_chars``)."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         t0 = time.perf_counter()
         scores: dict[str, float] = {}
         findings: list[_Finding] = []
-        skel, counts = self._scan(text, tail, statements, model_signals, 0, "", scores, findings)
+        skel, counts = self._scan(
+            text, tail, statements, model_signals, 0, "", scores, findings, before
+        )
         rules: list[str] = []
         for rule, _ in findings:
             if rule not in rules:
@@ -239,6 +243,7 @@ class Gate:
         prefix: str,
         scores: dict[str, float],
         findings: list[_Finding],
+        before: str = "",
     ) -> tuple[str, dict[str, int]]:
         """Run every enabled rule on ``text``; worst scores merge into ``scores``, failures
         (prefixed with where the text was hidden) append to ``findings``. Returns the
@@ -312,7 +317,13 @@ class Gate:
             and self.scorer is not None
             and (depth == 0 or len(tokens) >= cfg.injection_scorer.rescan_min_tokens)
         ):
-            local.extend(self._learned(text, folded, tokens))
+            ctx = cfg.injection_scorer.context_chars
+            if before and len(text) < ctx:  # a short chunk: scored with the text before it
+                whole = before[-(ctx - len(text)) :] + text
+                whole_folded = textnorm.fold(whole)
+                local.extend(self._learned(whole, whole_folded, textnorm.words(whole_folded)))
+            else:
+                local.extend(self._learned(text, folded, tokens))
         if cfg.ood_heavy_write.enabled and depth == 0:
             local.append(("ood_heavy_write", *gate_rules.ood(model_signals, cfg.ood_heavy_write)))
 
@@ -382,22 +393,27 @@ class GateStream:
     """Checks consecutive chunks of one document: the skeleton tail of the previous chunk is
     prepended for phrase matching, so a phrase split between two chunks is caught on the
     second chunk (and only there); the previous chunk's statement counts are carried for
-    ``repeated_statement``."""
+    ``repeated_statement``; and a chunk shorter than ``injection_scorer.context_chars`` is
+    scored by the learned stages together with the raw text before it."""
 
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
         self._tail = ""
+        self._before = ""
         self._statements: dict[str, int] = {}
 
     def check(self, text: str, *, model_signals: Mapping[str, float] | None = None) -> GateResult:
         res, skel, self._statements = self.gate._check_timed(
-            text, self._tail, self._statements, model_signals
+            text, self._tail, self._statements, model_signals, self._before
         )
         keep = self.gate.cfg.instruction_override.tail_chars
         self._tail = (self._tail + skel)[-keep:] if keep else ""
+        ctx = self.gate.cfg.injection_scorer.context_chars
+        self._before = (self._before + text)[-ctx:] if ctx else ""
         return res
 
     def reset(self) -> None:
         """Forget the carried tail (start of a new document)."""
         self._tail = ""
+        self._before = ""
         self._statements = {}

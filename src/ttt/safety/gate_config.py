@@ -214,6 +214,12 @@ class InjectionScorerConfig:
     # Decoded or hidden text shorter than this many words is not scored: short fragments
     # ("Hello, world!" in a base64 tutorial) look like the short prompts it was trained on.
     rescan_min_tokens: int = 4
+    # In a stream (chat turns, Sentry), a chunk shorter than this many characters is scored
+    # by the learned stages together with the end of the text before it, up to this many
+    # characters in all: a sentence cut by a chunk boundary is scored whole, not as a
+    # fragment (the scorer learned from whole prompts; a four-word tail such as "grain
+    # every morning." scored 0.91 alone). 0: every chunk on its own.
+    context_chars: int = 240
 
     def __post_init__(self) -> None:
         _check_bools("injection_scorer", self)
@@ -221,7 +227,11 @@ class InjectionScorerConfig:
         _check_ints(
             "injection_scorer",
             self,
-            {"window_chars": (50, 1_000_000), "rescan_min_tokens": (0, 1_000_000)},
+            {
+                "window_chars": (50, 1_000_000),
+                "rescan_min_tokens": (0, 1_000_000),
+                "context_chars": (0, 1_000_000),
+            },
         )
 
 
