@@ -52,8 +52,11 @@ test('environment: the prediction error at t equals per_step.csv at the same t',
   assert.ok(rows.length >= 10, `sampled error rows: ${rows.length}`)
   for (const r of rows) {
     const want = csv.get(Number(r.t))
-    assert.ok(close(Number(r.adaptive), want.adaptive_mse), `adaptive error at t=${r.t}: shown ${r.adaptive}, per_step.csv ${want.adaptive_mse}`)
-    assert.ok(close(Number(r.baseline), want.baseline_mse), `baseline error at t=${r.t}: shown ${r.baseline}, per_step.csv ${want.baseline_mse}`)
+    // The page squares the difference of the stored float32 prediction and observation (both
+    // about 1); per_step.csv holds the runner's float32 MSE. Where the error is ~5e-4 (MSE
+    // ~2e-7), float32 rounding of the two operands alone moves the MSE by ~1e-4 relative.
+    assert.ok(close(Number(r.adaptive), want.adaptive_mse, 1e-3), `adaptive error at t=${r.t}: shown ${r.adaptive}, per_step.csv ${want.adaptive_mse}`)
+    assert.ok(close(Number(r.baseline), want.baseline_mse, 1e-3), `baseline error at t=${r.t}: shown ${r.baseline}, per_step.csv ${want.baseline_mse}`)
   }
   // the chart's own summary (hidden table): its last adaptive value is the last step with a
   // known next state (the run's second-to-last step)

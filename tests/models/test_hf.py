@@ -224,3 +224,20 @@ def test_batched_canary_losses_and_grads_equal_one_at_a_time(lm: HfCausalLm) -> 
         for (n, _), g in zip(params.items(), ref, strict=True):
             torch.testing.assert_close(grads[n][i], g, rtol=1e-3, atol=1e-6)
     _reset(lm)
+
+
+def test_generation_speed_reference_is_transformers_generate_on_the_base(
+    tiny_hf_folder: Path,
+) -> None:
+    """`ttt bench chat`'s reference: with zero LoRA our cached loop and transformers'
+    `generate` (adapters disabled) produce the same greedy tokens, and the adapters are back
+    on afterwards."""
+    from ttt.text.speed import generation_speed
+
+    fresh = HfCausalLm.load(tiny_hf_folder, LoraSettings(rank=4, targets=("q_proj",)))
+    ids = fresh.tokenizer.encode("a b c d")
+    out = generation_speed(fresh, ids, 6, repeats=1)
+    assert out["tokens"] == 6 and out["same_tokens"] is True
+    assert out["ours_tokens_per_s"] > 0 and out["transformers_tokens_per_s"] > 0
+    assert all(not m.disable_adapters for m in fresh._lora_modules)
+    assert all(p.requires_grad for p in fresh.plastic().values())

@@ -76,7 +76,7 @@ def generation_speed(lm: FastWeightLm, ids: list[int], n: int, repeats: int = 3)
     out: dict[str, Any] = {"tokens": len(tokens), "ours_tokens_per_s": max(ours)}
     if lm.backend == "hf":
         model: Any = getattr(lm, "model")  # noqa: B009 - the HF backend's transformers model
-        layers = [m for m in model.modules() if hasattr(m, "enable_adapters")]
+        layers: list[Any] = list(getattr(lm, "_lora_modules"))  # noqa: B009 - peft LoRA layers
         x = torch.tensor([ids], device=lm.device)
         ref: list[float] = []
         ref_tokens: list[int] = []
