@@ -55,6 +55,7 @@ from ttt.job_kinds import (
     spool_text,
     take_spooled_text,
 )
+from ttt.procs import pid_alive, process_start
 from ttt.store import (
     AlreadyExistsError,
     ArtifactStore,
@@ -126,34 +127,6 @@ def _cancel_flag(d: Path) -> Path:
     return d / "cancel"
 
 
-def process_start(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22);
-    None where /proc is not available or the process is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 2 (the command) may hold spaces and parentheses: split after its closing ')'.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def _pid_alive(pid: Any, started: Any = None) -> bool:
-    """Is process ``pid`` alive, and (when ``started`` was recorded) the same process?"""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    if started is not None:
-        now = process_start(pid)
-        return now is None or now == started  # None: no /proc, trust the pid
-    return True
-
-
 def _log(d: Path, event: str, **fields: Any) -> None:
     append_jsonl(d / "log.jsonl", {"time": _now(), "event": event, **fields})
 
@@ -175,10 +148,10 @@ def read_job(store: ArtifactStore, job_id: str) -> dict[str, Any]:
 
 
 def _orphan_reason(job: dict[str, Any]) -> str | None:
-    if job["status"] == RUNNING and not _pid_alive(job.get("pid"), job.get("pid_started")):
+    if job["status"] == RUNNING and not pid_alive(job.get("pid"), job.get("pid_started")):
         return f"worker process {job.get('pid')} is gone without reporting a result"
     owner = job.get("owner_pid")
-    if job["status"] == QUEUED and job.get("pid") is None and owner and not _pid_alive(owner):
+    if job["status"] == QUEUED and job.get("pid") is None and owner and not pid_alive(owner):
         return f"the process that queued it ({owner}) stopped before it ran"
     return None
 

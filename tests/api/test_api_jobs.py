@@ -143,7 +143,7 @@ def test_orphaned_running_job_is_interrupted(tmp_path: Path) -> None:
 def test_recycled_pid_does_not_keep_a_dead_job_running(tmp_path: Path) -> None:
     """The pid of a dead worker now belongs to another live process (here: this one): its
     start time differs from the one the worker recorded, so the job is interrupted."""
-    from ttt.jobs import process_start
+    from ttt.procs import process_start
 
     if process_start(os.getpid()) is None:
         pytest.skip("no /proc on this system")

@@ -17,6 +17,7 @@ import numpy as np
 
 from ttt.api.cache import FileCache
 from ttt.nano import session as nano_session
+from ttt.procs import pid_alive
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
@@ -56,22 +57,10 @@ def run_file(store: ArtifactStore, session_id: str, run_id: str, name: str) -> P
     return p
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def effective_status(run: dict[str, Any]) -> str:
     """``running`` only while the writing process lives; a dead writer is ``interrupted``."""
     status = str(run.get("status", "unknown"))
-    if status == "running" and "pid" in run and not _pid_alive(run["pid"]):
+    if status == "running" and "pid" in run and not pid_alive(run["pid"]):
         return "interrupted"
     return status
 

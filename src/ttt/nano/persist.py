@@ -43,6 +43,7 @@ from torch import Tensor
 from ttt.nano.journal import FolderJournal, has_pending, recover
 from ttt.nano.model import plastic_names
 from ttt.nano.runner import ChunkOutput, RunnerState, canary_in_force
+from ttt.procs import pid_alive
 from ttt.store import (
     AlreadyExistsError,
     ArtifactStore,
@@ -534,18 +535,6 @@ def settle(store: ArtifactStore, session_id: str, d: Path) -> None:
 # ---------------------------------------------------------------------------- new folders
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def new_temp_dir(store: ArtifactStore, kind: str, item_id: str) -> Path:
     """A hidden folder in ``<kind>/`` to build a new item in (``publish_dir`` moves it into
     place). Temp folders of dead processes are removed on the way."""
@@ -557,7 +546,7 @@ def new_temp_dir(store: ArtifactStore, kind: str, item_id: str) -> Path:
                 pid = int(entry.name.rsplit(".", 2)[-2])
             except (ValueError, IndexError):
                 continue
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 shutil.rmtree(entry.path, ignore_errors=True)
     tmp = parent / f"{TMP_DIR_PREFIX}{item_id}.{os.getpid()}.{secrets.token_hex(4)}"
     tmp.mkdir()

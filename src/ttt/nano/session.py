@@ -56,6 +56,7 @@ from ttt.nano.persist import (
     writer_marker,
 )
 from ttt.nano.runner import NanoRunner, RunnerState
+from ttt.procs import pid_alive
 from ttt.store import (
     AlreadyExistsError,
     ArtifactStore,
@@ -162,18 +163,6 @@ def session_summary(store: ArtifactStore, session_id: str) -> dict[str, Any]:
     }
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def list_runs(store: ArtifactStore, session_id: str) -> list[dict[str, Any]]:
     """Runs of a session; a run whose writer died without finishing is ``interrupted``."""
     d = _settled_dir(store, session_id) / "runs"
@@ -183,7 +172,7 @@ def list_runs(store: ArtifactStore, session_id: str) -> list[dict[str, Any]]:
             p = child / "run.json"
             if child.is_dir() and not child.name.startswith(".") and p.exists():
                 run = read_json(p)
-                if run.get("status") == "running" and not _pid_alive(run.get("pid")):
+                if run.get("status") == "running" and not pid_alive(run.get("pid")):
                     run["status"] = "interrupted"
                 out.append(run)
     out.sort(key=lambda r: (r.get("t_start", 0), r.get("started_at", "")))

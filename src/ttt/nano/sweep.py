@@ -30,6 +30,7 @@ from ttt.nano.config import PlasticityConfig, apply_overrides
 from ttt.nano.env import EnvConfig
 from ttt.nano.model import NanoSSMConfig
 from ttt.nano.runner import NanoRunner, canary_in_force
+from ttt.procs import pid_alive
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
@@ -305,23 +306,11 @@ def _result_rows(
     return rows
 
 
-def _pid_alive(pid: Any) -> bool:
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_status(cfg: dict[str, Any]) -> str:
     """A sweep's status: ``sweep.json``'s, except ``interrupted`` for a sweep still marked
     running whose process is gone (killed)."""
     status = str(cfg.get("status", "unknown"))
-    if status == "running" and "pid" in cfg and not _pid_alive(cfg["pid"]):
+    if status == "running" and "pid" in cfg and not pid_alive(cfg["pid"]):
         return "interrupted"
     return status
 
