@@ -1,5 +1,5 @@
-"""Text domains under SIGKILL: a chat turn, a Sentry run and TinyLm training killed at seeded
-points (``harness.py``, invariants in ``text_cases.py``).
+"""Text domains under SIGKILL: a chat turn, a Sentry run, TinyLm training and a sleep killed
+at seeded points (``harness.py``, invariants in ``text_cases.py``).
 
 The default suite kills each operation at a few points; ``-m slow`` at 50+ per operation:
 
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from harness import CrashCase, assert_clean, count_ops, op_points, run_campaign, time_points
-from text_cases import chat_case, sentry_case, train_case
+from text_cases import chat_case, sentry_case, sleep_case, train_case
 
 SEED = 21
-FACTORIES = {"chat": chat_case, "sentry": sentry_case, "train": train_case}
+FACTORIES = {"chat": chat_case, "sentry": sentry_case, "train": train_case, "sleep": sleep_case}
 # A few op points per operation in the default suite, below a lower bound of its count.
-FEW = {"chat": (2, 20), "sentry": (2, 12), "train": (2, 20)}
+FEW = {"chat": (2, 20), "sentry": (2, 12), "train": (2, 20), "sleep": (2, 20)}
 
 
 @pytest.fixture(scope="module")

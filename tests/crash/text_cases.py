@@ -277,3 +277,50 @@ def check_train(root: Path, ctx: dict[str, Any], outcome: Outcome) -> None:
 
 def train_case() -> CrashCase:
     return CrashCase("tinylm_train", prepare_train, train_argv, check_train, timeout=300)
+
+
+# ---------------------------------------------------------------------------- sleep
+
+CANDIDATE = "sleep-crash"
+
+
+def prepare_sleep(root: Path) -> dict[str, Any]:
+    from ttt.text.chat import create_session, send_message
+
+    _tiny_model(root)
+    store = ArtifactStore(root)
+    create_session(store, model_id=MODEL, session_id=SID, cfg={"chunk_tokens": 16})
+    for text in (FIRST_TURN, TURN):
+        send_message(store, SID, text, max_tokens=4, temperature=0.0)
+    return {}
+
+
+def sleep_argv(ctx: dict[str, Any]) -> list[str]:
+    return [
+        "sleep", "-m", MODEL, "--sessions", SID, "--steps", "6", "--batch-size", "4",
+        "--audit-set", "semantic=false", "--id", CANDIDATE,
+    ]  # fmt: skip
+
+
+def check_sleep(root: Path, ctx: dict[str, Any], outcome: Outcome) -> None:
+    from ttt.models import registry
+
+    store = ArtifactStore(root)
+    listed = json.loads(_cli(root, "lm", "list", "--json"))
+    ids = {m["model_id"]: m for m in listed["models"]}
+    assert listed["default"] == MODEL, "a sleep candidate must never become the default"
+    if CANDIDATE in ids:
+        assert ids[CANDIDATE]["status"] == "sleep_candidate", ids[CANDIDATE]["status"]
+        assert not ids[CANDIDATE]["promoted"]
+        registry.load_model(store, CANDIDATE)  # whole: its weights load and match
+        return
+    assert outcome.killed
+    assert not store.item_dir("text_models", CANDIDATE).exists(), "a half-made candidate"
+    _no_lock_left(root, "text_models", CANDIDATE)
+    res = CliRunner().invoke(app, [*sleep_argv(ctx), "--artifacts-root", str(root)])
+    assert res.exit_code == 0, res.output  # the same id works again
+    assert registry.read_meta(store, CANDIDATE)["status"] == "sleep_candidate"
+
+
+def sleep_case() -> CrashCase:
+    return CrashCase("sleep", prepare_sleep, sleep_argv, check_sleep, timeout=300)

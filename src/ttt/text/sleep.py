@@ -732,61 +732,67 @@ def _write_candidate(
     main: dict[str, Any],
     val: TokenBuffer,
 ) -> None:
-    """The candidate's files, ``meta.json`` last (the commit point: ``list_models`` skips a
-    folder without one, so a killed sleep never shows a half-written candidate)."""
-    d = store.create_item(KIND, cid)
+    """The candidate's files, ``meta.json`` among them, appear together or not at all."""
     with store.lock(KIND, cid):
-        for name in SHARED_FILES:
-            src = parent_dir / name
-            if src.exists():
-                _link_or_copy(src, d / name)
-        write_tensors(d / WEIGHTS_FILE, weights)
-        write_tensors(d / DATA_FILE, {"session_tokens": session_tokens})
-        write_json(d / MANIFEST_FILE, manifest)
-        model = copy.deepcopy(lm.model).cpu()
-        model.load_state_dict(weights)
-        reference = (
-            tinylm_reference(model, lm.tokenizer, val, chunk_tokens=128) if len(val) > 129 else None
-        )
-        pm = lm.meta
-        after = main["after"]
-        meta = {
-            "model_id": cid,
-            "status": SLEEP_CANDIDATE,
-            "promoted": False,
-            "parent_model_id": lm.model_id,
-            "origin": "sleep",
-            **registry.created_now(),
-            "preset": pm.get("preset"),
-            "model_cfg": pm["model_cfg"],
-            "train_cfg": pm.get("train_cfg", {}),
-            "device": "cpu",
-            "step": pm.get("step", 0),
-            "corpus": pm.get("corpus"),
-            "tokenizer": pm.get("tokenizer"),
-            "tokens": pm.get("tokens"),
-            "metrics": {
-                "val_loss": after["core_loss"],
-                "val_ppl": math.exp(min(after["core_loss"], 50.0)),
-                "session_loss": after["session_loss"],
-                "n_params": pm.get("metrics", {}).get("n_params"),
-            },
-            "sleep": {
-                "method": manifest["config"]["method"],
-                "sessions": manifest["sessions"],
-                "approved": manifest["counts"]["approved"],
-                "rejected": manifest["counts"]["rejected"],
-                "retention_change_pct": main["retention_change_pct"],
-                "acquisition_drop_pct": main["acquisition_drop_pct"],
-            },
-            "reference": reference,
-            "weights_sha256": registry.weights_sha256(weights),
-            "completed_at": registry.now_iso(),
-            "torch_version": torch.__version__,
-            "package_version": __version__,
-            "python_version": platform.python_version(),
-        }
-        registry.write_meta(store, cid, meta)
+
+        def build(d: Path) -> None:
+            for name in SHARED_FILES:
+                src = parent_dir / name
+                if src.exists():
+                    _link_or_copy(src, d / name)
+            write_tensors(d / WEIGHTS_FILE, weights)
+            write_tensors(d / DATA_FILE, {"session_tokens": session_tokens})
+            write_json(d / MANIFEST_FILE, manifest)
+            model = copy.deepcopy(lm.model).cpu()
+            model.load_state_dict(weights)
+            reference = (
+                tinylm_reference(model, lm.tokenizer, val, chunk_tokens=128)
+                if len(val) > 129
+                else None
+            )
+            pm = lm.meta
+            after = main["after"]
+            meta = {
+                "model_id": cid,
+                "status": SLEEP_CANDIDATE,
+                "promoted": False,
+                "parent_model_id": lm.model_id,
+                "origin": "sleep",
+                **registry.created_now(),
+                "preset": pm.get("preset"),
+                "model_cfg": pm["model_cfg"],
+                "train_cfg": pm.get("train_cfg", {}),
+                "device": "cpu",
+                "step": pm.get("step", 0),
+                "corpus": pm.get("corpus"),
+                "tokenizer": pm.get("tokenizer"),
+                "tokens": pm.get("tokens"),
+                "metrics": {
+                    "val_loss": after["core_loss"],
+                    "val_ppl": math.exp(min(after["core_loss"], 50.0)),
+                    "session_loss": after["session_loss"],
+                    "n_params": pm.get("metrics", {}).get("n_params"),
+                },
+                "sleep": {
+                    "method": manifest["config"]["method"],
+                    "sessions": manifest["sessions"],
+                    "approved": manifest["counts"]["approved"],
+                    "rejected": manifest["counts"]["rejected"],
+                    "retention_change_pct": main["retention_change_pct"],
+                    "acquisition_drop_pct": main["acquisition_drop_pct"],
+                },
+                "reference": reference,
+                "weights_sha256": registry.weights_sha256(weights),
+                "completed_at": registry.now_iso(),
+                "torch_version": torch.__version__,
+                "package_version": __version__,
+                "python_version": platform.python_version(),
+            }
+            write_json(d / "meta.json", {**meta, "updated_at": registry.now_iso()})
+
+        # Built in a temporary folder and renamed into place whole: a killed sleep leaves
+        # nothing under the candidate id, so the same --id can be run again.
+        store.build_item(KIND, cid, build)
 
 
 def read_manifest(store: ArtifactStore, candidate_id: str) -> dict[str, Any]:
