@@ -20,13 +20,13 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ttt.safety.embedder import EMBED_DIM, EMBED_MODEL, EMBED_PACKAGE, Embedder, get_embedder
+from ttt.safety.shipped import read_shipped, read_weights_file
 from ttt.store.io import atomic_write_text
 
 __all__ = ["DEFAULT_STAGE", "SemanticStage", "fit_mlp", "load_default_stage", "logit", "mlp_logit"]
@@ -208,23 +208,14 @@ class SemanticStage:
 
     @classmethod
     def load(cls, path: str | Path) -> SemanticStage:
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-        return cls.from_dict(d, where=str(path))
+        d, where = read_weights_file(path)
+        return cls.from_dict(d, where=where)
 
 
 @lru_cache(maxsize=1)
 def load_default_stage() -> SemanticStage:
     """The stage shipped in the package (``ttt/safety/gate_semantic.json``), read once."""
-    ref = resources.files("ttt.safety").joinpath(DEFAULT_STAGE)
-    try:
-        text = ref.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(
-            f"the shipped semantic stage {DEFAULT_STAGE} is missing from the ttt.safety "
-            "package; train it with python -m ttt.safety.gate_train"
-        ) from exc
-    return SemanticStage.from_dict(json.loads(text), where=f"ttt/safety/{DEFAULT_STAGE}")
+    d, where = read_shipped(
+        DEFAULT_STAGE, "semantic stage", "train it with python -m ttt.safety.gate_train"
+    )
+    return SemanticStage.from_dict(d, where=where)

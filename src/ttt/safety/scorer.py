@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ttt.safety import textnorm
+from ttt.safety.shipped import read_shipped, read_weights_file
 from ttt.store.io import atomic_write_text
 
 __all__ = [
@@ -177,26 +177,19 @@ class NgramScorer:
 
     @classmethod
     def load(cls, path: str | Path) -> NgramScorer:
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-        return cls.from_dict(d, where=str(path))
+        d, where = read_weights_file(path)
+        return cls.from_dict(d, where=where)
 
 
 @lru_cache(maxsize=1)
 def load_default_scorer() -> NgramScorer:
     """The scorer shipped in the package (``ttt/safety/gate_scorer.json``), read once."""
-    ref = resources.files("ttt.safety").joinpath(DEFAULT_WEIGHTS)
-    try:
-        text = ref.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(
-            f"the shipped gate scorer {DEFAULT_WEIGHTS} is missing from the ttt.safety "
-            "package; train it (python -m ttt.safety.gate_train) or use Gate(scorer=None)"
-        ) from exc
-    return NgramScorer.from_dict(json.loads(text), where=f"ttt/safety/{DEFAULT_WEIGHTS}")
+    d, where = read_shipped(
+        DEFAULT_WEIGHTS,
+        "gate scorer",
+        "train it (python -m ttt.safety.gate_train) or use Gate(scorer=None)",
+    )
+    return NgramScorer.from_dict(d, where=where)
 
 
 # ----------------------------------------------------------------------------- training

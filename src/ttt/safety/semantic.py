@@ -41,7 +41,6 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +55,7 @@ from ttt.safety.embedder import (
     get_embedder,
 )
 from ttt.safety.semantic_data import heldout_set, labelled_set, training_set
+from ttt.safety.shipped import read_shipped, read_weights_file
 from ttt.safety.textnorm import segments, sentences
 from ttt.store.io import atomic_write_text
 
@@ -162,26 +162,17 @@ class SemanticHead:
 
     @classmethod
     def load(cls, path: str | Path) -> SemanticHead:
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-        return cls.from_dict(d, where=str(path))
+        d, where = read_weights_file(path)
+        return cls.from_dict(d, where=where)
 
 
 @lru_cache(maxsize=1)
 def load_default_head() -> SemanticHead:
     """The head shipped in the package (``ttt/safety/semantic_head.json``), read once."""
-    ref = resources.files("ttt.safety").joinpath(DEFAULT_HEAD)
-    try:
-        text = ref.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(
-            f"the shipped semantic head {DEFAULT_HEAD} is missing from the ttt.safety package; "
-            "train it with python -m ttt.safety.semantic train"
-        ) from exc
-    return SemanticHead.from_dict(json.loads(text), where=f"ttt/safety/{DEFAULT_HEAD}")
+    d, where = read_shipped(
+        DEFAULT_HEAD, "semantic head", "train it with python -m ttt.safety.semantic train"
+    )
+    return SemanticHead.from_dict(d, where=where)
 
 
 # ----------------------------------------------------------------------------- detector
