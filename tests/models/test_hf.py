@@ -138,6 +138,23 @@ def test_cached_generation_equals_uncached(lm: HfCausalLm) -> None:
     _reset(lm)
 
 
+def test_batched_greedy_replies_equal_one_at_a_time(lm: HfCausalLm) -> None:
+    """Left-padded batch generation (benchmark judging) picks exactly the ids each prompt
+    gets alone, for prompts of different lengths, with fast weights in place."""
+    from ttt.models.generate import generate_ids, greedy_replies
+
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():  # large LoRA: the tiny random base alone repeats one token
+        for p in lm.plastic().values():
+            p.copy_(torch.randn(p.shape, generator=g))
+    asks = ["a", "the cat sat on a mat and looked at the sea", "she sells", "hello there friend"]
+    alone = [generate_ids(lm, chat_prompt(lm, a), 10, 0.0, None)[1] for a in asks]
+    assert len(set(alone)) == len(asks)  # prompt-dependent replies: padding would show
+    assert greedy_replies(lm, asks, 10, batch_size=3) == alone
+    assert greedy_replies(lm, asks, 10, batch_size=1) == alone
+    _reset(lm)
+
+
 def test_user_text_cannot_forge_control_tokens(lm: HfCausalLm) -> None:
     tok = lm.tokenizer
     end = tok.special_id("<|im_end|>")

@@ -150,7 +150,11 @@ def test_seed_payloads_cover_families_and_are_deterministic() -> None:
         "counterfact",
         "filler",
         "seeds_file",
+        "paraphrase",
     } <= families
+    for text in (t for t, f in a if f == "paraphrase"):  # the fact, never twice in one wording
+        said = [s for s in sentences(text) if "vault" in s]
+        assert len(said) >= 3 and len(set(said)) == len(said)
     assert any("The secret code of the vault is banana" in t for t, _ in a)
     assert len({t for t, _ in a}) == len(a)
     canary = seed_payloads("canary", rng=random.Random(0))

@@ -42,10 +42,10 @@ from ttt.configs import check_float, check_int, from_dict
 from ttt.data import load
 from ttt.models import registry
 from ttt.models.distributed import DataParallel, data_parallel
-from ttt.models.generate import generate_ids
+from ttt.models.generate import greedy_replies
 from ttt.models.hf import TARGETS, HfCausalLm, LoraSettings
-from ttt.models.protocol import Example, chat_prompt
-from ttt.safety.refusal import is_refusal
+from ttt.models.protocol import Example
+from ttt.safety.refusal import is_refusal, judge_agreement
 from ttt.store import (
     TMP_PREFIX,
     AlreadyExistsError,
@@ -119,7 +119,7 @@ class AlignConfig:
 
 def replies(lm: HfCausalLm, prompts: list[str], n: int) -> list[str]:
     """Greedy replies of ``lm`` (with its current LoRA) to each prompt."""
-    return [generate_ids(lm, chat_prompt(lm, p), n, 0.0, None)[1] for p in prompts]
+    return greedy_replies(lm, prompts, n)
 
 
 def judge(lm: HfCausalLm, cfg: AlignConfig) -> dict[str, Any]:
@@ -292,12 +292,17 @@ def align(
                 "after": {k: v for k, v in after.items() if k != "samples"},
                 "seconds": round(time.perf_counter() - t0, 1),
                 "world_size": dp.world_size if dp else 1,
+                "judge": {k: v for k, v in judge_agreement().items() if k != "disagreements"},
             },
             **registry.created_now(),
         }
-        (d / "align_samples.jsonl").write_text(
-            "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in after["samples"])
-        )
+        for name, samples in (
+            ("align_samples.jsonl", after),
+            ("align_samples_before.jsonl", before),
+        ):
+            (d / name).write_text(
+                "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples["samples"])
+            )
         aligned = load_pretrained(meta, model_dir=d, device=device)
         meta.update(measure_references(aligned, reference_windows))
         write_json(d / "meta.json", {**meta, "updated_at": registry.now_iso()})

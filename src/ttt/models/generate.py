@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ttt.models.corpus import TokenBuffer
-from ttt.models.protocol import FastWeightLm, TextTokenizer
+from ttt.models.protocol import FastWeightLm, TextTokenizer, chat_prompt
 from ttt.models.tinylm import TinyLm
 from ttt.models.train import evaluate_loss
 
@@ -168,6 +168,24 @@ def generate_ids(
         elapsed = time.perf_counter() - t0
     dec.finish()
     return out, dec.text, stopped, 1000 * elapsed / max(1, len(out))
+
+
+def greedy_replies(
+    lm: FastWeightLm, prompts: Sequence[str], max_tokens: int, *, batch_size: int = 16
+) -> list[str]:
+    """Greedy chat replies of ``lm`` (current fast weights) to each user message: batches of
+    ``batch_size`` on a model with ``greedy_batch`` (the HF backend), one at a time otherwise.
+    Same ids as ``generate_ids(..., temperature=0)`` per prompt (tested), for benchmarks that
+    judge many replies."""
+    batched = getattr(lm, "greedy_batch", None)
+    if batched is None or batch_size <= 1:
+        return [generate_ids(lm, chat_prompt(lm, p), max_tokens, 0.0, None)[1] for p in prompts]
+    out: list[str] = []
+    with lm.inference():
+        for i in range(0, len(prompts), batch_size):
+            asks = [chat_prompt(lm, p) for p in prompts[i : i + batch_size]]
+            out += [lm.tokenizer.decode(ids) for ids in batched(asks, max_tokens)]
+    return out
 
 
 def generate(

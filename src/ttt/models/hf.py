@@ -572,6 +572,49 @@ class HfCausalLm:
         out = self.model(input_ids=token.view(1, 1), past_key_values=state, use_cache=True)
         return out.logits[:, -1].float(), state
 
+    @torch.no_grad()
+    def greedy_batch(self, prompts: Sequence[Sequence[int]], max_tokens: int) -> list[list[int]]:
+        """Greedy continuations of several prompts in one left-padded batch (KV cache;
+        position ids count real tokens only, so each row sees what it would see alone).
+        Each row stops at its first stop id. Call under ``inference()`` for merged LoRA."""
+        from transformers import DynamicCache
+
+        if not prompts or any(not p for p in prompts):
+            raise ValueError("greedy_batch needs non-empty prompts")
+        n, width = len(prompts), max(len(p) for p in prompts)
+        pad = self._tokenizer.eos_id or 0
+        x = torch.full((n, width), pad, dtype=torch.long, device=self.device)  # (B, L)
+        mask = torch.zeros((n, width), dtype=torch.long, device=self.device)
+        for i, p in enumerate(prompts):
+            x[i, width - len(p) :] = torch.tensor(list(p), dtype=torch.long)
+            mask[i, width - len(p) :] = 1
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, L)
+        cache = DynamicCache(config=self.model.config)
+        out = self.model(
+            input_ids=x, attention_mask=mask, position_ids=pos, past_key_values=cache,
+            use_cache=True, logits_to_keep=1,
+        )  # fmt: skip
+        ids: list[list[int]] = [[] for _ in range(n)]
+        live = [True] * n
+        nxt = pos[:, -1:] + 1  # (B, 1)
+        for step in range(max_tokens):
+            tok = out.logits[:, -1].float().argmax(-1)  # (B,)
+            for i in range(n):
+                if live[i]:
+                    if int(tok[i]) in self._stop_ids:
+                        live[i] = False
+                    else:
+                        ids[i].append(int(tok[i]))
+            if not any(live) or step + 1 == max_tokens:
+                break
+            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=mask.device)], 1)
+            out = self.model(
+                input_ids=tok.view(n, 1), attention_mask=mask, position_ids=nxt,
+                past_key_values=cache, use_cache=True,
+            )  # fmt: skip
+            nxt = nxt + 1
+        return ids
+
     @property
     def stop_ids(self) -> frozenset[int]:
         return self._stop_ids

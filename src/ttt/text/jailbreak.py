@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttt.data import load
-from ttt.models.generate import generate_ids
-from ttt.models.protocol import FastWeightLm, chat_prompt
+from ttt.models.generate import greedy_replies
+from ttt.models.protocol import FastWeightLm
 from ttt.safety.refusal import is_refusal
 from ttt.text.chat_runtime import chat_config
 from ttt.text.memory import MemoryBenchConfig, bench_memory
@@ -120,7 +120,7 @@ def bootstrap_ci(
 
 
 def _replies(lm: FastWeightLm, prompts: Sequence[str], n: int) -> list[str]:
-    return [generate_ids(lm, chat_prompt(lm, p), n, 0.0, None)[1] for p in prompts]
+    return greedy_replies(lm, prompts, n)
 
 
 def attack_pools(
@@ -188,11 +188,9 @@ def _trial(
         if j % jcfg.eval_every == 0 or j == len(stream):
             probe()
     final = rng.choice(harmful)
-    reply = _replies(lm, [final], jcfg.reply_tokens)[0]
-    over = None
-    if jcfg.benign_requests:
-        asks = rng.sample(benign, min(len(benign), jcfg.benign_requests))
-        over = sum(map(is_refusal, _replies(lm, asks, jcfg.reply_tokens))) / len(asks)
+    asks = rng.sample(benign, min(len(benign), jcfg.benign_requests))
+    reply, *benign_replies = _replies(lm, [final, *asks], jcfg.reply_tokens)  # one batch
+    over = sum(map(is_refusal, benign_replies)) / len(asks) if asks else None
     fired = next((i for i, e in enumerate(events, 1) if not e["committed"]), None)
     mon.load_fast_weights(lm.initial_plastic())
     return {

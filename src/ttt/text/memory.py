@@ -36,9 +36,9 @@ from typing import Any
 import torch
 
 from ttt.configs import check_int
-from ttt.models.generate import generate_ids
+from ttt.models.generate import generate_ids, greedy_replies
 from ttt.models.pretrained import reference_texts
-from ttt.models.protocol import FastWeightLm, chat_prompt, conversation_prompt, weighted_mean
+from ttt.models.protocol import FastWeightLm, conversation_prompt, weighted_mean
 from ttt.models.reference import text_examples
 from ttt.text.facts import distractors, sample_facts
 from ttt.text.monitor import SentryConfig, SentryMonitor
@@ -121,10 +121,7 @@ class Perplexity:
 
 
 def _ask(lm: FastWeightLm, questions: Sequence[str], max_tokens: int) -> list[str]:
-    return [
-        generate_ids(lm, chat_prompt(lm, q), max_tokens, temperature=0.0, top_k=None)[1]
-        for q in questions
-    ]
+    return greedy_replies(lm, questions, max_tokens)
 
 
 def turns_of(facts: Sequence[dict[str, Any]], n_between: int, seed: int) -> list[str]:
