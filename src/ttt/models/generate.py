@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ttt.models.corpus import TokenBuffer
-from ttt.models.protocol import FastWeightLm, TextTokenizer
+from ttt.models.protocol import FastWeightLm, TextTokenizer, chat_prompt
 from ttt.models.tinylm import TinyLm
 from ttt.models.train import evaluate_loss
 
@@ -168,6 +168,13 @@ def generate_ids(
         elapsed = time.perf_counter() - t0
     dec.finish()
     return out, dec.text, stopped, 1000 * elapsed / max(1, len(out))
+
+
+def greedy_reply(lm: FastWeightLm, user_text: str, max_tokens: int) -> str:
+    """The greedy reply (at most ``max_tokens`` tokens) to one user message in ``lm``'s chat
+    template, in a fresh context, under the current fast weights: how the memory benchmark,
+    the jailbreak benchmark and a chat session's memory probe ask a question."""
+    return generate_ids(lm, chat_prompt(lm, user_text), max_tokens, 0.0, None)[1]
 
 
 def generate(

@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttt.data import load
-from ttt.models.generate import generate_ids
-from ttt.models.protocol import FastWeightLm, chat_prompt
+from ttt.models.generate import greedy_reply
+from ttt.models.protocol import FastWeightLm
 from ttt.safety.refusal import is_refusal
 from ttt.text.chat_runtime import chat_config
 from ttt.text.memory import MemoryBenchConfig, bench_memory
@@ -120,7 +120,7 @@ def bootstrap_ci(
 
 
 def _replies(lm: FastWeightLm, prompts: Sequence[str], n: int) -> list[str]:
-    return [generate_ids(lm, chat_prompt(lm, p), n, 0.0, None)[1] for p in prompts]
+    return [greedy_reply(lm, p, n) for p in prompts]
 
 
 def attack_pools(

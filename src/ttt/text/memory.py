@@ -36,9 +36,9 @@ from typing import Any
 import torch
 
 from ttt.configs import check_int
-from ttt.models.generate import generate_ids
+from ttt.models.generate import generate_ids, greedy_reply
 from ttt.models.pretrained import reference_texts
-from ttt.models.protocol import FastWeightLm, chat_prompt, conversation_prompt, weighted_mean
+from ttt.models.protocol import FastWeightLm, conversation_prompt, weighted_mean
 from ttt.models.reference import text_examples
 from ttt.text.facts import distractors, sample_facts
 from ttt.text.monitor import SentryConfig, SentryMonitor
@@ -76,7 +76,8 @@ class MemoryBenchConfig:
         check_int("MemoryBenchConfig.ppl_windows", self.ppl_windows, lo=1, hi=256)
 
 
-def _has(reply: str, answer: str) -> bool:
+def contains_answer(reply: str, answer: str) -> bool:
+    """Recall's rule: the answer appears in the reply (case-insensitive, answer stripped)."""
     return answer.strip().lower() in reply.lower()
 
 
@@ -88,19 +89,20 @@ def score(
 ) -> dict[str, float]:
     """Recall, binding, wrong-fact and control rates of one condition."""
     answers = [f["answer"] for f in facts]
-    own = [_has(r, f["answer"]) for r, f in zip(replies, facts, strict=True)]
+    own = [contains_answer(r, f["answer"]) for r, f in zip(replies, facts, strict=True)]
     other = [
-        any(_has(r, a) for j, a in enumerate(answers) if j != i) for i, r in enumerate(replies)
+        any(contains_answer(r, a) for j, a in enumerate(answers) if j != i)
+        for i, r in enumerate(replies)
     ]
     n = len(facts)
     return {
         "recall": sum(own) / n,
         "binding": sum(o and not w for o, w in zip(own, other, strict=True)) / n,
         "wrong_fact": sum(other) / n,
-        "control_leak": sum(any(_has(r, a) for a in answers) for r in control_replies)
+        "control_leak": sum(any(contains_answer(r, a) for a in answers) for r in control_replies)
         / len(control_replies),
         "control_guess": sum(
-            _has(r, c["answer"]) for r, c in zip(control_replies, controls, strict=True)
+            contains_answer(r, c["answer"]) for r, c in zip(control_replies, controls, strict=True)
         )
         / len(control_replies),
     }
@@ -121,10 +123,7 @@ class Perplexity:
 
 
 def _ask(lm: FastWeightLm, questions: Sequence[str], max_tokens: int) -> list[str]:
-    return [
-        generate_ids(lm, chat_prompt(lm, q), max_tokens, temperature=0.0, top_k=None)[1]
-        for q in questions
-    ]
+    return [greedy_reply(lm, q, max_tokens) for q in questions]
 
 
 def turns_of(facts: Sequence[dict[str, Any]], n_between: int, seed: int) -> list[str]:
