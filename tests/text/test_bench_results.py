@@ -87,8 +87,9 @@ def test_non_finite_numbers_are_stored_as_null_and_named(root: Path) -> None:
 
 
 def test_jailbreak_save_on_tinylm(root: Path) -> None:
+    # The identity threat needs no answers from the base model (a tiny one may give none).
     args = ("bench", "jailbreak", "--model", "tiny-lm", "--base", "tiny-lm", "--quick",
-            "--threads", "1", "--save", "jb", "--json")  # fmt: skip
+            "--threat", "identity", "--threads", "1", "--save", "jb", "--json")  # fmt: skip
     printed = lines(invoke(root, *args))
     doc = read_result(ArtifactStore(root), "jb")
     assert doc["kind"] == "jailbreak" and doc["rows"] == printed
@@ -96,7 +97,7 @@ def test_jailbreak_save_on_tinylm(root: Path) -> None:
     for r in doc["rows"]:
         assert len(r["refusal_by_update"]) == len(r["curve_updates"]) == 4  # 0..3 updates
     assert doc["config"]["trials"] == 2 and doc["config"]["base"] == "tiny-lm"
-    assert "--quick" in doc["argv"]
+    assert "--quick" in doc["argv"] and doc["config"]["threat"] == "identity"
 
 
 def test_a_malformed_result_names_its_file_and_the_listing_still_works(root: Path) -> None:

@@ -50,6 +50,46 @@ app = typer.Typer(
 )
 
 
+def memory_record(
+    ids: list[str],
+    n_facts: str,
+    seeds: str,
+    split: str,
+    facts: Path | None,
+    conditions: str,
+    sets: list[str] | None,
+    write_sets: list[str] | None,
+    max_tokens: int,
+    ppl_windows: int,
+    device: str,
+    threads: int | None,
+) -> tuple[list[str], dict[str, Any]]:
+    """The command that reproduces a memory benchmark and its settings (a saved result's
+    ``argv`` and ``config``)."""
+    from ttt.cli.common import parse_kv
+
+    argv = ["ttt", "bench", "memory", *_repeat("--model", ids), "--n-facts", n_facts,
+            "--seeds", seeds, "--split", split, *_repeat("--facts", [str(facts)] if facts else []),
+            "--conditions", conditions, *_repeat("--set", sets),
+            *_repeat("--write-set", write_sets), "--max-tokens", str(max_tokens),
+            "--ppl-windows", str(ppl_windows), "--device", device, "--json"]  # fmt: skip
+    config = {
+        "models": list(ids),
+        "n_facts": [int(x) for x in n_facts.split(",") if x.strip()],
+        "seeds": [int(x) for x in seeds.split(",") if x.strip()],
+        "split": split,
+        "facts_file": str(facts) if facts else None,
+        "conditions": [c for c in conditions.split(",") if c],
+        "sets": parse_kv(sets, "--set"),
+        "write_sets": parse_kv(write_sets, "--write-set"),
+        "max_tokens": max_tokens,
+        "ppl_windows": ppl_windows,
+        "device": device,
+        "threads": threads,
+    }
+    return argv, config
+
+
 @app.command("nano")
 def bench_nano_cmd(
     sessions: int = typer.Option(32, help="Held-out sessions per setting and seed set."),
@@ -273,19 +313,10 @@ def bench_memory_cmd(
                 typer.echo(json.dumps(row, default=str))
             all_rows.extend(rows)
         if save is not None:
-            argv = ["ttt", "bench", "memory", *_repeat("--model", ids), "--n-facts", n_facts,
-                    "--seeds", seeds, "--split", split,
-                    *_repeat("--facts", [str(facts)] if facts else []),
-                    "--conditions", conditions, *_repeat("--set", sets),
-                    *_repeat("--write-set", write_sets), "--max-tokens", str(max_tokens),
-                    "--ppl-windows", str(ppl_windows), "--device", device, "--json"]  # fmt: skip
-            config = {"models": ids, "n_facts": list(bcfg.n_facts), "seeds": list(bcfg.seeds),
-                      "split": bcfg.split, "facts_file": str(facts) if facts else None,
-                      "conditions": [c for c in conditions.split(",") if c],
-                      "sets": parse_kv(sets, "--set"),
-                      "write_sets": parse_kv(write_sets, "--write-set"),
-                      "max_tokens": max_tokens, "ppl_windows": ppl_windows, "device": device,
-                      "threads": threads}  # fmt: skip
+            argv, config = memory_record(
+                ids, n_facts, seeds, split, facts, conditions, sets, write_sets,
+                max_tokens, ppl_windows, device, threads,
+            )  # fmt: skip
             _save(store, save, "memory", all_rows, config, argv, as_json)
 
 
