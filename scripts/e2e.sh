@@ -16,6 +16,11 @@ cleanup() {
 trap cleanup EXIT
 echo "==> e2e: building a demo artifact folder with the real CLI"
 ttt demo --quick --artifacts-root "$ROOT" >/dev/null
+# A jailbreak result for the Benchmarks page (the demo saves only a memory one): the real
+# benchmark on the demo TinyLm with the identity threat (needs no answers from a base model),
+# a few seconds.
+ttt bench jailbreak --model demo-lm --base demo-lm --quick --threat identity --threads 1 \
+  --save e2e-jailbreak --json --artifacts-root "$ROOT" >/dev/null
 echo "==> e2e: starting ttt serve on 127.0.0.1:$PORT"
 ttt serve --artifacts-root "$ROOT" --host 127.0.0.1 --port "$PORT" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

@@ -295,6 +295,7 @@ def test_unknown_session_for_the_writes_is_404(c: Any) -> None:
         ("POST", "/fork", {}),
         ("PATCH", "/safety", {"overrides": {"safety": "off"}}),
         ("POST", "/turns/0/flag", {"reason": "x"}),
+        ("POST", "/probe", {"question": "hi"}),
     ]:
         r = c.request(method, f"/api/chat/sessions/c-nope{path}", json=body)
         assert r.status_code == 404 and "c-nope" in r.json()["detail"], path
@@ -343,6 +344,42 @@ def test_bad_requests_are_refused_naming_the_field(c: Any) -> None:
         headers={"content-type": "application/json"},
     )
     assert big.status_code == 413
+
+
+def test_probe_answers_with_and_without_the_fast_weights_and_writes_nothing(
+    c: Any, chat_root: Path
+) -> None:
+    from ttt.store import ArtifactStore
+    from ttt.text.probe import probe_memory
+
+    create(c, "c-probe")
+    send(c, "c-probe", BENIGN, max_tokens=4, seed=0)
+    d = chat_root / "text_sessions" / "c-probe"
+    before = {p: p.read_bytes() for p in d.rglob("*") if p.is_file()}
+    body = {"question": "the cat sat on", "expected": "the mat", "max_tokens": 6}
+    r = c.post("/api/chat/sessions/c-probe/probe", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert {p: p.read_bytes() for p in d.rglob("*") if p.is_file()} == before
+    same = probe_memory(ArtifactStore(chat_root), "c-probe", "the cat sat on", "the mat",
+                        max_tokens=6)  # fmt: skip
+    for key in ("with_fast_weights", "without_fast_weights", "loss_delta", "scored_text"):
+        assert out[key] == same[key], key
+    assert out["with_fast_weights"]["loss"] != out["without_fast_weights"]["loss"]
+    assert out["n_turns"] == 1 and out["model_id"] == MODEL and out["backend"] == "tinylm"
+    for bad, field in [
+        ({"question": ""}, "question"),
+        ({"question": " \n"}, "question"),
+        ({"question": "x", "expected": ""}, "expected"),
+        ({"question": "x", "expected": "  "}, "expected"),
+        ({"question": "x", "max_tokens": 0}, "max_tokens"),
+        ({"question": "x", "max_tokens": 65}, "max_tokens"),
+        ({"question": "x", "max_tokens": "3"}, "max_tokens"),
+        ({"question": "x", "evil": 1}, "evil"),
+        ({}, "question"),
+    ]:
+        r = c.post("/api/chat/sessions/c-probe/probe", json=bad)
+        assert r.status_code == 422 and field in json.dumps(r.json()["detail"]), bad
 
 
 def test_empty_root_lists_nothing(tmp_path: Path, make_client: Any) -> None:

@@ -55,6 +55,7 @@ KNOWN_IDS = [
     (r"^/api/chat/sessions/\{session_id\}/", "GET|POST|PATCH", "session_id", "chat-a"),
     (r"^/api/text_runs/\{run_id\}", "GET", "run_id", "sentry-a"),
     (r"^/api/redteam/\{run_id\}", "GET", "run_id", "redteam-a"),
+    (r"^/api/benchmarks/\{result_id\}", "GET", "result_id", "bench-a"),
 ]
 
 
@@ -150,15 +151,19 @@ class LiveServer:
 
 def make_fuzz_root(dest: Path, tiny_base_root: Path, tiny_lm_root: Path) -> Path:
     """A Nano base, a session with a run and a fork, a sweep, a promoted text model, a chat
-    session with one turn, a Sentry run and a red-team run: one item of every kind, so that
-    ids the fuzzer learns from listings lead somewhere."""
+    session with one turn, a Sentry run, a red-team run and a saved memory benchmark: one
+    item of every kind, so that ids the fuzzer learns from listings lead somewhere."""
+    from ttt.models.registry import load_model
     from ttt.nano.session import create_session, fork_session, run_session
     from ttt.nano.sweep import run_sweep
     from ttt.redteam.config import RedTeamConfig
     from ttt.redteam.runs import run_redteam
     from ttt.store import ArtifactStore
     from ttt.text import chat
+    from ttt.text.bench_results import save_result
+    from ttt.text.memory import MemoryBenchConfig, bench_memory
     from ttt.text.sentry import run_sentry
+    from ttt.text.write import WriteConfig
 
     root = dest / "artifacts"
     shutil.copytree(tiny_base_root, root)
@@ -172,6 +177,10 @@ def make_fuzz_root(dest: Path, tiny_base_root: Path, tiny_lm_root: Path) -> Path
     run_sentry(store, text="the cat sat on a mat. " * 40, model_id="tiny-lm", run_id="sentry-a")
     cfg = RedTeamConfig(budget=4, population=2)
     run_redteam(store, cfg, model_id="tiny-lm", run_id="redteam-a")
+    lm = load_model(store, "tiny-lm")
+    bcfg = MemoryBenchConfig(n_facts=(1,), seeds=(0,), max_tokens=4, ppl_windows=1)
+    rows = bench_memory(lm, chat.chat_config(), WriteConfig(), bcfg)
+    save_result(store, "bench-a", "memory", rows, config={"n_facts": [1]}, argv=["ttt"])
     return root
 
 

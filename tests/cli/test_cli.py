@@ -151,6 +151,15 @@ def test_demo_quick_and_if_empty(tmp_path):
     decisions = {m["turn"]: m["decision"] for m in manifest["memories"]}
     assert decisions[blocked[0]["turn"]] == "rejected"
     assert manifest["counts"]["approved"] >= 1
+    # The saved memory benchmark on the TinyLm (the Benchmarks page is not empty).
+    from ttt.text.bench_results import read_result
+
+    bench = read_result(ArtifactStore(tmp_path / "demo"), "demo-memory")
+    assert bench["kind"] == "memory" and {r["model"] for r in bench["rows"]} == {"demo-lm"}
+    assert {(r["n_facts"], r["condition"]) for r in bench["rows"]} == {
+        (n, c) for n in (1, 2) for c in ("fast_weights", "no_update", "in_context")
+    }
+    assert bench["argv"][:3] == ["ttt", "bench", "memory"] and "demo-lm" in bench["argv"]
     assert "skipped" in invoke("demo", "--if-empty", *r).output
     res = invoke("demo", *r, ok=False)
     assert res.exit_code != 0

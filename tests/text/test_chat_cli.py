@@ -103,6 +103,25 @@ def test_errors_exit_with_a_message(root: Path) -> None:
     assert read_trace(ArtifactStore(root), "c1") == []
 
 
+def test_probe_prints_both_sides_and_changes_nothing(root: Path) -> None:
+    from ttt.text.probe import probe_memory
+
+    invoke(root, "new", "--id", "c1", "--set", "chunk_tokens=32")
+    invoke(root, "send", "c1", BENIGN, "--max-tokens", "3")
+    session = (root / "text_sessions" / "c1" / "session.json").read_bytes()
+    args = ("probe", "c1", "--question", "the cat sat on", "--expected", "a mat")
+    out = json.loads(invoke(root, *args, "--max-tokens", "5", "--json").output)
+    same = probe_memory(ArtifactStore(root), "c1", "the cat sat on", "a mat", max_tokens=5)
+    assert {**out, "seconds": 0} == {**same, "seconds": 0}
+    text = invoke(root, *args, "--max-tokens", "5").output
+    assert f"loss {out['with_fast_weights']['loss']:.4f}" in text
+    assert f"loss {out['without_fast_weights']['loss']:.4f}" in text
+    assert f"{out['loss_delta']:+.4f}" in text
+    assert (root / "text_sessions" / "c1" / "session.json").read_bytes() == session
+    assert "question" in invoke(root, "probe", "c1", "--question", " ", code=2).output
+    assert "not found" in invoke(root, "probe", "ghost", "--question", "hi", code=1).output
+
+
 def test_repl_streams_replies_and_runs_its_commands(root: Path) -> None:
     store = ArtifactStore(root)
     script = "\n".join(

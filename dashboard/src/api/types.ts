@@ -53,6 +53,9 @@ export type ScanRequest = S['ScanRequest']
 export type SweepSummary = S['SweepSummary']
 export type SweepDetail = S['SweepDetail']
 export type JobList = S['JobList']
+export type BenchmarkSummary = S['BenchmarkSummary']
+export type BenchmarkList = S['BenchmarkList']
+export type BenchmarkResult = KnownKeys<S['BenchmarkResult']>
 
 /** model_cfg keys the dashboard reads (the API types it as a free dict). */
 export type ModelCfg = JsonObject & {

@@ -25,11 +25,13 @@ const ChatPage = lazy(() => import('@/features/chat'))
 const SweepsPage = lazy(() => import('@/features/sweeps'))
 const JobsPage = lazy(() => import('@/features/jobs'))
 const ReviewPage = lazy(() => import('@/features/review'))
+const BenchmarksPage = lazy(() => import('@/features/benchmarks'))
 
 const PAGES = [
   { path: 'sweeps', what: 'Sweeps', Page: SweepsPage },
   { path: 'jobs', what: 'Jobs', Page: JobsPage },
   { path: 'review', what: 'Review', Page: ReviewPage },
+  { path: 'benchmarks', what: 'Benchmarks', Page: BenchmarksPage },
 ]
 
 function RedirectKeepSearch({ to }: { to: string }) {

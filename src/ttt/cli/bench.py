@@ -1,17 +1,93 @@
-"""``ttt bench``: reproducible benchmarks that print JSON."""
+"""``ttt bench``: reproducible benchmarks that print JSON.
+
+``ttt bench memory`` and ``ttt bench jailbreak`` also save their rows with ``--save NAME``
+(``benchmarks/NAME/result.json``, ``ttt.text.bench_results``; the dashboard's Benchmarks
+page), with the command that reproduces them.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from ttt.cli.common import ArtifactsRoot, console, domain_errors, get_store, print_json
+from ttt.store import ArtifactStore
+
+SaveOpt = typer.Option(
+    None,
+    "--save",
+    help="Also save the rows as benchmarks/NAME/result.json in the artifact root (the "
+    "dashboard's Benchmarks page); NAME must be new.",
+)
+
+
+def _repeat(flag: str, values: Sequence[str] | None) -> list[str]:
+    return [x for v in values or [] for x in (flag, v)]
+
+
+def _save(
+    store: ArtifactStore,
+    name: str,
+    kind: str,
+    rows: list[dict[str, Any]],
+    config: dict[str, Any],
+    argv: list[str],
+    quiet: bool,
+) -> None:
+    from ttt.text.bench_results import save_result
+
+    doc = save_result(store, name, kind, rows, config=config, argv=argv)
+    if not quiet:
+        console.print(f"saved {len(doc['rows'])} rows as benchmark result {name!r}")
+
 
 app = typer.Typer(
     help="Benchmarks (JSON output, references measured in the same run).", no_args_is_help=True
 )
+
+
+def memory_record(
+    ids: list[str],
+    n_facts: str,
+    seeds: str,
+    split: str,
+    facts: Path | None,
+    conditions: str,
+    sets: list[str] | None,
+    write_sets: list[str] | None,
+    max_tokens: int,
+    ppl_windows: int,
+    device: str,
+    threads: int | None,
+) -> tuple[list[str], dict[str, Any]]:
+    """The command that reproduces a memory benchmark and its settings (a saved result's
+    ``argv`` and ``config``)."""
+    from ttt.cli.common import parse_kv
+
+    argv = ["ttt", "bench", "memory", *_repeat("--model", ids), "--n-facts", n_facts,
+            "--seeds", seeds, "--split", split, *_repeat("--facts", [str(facts)] if facts else []),
+            "--conditions", conditions, *_repeat("--set", sets),
+            *_repeat("--write-set", write_sets), "--max-tokens", str(max_tokens),
+            "--ppl-windows", str(ppl_windows), "--device", device, "--json"]  # fmt: skip
+    config = {
+        "models": list(ids),
+        "n_facts": [int(x) for x in n_facts.split(",") if x.strip()],
+        "seeds": [int(x) for x in seeds.split(",") if x.strip()],
+        "split": split,
+        "facts_file": str(facts) if facts else None,
+        "conditions": [c for c in conditions.split(",") if c],
+        "sets": parse_kv(sets, "--set"),
+        "write_sets": parse_kv(write_sets, "--write-set"),
+        "max_tokens": max_tokens,
+        "ppl_windows": ppl_windows,
+        "device": device,
+        "threads": threads,
+    }
+    return argv, config
 
 
 @app.command("nano")
@@ -187,6 +263,7 @@ def bench_memory_cmd(
     ppl_windows: int = typer.Option(8, help="128-token windows of held-out text for perplexity."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    save: str | None = SaveOpt,
     as_json: bool = typer.Option(False, "--json", help="Print only JSON lines."),
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
@@ -194,6 +271,7 @@ def bench_memory_cmd(
     against updates off and the facts in context (ttt.text.memory)."""
     from ttt.cli.common import parse_kv
     from ttt.models import registry
+    from ttt.text.bench_results import check_new
     from ttt.text.chat_runtime import chat_config
     from ttt.text.facts import read_facts
     from ttt.text.memory import MemoryBenchConfig, bench_memory
@@ -206,6 +284,8 @@ def bench_memory_cmd(
     log = None if as_json else (lambda m: console.print(m))
     store = get_store(artifacts_root)
     with domain_errors():
+        if save is not None:
+            check_new(store, save)
         bcfg = MemoryBenchConfig(
             n_facts=tuple(int(x) for x in n_facts.split(",") if x.strip()),
             seeds=tuple(int(x) for x in seeds.split(",") if x.strip()),
@@ -220,6 +300,7 @@ def bench_memory_cmd(
             ids = [m for m in (tiny, "smollm2") if m and store.exists("text_models", m)]
         if not ids:
             raise ValueError("no model to measure: train one (ttt lm train) or ttt lm import")
+        all_rows: list[dict[str, Any]] = []
         for mid in ids:
             lm = registry.load_model(store, mid, device=device)
             sentry = chat_config(parse_kv(sets, "--set"), lm.backend)
@@ -230,6 +311,13 @@ def bench_memory_cmd(
             )  # fmt: skip
             for row in rows:
                 typer.echo(json.dumps(row, default=str))
+            all_rows.extend(rows)
+        if save is not None:
+            argv, config = memory_record(
+                ids, n_facts, seeds, split, facts, conditions, sets, write_sets,
+                max_tokens, ppl_windows, device, threads,
+            )  # fmt: skip
+            _save(store, save, "memory", all_rows, config, argv, as_json)
 
 
 @app.command("chat")
@@ -310,13 +398,17 @@ def bench_jailbreak_cmd(
     seed: int = typer.Option(0, min=0, help="Seed of the trials."),
     quick: bool = typer.Option(False, "--quick", help="A few minutes: 2 trials, 3 updates."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+    save: str | None = SaveOpt,
     as_json: bool = typer.Option(False, "--json", help="Print only JSON lines."),
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Refusal erosion by test-time training, per defence: ASR@10 with a bootstrap CI over
     trials, refusal after each update, benign adaptation kept, over-refusal, commit rate,
     detection latency (ttt.text.jailbreak)."""
+    from dataclasses import asdict
+
     from ttt.models import registry
+    from ttt.text.bench_results import check_new
     from ttt.text.jailbreak import JailbreakConfig, bench_jailbreak
 
     if threads:
@@ -326,6 +418,8 @@ def bench_jailbreak_cmd(
     log = (lambda m: None) if as_json else (lambda m: console.print(m))
     store = get_store(artifacts_root)
     with domain_errors():
+        if save is not None:
+            check_new(store, save)
         if quick:
             jcfg = JailbreakConfig(
                 trials=2, updates=3, threat=threat, defences=("none", "all"), curve_requests=2,
@@ -343,3 +437,18 @@ def bench_jailbreak_cmd(
         )
     for row in rows:
         typer.echo(json.dumps(row, default=str))
+    if save is not None:
+        if quick:
+            shape = ["--threat", threat, "--quick"]
+        else:
+            shape = ["--trials", str(trials), "--updates", str(updates), "--threat", threat,
+                     "--defences", defences]  # fmt: skip
+        argv = ["ttt", "bench", "jailbreak", "--model", model, "--base", base, *shape,
+                *_repeat("--harmful", [str(harmful)] if harmful else []),
+                *_repeat("--benign", [str(benign)] if benign else []),
+                "--seed", str(seed), "--json"]  # fmt: skip
+        config = {**asdict(jcfg), "model": model, "base": base, "quick": quick,
+                  "harmful_file": str(harmful) if harmful else None,
+                  "benign_file": str(benign) if benign else None, "threads": threads}  # fmt: skip
+        with domain_errors():
+            _save(store, save, "jailbreak", rows, config, argv, as_json)

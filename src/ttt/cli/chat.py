@@ -7,6 +7,8 @@ ttt chat send SID "Zorvath lives in Marnhold." [--json]      # or the prompt on 
 ttt chat list | show SID | fork SID [--id NEW] [--no-momentum] | reset SID | delete SID --yes
 ttt chat flag SID TURN --reason "..."      # add the turn's prompt to flagged_prompts.json
 ttt chat config SID --set safety=off       # change the session's SentryConfig
+ttt chat probe SID --question "Who keeps the lighthouse?" --expected "Edda Quist" [--json]
+                                           # answer and loss with and without the fast weights
 
 REPL commands: ``/reset``, ``/fork [new_id]`` (continue in the fork), ``/stats`` (the last
 turn's update events), ``/help``, ``/quit`` (or end of input); ``//text`` sends ``/text``.
@@ -441,6 +443,44 @@ def config_cmd(
     else:
         for k, v in meta["config"].items():
             typer.echo(f"{k} = {v!r}")
+
+
+@app.command("probe")
+def probe_cmd(
+    session: str = typer.Argument(..., help="Session id."),
+    question: str = typer.Option(..., "--question", "-q", help="The question to ask."),
+    expected: str | None = typer.Option(
+        None, "--expected", "-e", help="The answer you expect: its loss is reported too."
+    ),
+    max_tokens: int = typer.Option(24, "--max-tokens", help="Greedy answer length at most."),
+    threads: int | None = ThreadsOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the probe as JSON."),
+    artifacts_root: Path | None = ArtifactsRoot,
+) -> None:
+    """Memory probe: the greedy answer to a question (and the loss of the expected answer)
+    with the session's fast weights and without them; the session is not changed."""
+    from ttt.text.probe import probe_memory
+
+    _set_threads(threads)
+    with domain_errors():
+        out = probe_memory(
+            get_store(artifacts_root), session, question, expected, max_tokens=max_tokens
+        )
+    if as_json:
+        print_json(out)
+        return
+    typer.echo(f"{session} ({out['model_id']}, {out['backend']}, {out['n_turns']} turns)")
+    typer.echo(f"question: {out['question']}")
+    if expected is not None:
+        typer.echo(f"expected: {out['expected']!r} ({out['answer_tokens']} tokens scored)")
+    for label, key in (("with fast weights", "with_fast_weights"),
+                       ("without", "without_fast_weights")):  # fmt: skip
+        r = out[key]
+        loss = "" if r["loss"] is None else f"  loss {r['loss']:.4f}"
+        recalled = "" if r["recalled"] is None else f"  recalled {'yes' if r['recalled'] else 'no'}"
+        typer.echo(f"{label:>18}: {r['answer']!r}{loss}{recalled}")
+    if out["loss_delta"] is not None:
+        typer.echo(f"loss with − without: {out['loss_delta']:+.4f}")
 
 
 def register(root: typer.Typer) -> None:

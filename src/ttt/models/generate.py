@@ -170,6 +170,13 @@ def generate_ids(
     return out, dec.text, stopped, 1000 * elapsed / max(1, len(out))
 
 
+def greedy_reply(lm: FastWeightLm, user_text: str, max_tokens: int) -> str:
+    """The greedy reply (at most ``max_tokens`` tokens) to one user message in ``lm``'s chat
+    template, in a fresh context, under the current fast weights: how the memory benchmark,
+    the jailbreak benchmark and a chat session's memory probe ask a question."""
+    return generate_ids(lm, chat_prompt(lm, user_text), max_tokens, 0.0, None)[1]
+
+
 def greedy_replies(
     lm: FastWeightLm, prompts: Sequence[str], max_tokens: int, *, batch_size: int = 16
 ) -> list[str]:
@@ -179,7 +186,7 @@ def greedy_replies(
     judge many replies."""
     batched = getattr(lm, "greedy_batch", None)
     if batched is None or batch_size <= 1:
-        return [generate_ids(lm, chat_prompt(lm, p), max_tokens, 0.0, None)[1] for p in prompts]
+        return [greedy_reply(lm, p, max_tokens) for p in prompts]
     out: list[str] = []
     with lm.inference():
         for i in range(0, len(prompts), batch_size):

@@ -49,6 +49,7 @@ KINDS = (
     "jobs",
     "blobs",
     "sweeps",
+    "benchmarks",
 )
 _LABEL = {
     "base": "base",
@@ -60,6 +61,7 @@ _LABEL = {
     "jobs": "job",
     "blobs": "blob",
     "sweeps": "sweep",
+    "benchmarks": "benchmark result",
 }
 BLOB_FORMAT = "ttt-blob-v1"
 _DIGEST = re.compile(r"[0-9a-f]{64}")

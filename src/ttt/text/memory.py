@@ -76,7 +76,8 @@ class MemoryBenchConfig:
         check_int("MemoryBenchConfig.ppl_windows", self.ppl_windows, lo=1, hi=256)
 
 
-def _has(reply: str, answer: str) -> bool:
+def contains_answer(reply: str, answer: str) -> bool:
+    """Recall's rule: the answer appears in the reply (case-insensitive, answer stripped)."""
     return answer.strip().lower() in reply.lower()
 
 
@@ -88,19 +89,20 @@ def score(
 ) -> dict[str, float]:
     """Recall, binding, wrong-fact and control rates of one condition."""
     answers = [f["answer"] for f in facts]
-    own = [_has(r, f["answer"]) for r, f in zip(replies, facts, strict=True)]
+    own = [contains_answer(r, f["answer"]) for r, f in zip(replies, facts, strict=True)]
     other = [
-        any(_has(r, a) for j, a in enumerate(answers) if j != i) for i, r in enumerate(replies)
+        any(contains_answer(r, a) for j, a in enumerate(answers) if j != i)
+        for i, r in enumerate(replies)
     ]
     n = len(facts)
     return {
         "recall": sum(own) / n,
         "binding": sum(o and not w for o, w in zip(own, other, strict=True)) / n,
         "wrong_fact": sum(other) / n,
-        "control_leak": sum(any(_has(r, a) for a in answers) for r in control_replies)
+        "control_leak": sum(any(contains_answer(r, a) for a in answers) for r in control_replies)
         / len(control_replies),
         "control_guess": sum(
-            _has(r, c["answer"]) for r, c in zip(control_replies, controls, strict=True)
+            contains_answer(r, c["answer"]) for r, c in zip(control_replies, controls, strict=True)
         )
         / len(control_replies),
     }

@@ -65,6 +65,8 @@ export interface TimeChartProps {
   y2Label?: string
   /** fixed x window (zoom); data outside is clipped */
   xRange?: [number, number] | null
+  /** fixed y range (rates in [0, 1]); default: fitted to the data (linear axis only) */
+  yRange?: [number, number]
   markers?: UpdateMark[]
   /** shade between these two series keys: [upper(baseline), lower(adaptive)] */
   gap?: [string, string]
@@ -202,7 +204,7 @@ export function TimeChart(props: TimeChartProps) {
           // fit the data instead of snapping to whole decades (see logRange for the rules)
           range: (_u, mn, mx) => logRange(mn, mx),
         }
-      : { auto: true, range: (_u, mn, mx) => uPlot.rangeNum(mn, mx, 0.1, true) }
+      : { auto: true, range: (_u, mn, mx) => live.current.yRange ?? uPlot.rangeNum(mn, mx, 0.1, true) }
     const width = Math.max(200, el.clientWidth)
     const opts: uPlot.Options = {
       width,

@@ -7,6 +7,7 @@ const AREAS = [
   { to: '/train', label: 'Train' },
   { to: '/chat', label: 'Chat' },
   { to: '/sweeps', label: 'Sweeps' },
+  { to: '/benchmarks', label: 'Benchmarks' },
   { to: '/review', label: 'Review' },
   { to: '/jobs', label: 'Jobs' },
 ]

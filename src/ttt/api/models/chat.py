@@ -16,6 +16,9 @@ from ttt.api.models.text_runs import SentryEvent
 # on the server's CPU, so this also bounds the work one request can ask for.
 MAX_PROMPT_CHARS = 8000
 MAX_REASON_CHARS = 500
+MAX_ANSWER_CHARS = 500
+# At least one character that is not whitespace (Python's str.strip() also strips \x1c-\x1f).
+NOT_BLANK = r"[^\s\x1c-\x1f]"
 
 
 class ChatParent(BaseModel):
@@ -244,6 +247,69 @@ class ChatSafetyPatch(StrictModel):
     overrides: dict[str, Any] = Field(
         description="e.g. {'safety': 'gate'} or {'canary_max_delta': 0.1, 'gate': {...}}."
     )
+
+
+class ChatProbeRequest(StrictModel):
+    """A memory probe: a question (and the answer you expect) asked with and without the
+    session's fast weights; nothing is written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        pattern=NOT_BLANK,
+        description=f"The question (at most {MAX_PROMPT_CHARS:,} characters).",
+    )
+    expected: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_ANSWER_CHARS,
+        pattern=NOT_BLANK,
+        description="The answer you expect: its loss (mean NLL per token) is reported too.",
+    )
+    max_tokens: int = Field(24, ge=1, le=64, description="Greedy answer length at most.")
+
+
+class ChatProbeSide(BaseModel):
+    """The probe under one set of fast weights."""
+
+    answer: str = Field(description="Greedy reply to the question (a fresh context).")
+    loss: float | None = Field(
+        None, description="Mean NLL per token of the expected answer as the reply (nats)."
+    )
+    recalled: bool | None = Field(
+        None, description="The reply contains the expected answer (case-insensitive)."
+    )
+
+
+class ChatProbe(BaseModel):
+    """A memory probe's result (``ttt.text.probe``)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    session_id: str
+    model_id: str
+    backend: str
+    n_turns: int
+    fast_weight_norm: float | None = Field(None, description="‖W − W₀‖ of the session.")
+    question: str
+    expected: str | None = None
+    scored_text: str | None = Field(
+        None,
+        description="The exact reply text scored (a model without a chat template: a space "
+        "before the expected answer).",
+    )
+    answer_tokens: int | None = Field(None, description="Tokens of scored_text.")
+    max_tokens: int
+    with_fast_weights: ChatProbeSide
+    without_fast_weights: ChatProbeSide = Field(
+        description="A fresh session's fast weights (the base model)."
+    )
+    loss_delta: float | None = Field(
+        None, description="loss with − loss without (negative: the fast weights help)."
+    )
+    seconds: float
 
 
 class ChatDeleted(BaseModel):

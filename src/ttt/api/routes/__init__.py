@@ -3,6 +3,7 @@
 from ttt.api.routes import (
     anomalies,
     bases,
+    benchmarks,
     chat,
     health,
     jobs,
@@ -33,4 +34,5 @@ ROUTERS = [
     sleep.router,
     jobs.router,
     anomalies.router,
+    benchmarks.router,
 ]

@@ -1,6 +1,7 @@
 """Chat sessions: list, create, detail (with stats over the trace), trace and chunk events
 (paginated), a message as a Server-Sent Events stream (reply tokens, then the turn's trace
-record), fork, reset, delete, changing the defences, and flagging a turn for review.
+record), fork, reset, delete, changing the defences, a memory probe (answer and loss with and
+without the fast weights; read-only), and flagging a turn for review.
 
 A message runs in a worker thread, never on the event loop: ``ttt.text.chat.send_message``
 writes the prompt into the session's fast weights chunk by chunk (each write through the
@@ -33,6 +34,8 @@ from ttt.api.models.chat import (
     ChatFlagRequest,
     ChatForkRequest,
     ChatMessageRequest,
+    ChatProbe,
+    ChatProbeRequest,
     ChatSafetyPatch,
     ChatSessionDetail,
     ChatSessionInfo,
@@ -50,6 +53,7 @@ from ttt.api.routes.text_runs import check_sentry_config, usable_model
 from ttt.api.sse import SSE_HEADERS, frame
 from ttt.store import ArtifactStore, StoreError, validate_id
 from ttt.text import chat
+from ttt.text.probe import probe_memory
 
 log = logging.getLogger("ttt.api")
 
@@ -332,6 +336,17 @@ def patch_chat_safety(session_id: str, body: ChatSafetyPatch, store: Store) -> C
     with user_config("safety overrides"):
         updated = chat.set_safety(store, sid, body.overrides)
     return detail_of(store, sid, updated)
+
+
+@router.post("/{session_id}/probe", response_model=ChatProbe)
+def probe_chat_session(session_id: str, body: ChatProbeRequest, store: Store) -> ChatProbe:
+    """Memory probe: the greedy answer to a question, and the loss of the expected answer,
+    with the session's fast weights and with a fresh session's; read-only (the session's
+    files and fast weights are unchanged). Runs in a worker thread under the session's lock,
+    like a message."""
+    sid = _sid(session_id)
+    out = probe_memory(store, sid, body.question, body.expected, max_tokens=body.max_tokens)
+    return ChatProbe.model_validate(finite(out))
 
 
 @router.post("/{session_id}/turns/{turn}/flag", response_model=FlaggedPrompt)

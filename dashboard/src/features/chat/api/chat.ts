@@ -6,6 +6,8 @@ import type {
   ChatDeleted,
   ChatEvents,
   ChatForkRequest,
+  ChatProbe,
+  ChatProbeRequest,
   ChatSessionDetail,
   ChatSessionList,
   ChatTrace,
@@ -118,5 +120,13 @@ export function useFlagTurn(id: string) {
       void qc.invalidateQueries({ queryKey: chatKeys.detail(id) })
       void qc.invalidateQueries({ queryKey: chatKeys.flagged })
     },
+  })
+}
+
+/** The memory probe: a question (and the answer expected) with and without the session's
+ * fast weights. Read-only on the server: nothing to invalidate. */
+export function useProbe(id: string) {
+  return useMutation({
+    mutationFn: (body: ChatProbeRequest) => apiPost<ChatProbe>(`/chat/sessions/${enc(id)}/probe`, body),
   })
 }

@@ -26,6 +26,9 @@ export type ChatMessageRequest = S['ChatMessageRequest']
 export type ChatForkRequest = S['ChatForkRequest']
 export type ChatDeleted = S['ChatDeleted']
 export type ChatSafetyPatch = S['ChatSafetyPatch']
+export type ChatProbeRequest = S['ChatProbeRequest']
+export type ChatProbe = S['ChatProbe']
+export type ChatProbeSide = S['ChatProbeSide']
 export type { FlaggedPrompt } from '@/api/types'
 
 export type SleepStartRequest = S['SleepStartRequest']

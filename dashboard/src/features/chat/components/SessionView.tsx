@@ -6,11 +6,12 @@ import { useChatSession, useChatTrace } from '../api/chat'
 import { useSendMessage } from '../hooks/useSendMessage'
 import { ChatPane } from './ChatPane'
 import { NormChart } from './NormChart'
+import { ProbePanel } from './ProbePanel'
 import { SessionHeader } from './SessionHeader'
 import { TraceTable } from './TraceTable'
 import { TurnDetail } from './TurnDetail'
 
-/** One session: header (defences, fork/reset/delete), conversation, norm chart, turn detail, trace. */
+/** One session: header (defences, fork/reset/delete), conversation, norm chart, memory probe, turn detail, trace. */
 export function SessionView({
   sessionId,
   turn,
@@ -54,9 +55,14 @@ export function SessionView({
             />
           )}
         </Card>
-        <Card id="chat-norm" title="Fast-weight norm" subtitle="‖W − W₀‖ after each turn · markers: the turn’s worst write">
-          <NormChart sessionId={sessionId} turns={turns} onPick={onTurn} />
-        </Card>
+        <div className="min-w-0 space-y-3">
+          <Card id="chat-norm" title="Fast-weight norm" subtitle="‖W − W₀‖ after each turn · markers: the turn’s worst write">
+            <NormChart sessionId={sessionId} turns={turns} onPick={onTurn} />
+          </Card>
+          <Card id="chat-probe" title="Memory probe" subtitle="what the session answers with its fast weights and without them (read-only)">
+            <ProbePanel sessionId={sessionId} nTurns={detail.data.session.n_turns} busy={sender.busy} />
+          </Card>
+        </div>
       </div>
       <Card id="chat-turn-detail" title={shown ? `Turn ${shown.turn}` : 'Turn'} subtitle="gate decision, write status and signals of every prompt chunk">
         {shown ? <TurnDetail sessionId={sessionId} turn={shown} /> : <p className="text-sm text-zinc-400">No turns yet: send a message.</p>}

@@ -1,0 +1,1 @@
+export { BenchmarksPage as default } from './components/BenchmarksPage'
