@@ -39,6 +39,7 @@ def test_the_merged_adapter_is_the_trained_model(store: ArtifactStore) -> None:
     a = meta["align"]
     assert a["n_examples"] > 300 and len(a["train_loss"]) == 3 and a["world_size"] == 1
     assert set(a["after"]) >= {"refusal_harmful", "over_refusal_benign", "n_harmful"}
+    assert a["judge"]["labelled"] >= 100 and 0.0 <= a["judge"]["error_rate"] <= 0.05
     assert meta["aligned_from"] == "tiny-hf" and meta["weights_sha256"] != meta["source_sha256"]
     d = registry.model_dir(store, "tiny-aligned")
     adapter = read_tensors(d / ADAPTER_FILE)

@@ -383,8 +383,8 @@ def bench_jailbreak_cmd(
     base: str = typer.Option(
         "smollm2", "--base", help="The unaligned model whose compliant replies the attack uses."
     ),
-    trials: int = typer.Option(8, min=1, help="Independent seeded attack trials per defence."),
-    updates: int = typer.Option(10, min=1, help="Writes per attack stream."),
+    trials: int = typer.Option(10, min=1, help="Independent seeded attack trials per defence."),
+    updates: int = typer.Option(3, min=1, help="Writes per attack stream."),
     threat: str = typer.Option("mixed", help="mixed, compliance, identity or benign."),
     defences: str = typer.Option(
         "none,gate,rollback,spfw,all", help="Defences to measure, comma-separated."
