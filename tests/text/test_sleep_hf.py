@@ -78,3 +78,18 @@ def test_the_adapter_residual_starts_the_next_days_fast_weights(store: ArtifactS
 def test_a_residual_needs_an_hf_model(tiny_lm_root: Path) -> None:
     with pytest.raises(SleepError, match="adapter residual"):
         run_sleep(ArtifactStore(tiny_lm_root), "tiny-lm", SleepConfig(residual=True))
+
+
+def test_a_parent_without_source_sha256_still_sleeps(store: ArtifactStore) -> None:
+    """A model imported before ``source_sha256`` was recorded (only ``weights_sha256``): its
+    candidate records the source's hash and loads (it once failed the sha256 check)."""
+    from ttt.store import write_json
+
+    d = registry.model_dir(store, "t")
+    meta = registry.read_meta(store, "t")
+    meta.pop("source_sha256", None)
+    write_json(d / "meta.json", meta)
+    run_sleep(store, "t", SleepConfig(**TINY, candidate_id="old"))
+    cmeta = registry.read_meta(store, "old")
+    assert cmeta["source_sha256"] == meta["weights_sha256"] != cmeta["weights_sha256"]
+    registry.load_model(store, "old")

@@ -225,6 +225,9 @@ def run_sleep_hf(
             "rejected": False,
             "parent_model_id": model_id,
             "origin": "sleep",
+            # The source's own hash: weights_sha256 below also covers the adapters (a parent
+            # imported before source_sha256 was recorded has only weights_sha256).
+            "source_sha256": src_sha,
             **registry.created_now(),
         }
         for spec in meta.get("core_adapters") or []:
