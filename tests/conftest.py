@@ -81,6 +81,16 @@ def tiny_lm_root(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) ->
     return root
 
 
+@pytest.fixture()
+def tiny_lm_copy(tiny_lm_root: Path, tmp_path: Path) -> Path:
+    """A writable copy of ``tiny_lm_root`` for one test (its sessions and runs stay its own)."""
+    import shutil
+
+    dst = tmp_path / "art"
+    shutil.copytree(tiny_lm_root, dst)
+    return dst
+
+
 # HF models: a tiny random Llama built by our code, and the real SmolLM2 from its wheel.
 
 

@@ -6,7 +6,6 @@ and a malformed file is an error naming it while the listing still works."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,8 @@ MEMORY = ("bench", "memory", "--model", "tiny-lm", "--n-facts", "1,2", "--seeds"
 
 
 @pytest.fixture()
-def root(tiny_lm_root: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "art"
-    shutil.copytree(tiny_lm_root, dst)
-    return dst
+def root(tiny_lm_copy: Path) -> Path:
+    return tiny_lm_copy
 
 
 def invoke(root: Path, *args: str, code: int = 0) -> str:

@@ -4,7 +4,6 @@ bit-exact resume, streaming, errors (real tiny model, real files)."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -50,10 +49,8 @@ CFG = {"chunk_tokens": 32, "lr": 0.05}
 
 
 @pytest.fixture()
-def store(tiny_lm_root: Path, tmp_path: Path) -> ArtifactStore:
-    dst = tmp_path / "art"
-    shutil.copytree(tiny_lm_root, dst)
-    return ArtifactStore(dst)
+def store(tiny_lm_copy: Path) -> ArtifactStore:
+    return ArtifactStore(tiny_lm_copy)
 
 
 def new(store: ArtifactStore, sid: str = "s1", **cfg: object) -> dict:

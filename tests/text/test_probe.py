@@ -7,7 +7,6 @@ session's, and a probed session continues exactly as an unprobed copy; on both b
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import pytest
@@ -27,10 +26,8 @@ CFG = {"chunk_tokens": 32, "lr": 0.05}
 
 
 @pytest.fixture()
-def store(tiny_lm_root: Path, tmp_path: Path) -> ArtifactStore:
-    dst = tmp_path / "art"
-    shutil.copytree(tiny_lm_root, dst)
-    return ArtifactStore(dst)
+def store(tiny_lm_copy: Path) -> ArtifactStore:
+    return ArtifactStore(tiny_lm_copy)
 
 
 def folder_hash(d: Path) -> str:
