@@ -165,6 +165,18 @@ def test_demo_quick_and_if_empty(tmp_path):
     assert res.exit_code != 0
 
 
+def test_bench_poison_refuses_a_seed_of_the_other_split_before_loading(tmp_path):
+    root = str(tmp_path / "empty")
+    res = invoke("bench", "poison", "--first-seed", "100", "--artifacts-root", root, ok=False)
+    assert res.exit_code != 0 and "belong to the 'tune' split, not 'report'" in res.output
+    res = invoke("bench", "poison", "--split", "tune", "--seeds", "3", "--first-seed", "198",
+                 "--artifacts-root", root, ok=False)  # fmt: skip
+    assert res.exit_code != 0 and "seeds [200]" in res.output
+    res = invoke("bench", "poison", "--set", "lr=-1", "--artifacts-root", root, ok=False)
+    assert res.exit_code != 0 and "SentryConfig.lr" in res.output
+    assert not (tmp_path / "empty").exists()  # nothing was trained or written
+
+
 def test_bench_nano_quick_prints_json():
     rows = json.loads(invoke("bench", "nano", "--quick", "--json").output)
     assert {"setting", "median_gain", "win_rate", "worst_gain", "ms_per_step"} <= set(rows[0])

@@ -189,53 +189,77 @@ def bench_nano_cmd(
 @app.command("poison")
 def bench_poison_cmd(
     model: str | None = typer.Option(
-        None, "--model", help="Stored text model (default: train a fresh demo model)."
+        None, "--model", help="Stored text model, e.g. smollm2 (default: train a demo TinyLm)."
     ),
     seeds: int = typer.Option(3, help="Streams (attack orders and benign documents) per defence."),
-    first_seed: int = typer.Option(
-        0, "--first-seed", help="Seed of the first stream (defaults were chosen on 100-102)."
+    split: str = typer.Option(
+        "report", "--split", help="report (seeds from 0, report implants) or tune (seeds 100-199)."
     ),
+    first_seed: int | None = typer.Option(
+        None, "--first-seed", help="Seed of the first stream (default: the split's first)."
+    ),
+    calibrate: bool = typer.Option(
+        False, "--calibrate", help="First choose the OOD and canary limits on benign tune streams."
+    ),
+    calibration_seeds: int = typer.Option(3, "--calibration-seeds", min=1, max=100),
+    benign_chars: int = typer.Option(24_000, "--benign-chars", min=500, help="Benign text/stream."),
+    attacks_per_kind: int = typer.Option(3, "--attacks-per-kind", min=1, max=20),
     sets: list[str] | None = typer.Option(
         None, "--set", help="SentryConfig field=value for every defence (repeatable)."
     ),
     quick: bool = typer.Option(False, "--quick", help="Tiny model and one seed (smoke test)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON report."),
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Poisoning: implant, canary damage, benign adaptation, false blocks per defence."""
     import tempfile
 
+    import torch
+
     from ttt.cli.common import parse_kv
     from ttt.models.registry import load_model
     from ttt.models.train import train_model
     from ttt.store import ArtifactStore
-    from ttt.text.poison import bench_poison
-    from ttt.text.sentry import SentryConfig
+    from ttt.text.poison import TUNE_SEEDS, bench_poison, check_split_seeds, poison_config
 
+    if threads:
+        torch.set_num_threads(threads)
     log = None if as_json else (lambda m: console.print(m))
     with domain_errors():
-        base = SentryConfig.from_dict(parse_kv(sets, "--set"))
+        overrides = parse_kv(sets, "--set")
+        # A bad --set or a seed of the other split fails before any model loads.
+        poison_config("tinylm", overrides)
+        start = (
+            first_seed if first_seed is not None else (TUNE_SEEDS.start if split == "tune" else 0)
+        )
+        check_split_seeds(split, range(start, start + (1 if quick and model is None else seeds)))
+
+        def run(lm: Any, store: ArtifactStore, n_seeds: int) -> dict[str, Any]:
+            base = poison_config(lm.backend, overrides)
+            return bench_poison(
+                lm,
+                seeds=n_seeds,
+                split=split,
+                first_seed=first_seed,
+                calibrate=calibrate,
+                calibration_seeds=calibration_seeds,
+                base=base,
+                store=store,
+                log=log,
+                stream_kwargs={"benign_chars": benign_chars, "attacks_per_kind": attacks_per_kind},
+            )
+
         if model is not None:
             store = get_store(artifacts_root)
-            lm = load_model(store, model)
-            report = bench_poison(
-                lm, seeds=seeds, first_seed=first_seed, base=base, store=store, log=log
-            )
+            report = run(load_model(store, model), store, seeds)
         else:
             with tempfile.TemporaryDirectory(prefix="ttt-bench-poison-") as tmp:
                 store = ArtifactStore(tmp)
                 if log:
                     log("training a fresh model for the benchmark ...")
                 res = train_model(store, preset="tiny" if quick else "demo", model_id="bench-lm")
-                lm = load_model(store, res.model_id)
-                report = bench_poison(
-                    lm,
-                    seeds=1 if quick else seeds,
-                    first_seed=first_seed,
-                    base=base,
-                    store=store,
-                    log=log,
-                )
+                report = run(load_model(store, res.model_id), store, 1 if quick else seeds)
     print_json(report)
 
 
