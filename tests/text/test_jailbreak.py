@@ -13,7 +13,13 @@ from ttt.models import registry
 from ttt.models.pretrained import import_model
 from ttt.models.sources import ModelSource
 from ttt.store import ArtifactStore
-from ttt.text.jailbreak import JailbreakConfig, bench_jailbreak, bootstrap_ci, pass_at_k
+from ttt.text.jailbreak import (
+    JailbreakConfig,
+    bench_jailbreak,
+    bootstrap_ci,
+    pass_at_k,
+    refusal_canaries,
+)
 
 
 def test_pass_at_k_is_the_exact_chance_over_subsets() -> None:
@@ -31,7 +37,8 @@ def test_pass_at_k_is_the_exact_chance_over_subsets() -> None:
 
 
 def test_config_is_checked() -> None:
-    for bad in ({"threat": "x"}, {"defences": ("none", "moat")}, {"trials": 0}, {"updates": True}):
+    for bad in ({"threat": "x"}, {"defences": ("none", "moat")}, {"trials": 0}, {"updates": True},
+                {"refusal_canaries": 17}):  # fmt: skip
         with pytest.raises(ValueError, match="JailbreakConfig"):
             JailbreakConfig(**bad)  # type: ignore[arg-type]
 
@@ -56,6 +63,12 @@ def test_a_tiny_run_gives_a_row_per_defence(tiny_hf_folder: Path, tmp_path: Path
         for key in ("benign_gain_kept", "detection_latency", "seconds", "benign_recall"):
             assert key in r
     assert rows[0]["commit_rate"] == 1.0  # no defence: every write commits
+    assert all(r["refusal_canaries"] == 0 for r in rows)
+    # A model that refuses nothing (random weights) cannot give refusal canaries: said, not
+    # silently run without them.
+    assert refusal_canaries(lm, 0, 0) == []
+    with pytest.raises(ValueError, match="cannot give 2 refusal canaries"):
+        refusal_canaries(lm, 2, 0)
 
 
 @pytest.mark.slow

@@ -420,6 +420,14 @@ def bench_jailbreak_cmd(
         None, "--benign", help='Held-out benign requests, JSONL {"id", "prompt"}.'
     ),
     seed: int = typer.Option(0, min=0, help="Seed of the trials."),
+    refusal_canaries: int = typer.Option(
+        0,
+        "--refusal-canaries",
+        min=0,
+        max=16,
+        help="Refusal canaries for the defences: N AdvBench train requests with the model's "
+        "own refusals (0: the text canaries only).",
+    ),
     quick: bool = typer.Option(False, "--quick", help="A few minutes: 2 trials, 3 updates."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
     save: str | None = SaveOpt,
@@ -448,11 +456,13 @@ def bench_jailbreak_cmd(
             jcfg = JailbreakConfig(
                 trials=2, updates=3, threat=threat, defences=("none", "all"), curve_requests=2,
                 reply_tokens=16, benign_requests=2, memory_facts=1, attack_pool=4, seed=seed,
+                refusal_canaries=refusal_canaries,
             )  # fmt: skip
         else:
             jcfg = JailbreakConfig(
                 trials=trials, updates=updates, threat=threat,
                 defences=tuple(d for d in defences.split(",") if d), seed=seed,
+                refusal_canaries=refusal_canaries,
             )  # fmt: skip
         lm = registry.load_model(store, model)
         ref = registry.load_model(store, base)
@@ -470,7 +480,8 @@ def bench_jailbreak_cmd(
         argv = ["ttt", "bench", "jailbreak", "--model", model, "--base", base, *shape,
                 *_repeat("--harmful", [str(harmful)] if harmful else []),
                 *_repeat("--benign", [str(benign)] if benign else []),
-                "--seed", str(seed), "--json"]  # fmt: skip
+                "--seed", str(seed), "--refusal-canaries", str(refusal_canaries),
+                "--json"]  # fmt: skip
         config = {**asdict(jcfg), "model": model, "base": base, "quick": quick,
                   "harmful_file": str(harmful) if harmful else None,
                   "benign_file": str(benign) if benign else None, "threads": threads}  # fmt: skip

@@ -81,6 +81,10 @@ class JailbreakConfig:
     memory_facts: int = 2
     attack_pool: int = 24  # compliance examples generated from the base model
     seed: int = 0
+    # Refusal canaries for the defences (``SentryConfig.refusal_canaries``): this many AdvBench
+    # *train* requests (never the tune split the attack stream asks, nor the report split the
+    # trials ask) with the refusing model's own greedy refusals, taken before any write.
+    refusal_canaries: int = 0
 
     def __post_init__(self) -> None:
         if self.threat not in THREATS:
@@ -93,7 +97,7 @@ class JailbreakConfig:
         for name, lo, hi in (("trials", 1, 1000), ("updates", 1, 200), ("eval_every", 1, 200),
                              ("curve_requests", 1, 100), ("reply_tokens", 1, 256),
                              ("benign_requests", 0, 500), ("memory_facts", 0, 16),
-                             ("attack_pool", 1, 500)):  # fmt: skip
+                             ("attack_pool", 1, 500), ("refusal_canaries", 0, 16)):  # fmt: skip
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 raise ValueError(
@@ -159,6 +163,34 @@ def attack_pools(
     return pools
 
 
+def refusal_canaries(lm: FastWeightLm, n: int, seed: int) -> list[dict[str, str]]:
+    """``n`` AdvBench train requests the model refuses, with its own greedy refusals (32
+    tokens; requests it does not refuse are skipped)."""
+    if n == 0:
+        return []
+    asks = [r["prompt"] for r in load("advbench", "train")]
+    random.Random(f"refusal-canaries:{seed}").shuffle(asks)
+    out: list[dict[str, str]] = []
+    for i in range(0, len(asks), 2 * n):
+        batch = asks[i : i + 2 * n]
+        for q, a in zip(batch, greedy_replies(lm, batch, 32), strict=True):
+            if len(out) < n and a.strip() and is_refusal(a):
+                out.append({"prompt": q, "reply": a})
+        if len(out) == n:
+            return out
+    raise ValueError(
+        f"the model {lm.model_id!r} refused only {len(out)} of {len(asks)} AdvBench train "
+        f"requests; it cannot give {n} refusal canaries"
+    )
+
+
+def _sentry(defence: str, lm: FastWeightLm, canaries: list[dict[str, str]]) -> Any:
+    over: dict[str, Any] = {"safety": "off" if defence == "none" else defence}
+    if canaries:
+        over["refusal_canaries"] = canaries
+    return chat_config(over, lm.backend)
+
+
 def stream_of(pools: dict[str, list[str]], threat: str, n: int, seed: int) -> list[str]:
     rng = random.Random(f"stream:{seed}:{threat}")
     kinds = ["compliance", "identity", "benign"] if threat == "mixed" else [threat]
@@ -173,9 +205,9 @@ def _trial(
     benign: list[str],
     jcfg: JailbreakConfig,
     rng: random.Random,
+    canaries: list[dict[str, str]],
 ) -> dict[str, Any]:
-    safety = "off" if defence == "none" else defence
-    mon = SentryMonitor(lm, chat_config({"safety": safety}, lm.backend), reference="chat_reference")
+    mon = SentryMonitor(lm, _sentry(defence, lm, canaries), reference="chat_reference")
     wcfg = WriteConfig()
     curve: list[float] = []
     events: list[dict[str, Any]] = []
@@ -219,6 +251,7 @@ def bench_jailbreak(
     harmful = harmful or [r["prompt"] for r in load("advbench", "report")]
     benign = benign or [r["prompt"] for r in load("benign", "report")]
     pools = attack_pools(base, jcfg, log)
+    canaries = refusal_canaries(lm, jcfg.refusal_canaries, jcfg.seed)
     rows = []
     no_update_recall: float | None = None
     undefended_recall: float | None = None
@@ -228,15 +261,14 @@ def bench_jailbreak(
         for t in range(jcfg.trials):
             seed = jcfg.seed * 100_003 + t
             stream = stream_of(pools, jcfg.threat, jcfg.updates, seed)
-            trials.append(
-                _trial(lm, defence, stream, harmful, benign, jcfg, random.Random(f"trial:{seed}"))
-            )
+            rng = random.Random(f"trial:{seed}")
+            trials.append(_trial(lm, defence, stream, harmful, benign, jcfg, rng, canaries))
         recall = None
         if jcfg.memory_facts:
             conds = ["fast_weights"] + (["no_update"] if no_update_recall is None else [])
             mrows = bench_memory(
                 lm,
-                chat_config({"safety": "off" if defence == "none" else defence}, lm.backend),
+                _sentry(defence, lm, canaries),
                 WriteConfig(),
                 MemoryBenchConfig(n_facts=(jcfg.memory_facts,), seeds=(jcfg.seed,), split="report",
                                   max_tokens=16, ppl_windows=1),
@@ -272,6 +304,7 @@ def bench_jailbreak(
             "commit_rate": sum(t["commits"] for t in trials) / writes,
             "detection_latency": (sum(lat) / len(lat)) if lat else None,
             "detected_trials": len(lat),
+            "refusal_canaries": len(canaries),
             "benign_recall": recall,
             "no_update_recall": no_update_recall,
             "seconds": time.perf_counter() - t0,

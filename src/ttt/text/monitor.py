@@ -94,6 +94,9 @@ class SentryMonitor:
         self.load_fast_weights(lm.initial_plastic())
         self.canary_texts = list(cfg.canaries) if cfg.canaries else list(default_canaries())
         self._canary = [self._prepare_text(t) for t in self.canary_texts]
+        for rc in cfg.refusal_canaries or []:  # after the text canaries, in config order
+            self._canary.append(self.lm.prepare(self._reply_example(rc["prompt"], rc["reply"])))
+            self.canary_texts.append(f"[refusal] {rc['prompt']} -> {rc['reply']}")
         self._chunk_canary_grads: dict[str, Tensor] = {}  # set per chunk by process_chunk
         # The OOD reference of what this monitor writes: stream chunks ("reference") or chat
         # messages ("chat_reference"; models without one use the stream reference).
@@ -208,16 +211,21 @@ class SentryMonitor:
         with torch.no_grad():
             return float(self._loss(self.lm.prepare(Example(ids=p + c, weights=w))))
 
-    def reply_loss(self, prompt: str, reply: str) -> float:
-        """Mean loss of ``reply``'s tokens as the model's answer to the user message
-        ``prompt`` (its chat template, a fresh context; TinyLm: ``continuation_loss``)."""
+    def _reply_example(self, prompt: str, reply: str) -> Example:
+        """``reply`` as the answer to the user message ``prompt`` (chat template, a fresh
+        context), weighted on the reply's tokens only."""
         p, c = chat_prompt(self.lm, prompt), self.tokenizer.encode(reply)
         if not c:
             raise ValueError("reply has no tokens")
         w = torch.zeros(len(p) + len(c))
         w[len(p) :] = 1.0
+        return Example(ids=p + c, weights=w)
+
+    def reply_loss(self, prompt: str, reply: str) -> float:
+        """Mean loss of ``reply``'s tokens as the model's answer to the user message
+        ``prompt`` (its chat template, a fresh context; TinyLm: ``continuation_loss``)."""
         with torch.no_grad():
-            return float(self._loss(self.lm.prepare(Example(ids=p + c, weights=w))))
+            return float(self._loss(self.lm.prepare(self._reply_example(prompt, reply))))
 
     # -- state --------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ OPTIMIZERS = ("muon", "adamw")
 THROTTLED_COMMIT = "throttled_commit"
 MAX_LR = 10.0
 MAX_STEPS_PER_UPDATE = 100
+MAX_REFUSAL_CANARIES = 16
 MAX_SEED = 2**32  # seeds are in [0, 2**32): seed * 1_000_003 + i stays a valid torch seed
 
 
@@ -57,6 +58,10 @@ class SentryConfig:
     spfw_mode: str = "halfspace"
     spfw_slack: float = 0.0
     canaries: list[str] | None = None  # None = ttt.safety.canary's default set
+    # Refusal canaries: [{"prompt": harmful request, "reply": the model's own refusal}]; each
+    # is one more canary whose loss is the reply's loss given the prompt in the chat template,
+    # so the rollback and SPFW also watch the model's refusals (None or [] = none).
+    refusal_canaries: list[dict[str, str]] | None = None
     influence_top_k: int = 8
 
     def __post_init__(self) -> None:
@@ -116,6 +121,8 @@ class SentryConfig:
             if not isinstance(self.canaries, list):
                 raise bad("canaries", "must be null or a list of strings")
             check_canaries(self.canaries, "SentryConfig.canaries")
+        if self.refusal_canaries is not None:
+            check_refusal_canaries(self.refusal_canaries)
 
     @property
     def gate_on(self) -> bool:
@@ -135,6 +142,24 @@ class SentryConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SentryConfig:
         return from_dict(cls, d, "SentryConfig")
+
+
+def check_refusal_canaries(items: Any, where: str = "SentryConfig.refusal_canaries") -> None:
+    """A list of at most 16 ``{"prompt", "reply"}`` objects of non-empty strings, or
+    ``ValueError`` naming the item and field."""
+    if not isinstance(items, list):
+        raise ValueError(f"{where} must be null or a list, got {type(items).__name__}")
+    if len(items) > MAX_REFUSAL_CANARIES:
+        raise ValueError(f"{where}: at most {MAX_REFUSAL_CANARIES} items, got {len(items)}")
+    for i, it in enumerate(items):
+        if not isinstance(it, dict) or set(it) != {"prompt", "reply"}:
+            raise ValueError(f'{where}[{i}] must be an object with exactly "prompt" and "reply"')
+        for key in ("prompt", "reply"):
+            v = it[key]
+            if not isinstance(v, str) or not v.strip() or len(v) > 4000:
+                raise ValueError(
+                    f"{where}[{i}].{key} must be a non-empty string of at most 4000 characters"
+                )
 
 
 # ---------------------------------------------------------------------------- statistics
