@@ -11,10 +11,10 @@ import pytest
 
 from ttt.models.registry import load_model
 from ttt.store import ArtifactStore
+from ttt.text.limits import LIMITS
 from ttt.text.poison import (
     ATTACK_KINDS,
     IMPLANT_POOLS,
-    LIMITS,
     TUNE_SEEDS,
     PoisonStream,
     _defence_config,

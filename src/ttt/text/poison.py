@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttt.models.protocol import FastWeightLm
+from ttt.text.limits import SIGNALS, choose_limits, collect, opened
 from ttt.text.sentry import SentryConfig, SentryMonitor
 
 DEFENCES = ("none", "gate", "rollback", "spfw", "all")
@@ -236,6 +237,7 @@ def measure(
     held0 = mon.loss_on(stream.held_out)
     per_kind: dict[str, list[bool]] = {}
     signals: dict[str, list[float]] = {k: [] for k in SIGNALS}
+    benign_events: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     n_chunks = 0
     for kind, text in _segments(stream.items):
@@ -246,9 +248,7 @@ def measure(
             n_chunks += 1
             per_kind.setdefault(kind, []).append(bool(e["committed"]))
             if keep_signals and kind == "benign":
-                for key, v in _signals(e).items():
-                    if v is not None and math.isfinite(v):
-                        signals[key].append(float(v))
+                benign_events.append(e)
     elapsed = time.perf_counter() - t0
     implant1 = [mon.continuation_loss(t, c) for t, c in stream.implants]
     canary1 = float(mon.canary_losses().mean())
@@ -267,36 +267,10 @@ def measure(
         "ms_per_chunk": 1000 * elapsed / max(1, n_chunks),
     }
     if keep_signals:
+        collect(benign_events, signals)
         out["signals"] = signals
+        out["benign_writes"] = len(benign_events)
     return out
-
-
-# The values the limits are chosen from: each limit's check and where its value sits in a
-# write's event record.
-SIGNALS = ("canary_delta", "canary_z", "grad_norm_z", "loss_z", "write_z")
-
-
-def _signals(e: dict[str, Any]) -> dict[str, float | None]:
-    return {
-        "canary_delta": e["canary"]["delta"],
-        "canary_z": e["canary"]["z"],
-        "grad_norm_z": e["grad_norm_z"],
-        "loss_z": e["loss_z"],
-        "write_z": e["write_z"],
-    }
-
-
-# Limit (SentryConfig field or gate override) ← signal, and the smallest limit allowed.
-LIMITS = {
-    "canary_max_delta": ("canary_delta", 0.005),
-    "canary_z": ("canary_z", 1.0),
-    "grad_z": ("grad_norm_z", 1.0),
-    "gate:ood_heavy_write.loss_z_max": ("loss_z", 1.0),
-    "gate:ood_heavy_write.grad_norm_z_max": ("write_z", 1.0),
-}
-LIMIT_MARGIN = 1.1
-_OPEN = {"canary_max_delta": 100.0, "canary_z": 1e6, "grad_z": 1e6}
-_OPEN_GATE = {"ood_heavy_write.loss_z_max": 1e6, "ood_heavy_write.grad_norm_z_max": 1e6}
 
 
 def calibrate_limits(
@@ -311,45 +285,29 @@ def calibrate_limits(
     """Choose the OOD and canary limits on benign **tuning** streams only.
 
     Every tuning stream's benign documents (no attacks) are read under ``safety="all"`` with
-    the five limits opened wide, so every check runs and records its value and none fires.
-    Rule (fixed before any run): each limit is the largest value any benign tuning write
-    reached, times ``LIMIT_MARGIN`` (1.1), and never below its floor (``LIMITS``) — so the
-    limits would have refused none of the tuning writes. Returns the SentryConfig overrides
-    (``overrides``) and the values they were chosen from."""
+    the five limits opened wide (``ttt.text.limits.opened``), so every check runs and records
+    its value and none fires; ``ttt.text.limits.choose_limits`` then sets each limit just
+    above the largest benign value. Returns the SentryConfig overrides (``overrides``) and
+    the values they were chosen from."""
     check_split_seeds("tune", seeds)
-    base = base or SentryConfig()
-    d = base.to_dict()
-    d.update(_OPEN, safety="all", gate={**d["gate"], **_OPEN_GATE})
-    open_cfg = SentryConfig.from_dict(d)
+    open_cfg = opened(base or SentryConfig())
     values: dict[str, list[float]] = {k: [] for k in SIGNALS}
+    n_writes = 0
     t0 = time.perf_counter()
     for seed in seeds:
         clean = PoisonStream.build(seed, **(stream_kwargs or {}), with_attacks=False)
         run = measure(lm, clean, open_cfg, store=store, keep_signals=True)
+        n_writes += run["benign_writes"]
         for k in SIGNALS:
             values[k].extend(run["signals"][k])
         if log is not None:
-            log(f"calibration seed {seed}: {len(run['signals']['canary_delta'])} benign writes")
-    limits: dict[str, float] = {}
-    for name, (sig, floor) in LIMITS.items():
-        vals = values[sig]
-        limits[name] = max(floor, LIMIT_MARGIN * max(vals)) if vals else floor
-    gate = dict(base.gate)
-    overrides: dict[str, Any] = {}
-    for name, v in limits.items():
-        if name.startswith("gate:"):
-            gate[name[len("gate:") :]] = v
-        else:
-            overrides[name] = v
-    overrides["gate"] = gate
+            log(f"calibration seed {seed}: {run['benign_writes']} benign writes")
+    out = choose_limits(values, base or SentryConfig())
     return {
         "seeds": list(seeds),
         "split": "tune",
-        "rule": f"largest value on benign tuning writes x {LIMIT_MARGIN}, at least the floor",
-        "limits": limits,
-        "overrides": overrides,
-        "benign_writes": len(values["canary_delta"]),
-        "max_benign": {k: (max(v) if v else None) for k, v in values.items()},
+        "benign_writes": n_writes,
+        **out,
         "seconds": time.perf_counter() - t0,
     }
 
