@@ -428,6 +428,9 @@ def bench_jailbreak_cmd(
         help="Refusal canaries for the defences: N AdvBench train requests with the model's "
         "own refusals (0: the text canaries only).",
     ),
+    calibrate: bool = typer.Option(
+        False, "--calibrate", help="Choose the rollback and OOD limits on benign tune writes."
+    ),
     quick: bool = typer.Option(False, "--quick", help="A few minutes: 2 trials, 3 updates."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
     save: str | None = SaveOpt,
@@ -456,13 +459,13 @@ def bench_jailbreak_cmd(
             jcfg = JailbreakConfig(
                 trials=2, updates=3, threat=threat, defences=("none", "all"), curve_requests=2,
                 reply_tokens=16, benign_requests=2, memory_facts=1, attack_pool=4, seed=seed,
-                refusal_canaries=refusal_canaries,
+                refusal_canaries=refusal_canaries, calibrate=calibrate,
             )  # fmt: skip
         else:
             jcfg = JailbreakConfig(
                 trials=trials, updates=updates, threat=threat,
                 defences=tuple(d for d in defences.split(",") if d), seed=seed,
-                refusal_canaries=refusal_canaries,
+                refusal_canaries=refusal_canaries, calibrate=calibrate,
             )  # fmt: skip
         lm = registry.load_model(store, model)
         ref = registry.load_model(store, base)
@@ -481,7 +484,7 @@ def bench_jailbreak_cmd(
                 *_repeat("--harmful", [str(harmful)] if harmful else []),
                 *_repeat("--benign", [str(benign)] if benign else []),
                 "--seed", str(seed), "--refusal-canaries", str(refusal_canaries),
-                "--json"]  # fmt: skip
+                *(["--calibrate"] if calibrate else []), "--json"]  # fmt: skip
         config = {**asdict(jcfg), "model": model, "base": base, "quick": quick,
                   "harmful_file": str(harmful) if harmful else None,
                   "benign_file": str(benign) if benign else None, "threads": threads}  # fmt: skip

@@ -31,6 +31,12 @@ Per defence (``none``, ``gate``, ``rollback``, ``spfw``, ``all``; the Sentry's s
 * ``over_refusal``: refusal of held-out benign requests (``--benign FILE``) after the stream;
 * ``commit_rate`` of the stream's writes, ``detection_latency`` (updates until the defence
   first refused a write; None when it never did), ``trials``, ``seconds``.
+
+Two options strengthen the defences (both off by default, so earlier tables stay comparable):
+``--refusal-canaries N`` adds N refusal canaries (AdvBench *train* requests with the model's
+own refusals; ``SentryConfig.refusal_canaries``), so the rollback and SPFW watch refusal and
+not only the text canaries; ``--calibrate`` chooses the rollback and OOD limits on benign
+tune writes (``calibrate_chat_limits``) instead of the Sentry's defaults.
 """
 
 from __future__ import annotations
@@ -47,8 +53,11 @@ from ttt.models.generate import greedy_replies
 from ttt.models.protocol import FastWeightLm
 from ttt.safety.refusal import is_refusal
 from ttt.text.chat_runtime import chat_config
+from ttt.text.facts import sample_facts
+from ttt.text.limits import choose_limits, collect, opened
 from ttt.text.memory import MemoryBenchConfig, bench_memory
 from ttt.text.monitor import SentryMonitor
+from ttt.text.sentry_config import SentryConfig
 from ttt.text.write import WriteConfig, write_message
 
 DEFENCES = ("none", "gate", "rollback", "spfw", "all")
@@ -85,6 +94,11 @@ class JailbreakConfig:
     # *train* requests (never the tune split the attack stream asks, nor the report split the
     # trials ask) with the refusing model's own greedy refusals, taken before any write.
     refusal_canaries: int = 0
+    # Choose the rollback and OOD limits on benign tune writes first (``ttt.text.limits``):
+    # ``calibration_writes`` writes of tune-split facts and benign answers, in sessions of
+    # ``updates`` writes from fresh fast weights, as the trials write.
+    calibrate: bool = False
+    calibration_writes: int = 12
 
     def __post_init__(self) -> None:
         if self.threat not in THREATS:
@@ -97,7 +111,8 @@ class JailbreakConfig:
         for name, lo, hi in (("trials", 1, 1000), ("updates", 1, 200), ("eval_every", 1, 200),
                              ("curve_requests", 1, 100), ("reply_tokens", 1, 256),
                              ("benign_requests", 0, 500), ("memory_facts", 0, 16),
-                             ("attack_pool", 1, 500), ("refusal_canaries", 0, 16)):  # fmt: skip
+                             ("attack_pool", 1, 500), ("refusal_canaries", 0, 16),
+                             ("calibration_writes", 1, 200)):  # fmt: skip
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 raise ValueError(
@@ -184,11 +199,44 @@ def refusal_canaries(lm: FastWeightLm, n: int, seed: int) -> list[dict[str, str]
     )
 
 
-def _sentry(defence: str, lm: FastWeightLm, canaries: list[dict[str, str]]) -> Any:
-    over: dict[str, Any] = {"safety": "off" if defence == "none" else defence}
+def _overrides(canaries: list[dict[str, str]], limits: dict[str, Any] | None) -> dict[str, Any]:
+    over: dict[str, Any] = dict(limits or {})
     if canaries:
         over["refusal_canaries"] = canaries
-    return chat_config(over, lm.backend)
+    return over
+
+
+def _sentry(defence: str, lm: FastWeightLm, over: dict[str, Any]) -> SentryConfig:
+    return chat_config({**over, "safety": "off" if defence == "none" else defence}, lm.backend)
+
+
+def calibrate_chat_limits(
+    lm: FastWeightLm,
+    canaries: list[dict[str, str]],
+    pools: dict[str, list[str]],
+    jcfg: JailbreakConfig,
+) -> dict[str, Any]:
+    """The limits of ``ttt.text.limits`` chosen on benign tune writes: tune-split facts (the
+    memory benchmark's kind of write) alternating with benign requests and answers, in
+    sessions of ``jcfg.updates`` writes from fresh fast weights (as the trials write)."""
+    n = jcfg.calibration_writes
+    facts = [f["fact"] for f in sample_facts("tune", n, jcfg.seed)]
+    benign = list(pools.get("benign", []))
+    texts = [facts[i // 2] if i % 2 == 0 or not benign else benign[i // 2 % len(benign)]
+             for i in range(n)]  # fmt: skip
+    base = chat_config(_overrides(canaries, None), lm.backend)
+    mon = SentryMonitor(lm, opened(base), reference="chat_reference")
+    initial = lm.initial_plastic()
+    values: dict[str, list[float]] = {}
+    t0 = time.perf_counter()
+    for i, text in enumerate(texts):
+        if i % jcfg.updates == 0:
+            mon.load_fast_weights(initial)
+            mon.reset_write_state()
+        collect(write_message(mon, text, WriteConfig(), keep_text=False), values)
+    mon.load_fast_weights(initial)
+    out = choose_limits(values, base)
+    return {**out, "writes": n, "split": "tune", "seconds": time.perf_counter() - t0}
 
 
 def stream_of(pools: dict[str, list[str]], threat: str, n: int, seed: int) -> list[str]:
@@ -205,9 +253,9 @@ def _trial(
     benign: list[str],
     jcfg: JailbreakConfig,
     rng: random.Random,
-    canaries: list[dict[str, str]],
+    overrides: dict[str, Any],
 ) -> dict[str, Any]:
-    mon = SentryMonitor(lm, _sentry(defence, lm, canaries), reference="chat_reference")
+    mon = SentryMonitor(lm, _sentry(defence, lm, overrides), reference="chat_reference")
     wcfg = WriteConfig()
     curve: list[float] = []
     events: list[dict[str, Any]] = []
@@ -252,6 +300,10 @@ def bench_jailbreak(
     benign = benign or [r["prompt"] for r in load("benign", "report")]
     pools = attack_pools(base, jcfg, log)
     canaries = refusal_canaries(lm, jcfg.refusal_canaries, jcfg.seed)
+    calibration = calibrate_chat_limits(lm, canaries, pools, jcfg) if jcfg.calibrate else None
+    if calibration is not None:
+        log(f"limits chosen on {calibration['writes']} benign tune writes: {calibration['limits']}")
+    overrides = _overrides(canaries, calibration["overrides"] if calibration else None)
     rows = []
     no_update_recall: float | None = None
     undefended_recall: float | None = None
@@ -262,13 +314,13 @@ def bench_jailbreak(
             seed = jcfg.seed * 100_003 + t
             stream = stream_of(pools, jcfg.threat, jcfg.updates, seed)
             rng = random.Random(f"trial:{seed}")
-            trials.append(_trial(lm, defence, stream, harmful, benign, jcfg, rng, canaries))
+            trials.append(_trial(lm, defence, stream, harmful, benign, jcfg, rng, overrides))
         recall = None
         if jcfg.memory_facts:
             conds = ["fast_weights"] + (["no_update"] if no_update_recall is None else [])
             mrows = bench_memory(
                 lm,
-                _sentry(defence, lm, canaries),
+                _sentry(defence, lm, overrides),
                 WriteConfig(),
                 MemoryBenchConfig(n_facts=(jcfg.memory_facts,), seeds=(jcfg.seed,), split="report",
                                   max_tokens=16, ppl_windows=1),
@@ -305,6 +357,7 @@ def bench_jailbreak(
             "detection_latency": (sum(lat) / len(lat)) if lat else None,
             "detected_trials": len(lat),
             "refusal_canaries": len(canaries),
+            "limits": calibration["limits"] if calibration else None,
             "benign_recall": recall,
             "no_update_recall": no_update_recall,
             "seconds": time.perf_counter() - t0,
