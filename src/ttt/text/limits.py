@@ -5,8 +5,10 @@ A tuning run reads benign text under ``safety="all"`` with the five limits below
 (``opened``), so every check runs and records its value and none fires. ``choose_limits``
 then applies the rule fixed before any run: each limit is the largest value any benign tuning
 write reached, times ``MARGIN`` (1.1), and never below its floor — so the chosen limits would
-have refused none of the writes they were chosen from. Used by ``ttt bench poison
---calibrate`` (document streams) and ``ttt bench jailbreak --calibrate`` (chat writes).
+have refused none of the writes they were chosen from. A signal no tuning write produced (a
+robust z needs four committed writes first) keeps the base config's limit. Used by ``ttt
+bench poison --calibrate`` (document streams) and ``ttt bench jailbreak --calibrate`` (chat
+writes).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ttt.safety.gate import GateConfig
 from ttt.text.sentry_config import SentryConfig
 
 # What each limit judges, read from a write's event record.
@@ -37,6 +40,14 @@ def opened(base: SentryConfig) -> SentryConfig:
     d = base.to_dict()
     d.update(_OPEN, safety="all", gate={**d["gate"], **_OPEN_GATE})
     return SentryConfig.from_dict(d)
+
+
+def _current(base: SentryConfig, name: str) -> float:
+    """The limit ``name`` as ``base`` sets it (gate limits: its overrides over the defaults)."""
+    if not name.startswith("gate:"):
+        return float(getattr(base, name))
+    rule, field = name[len("gate:") :].split(".")
+    return float(getattr(getattr(GateConfig().with_overrides(base.gate), rule), field))
 
 
 def _check_value(checks: Sequence[Mapping[str, Any]], name: str) -> float | None:
@@ -71,9 +82,14 @@ def choose_limits(values: Mapping[str, Sequence[float]], base: SentryConfig) -> 
     """The module's rule on the benign values: ``limits`` by name, the SentryConfig
     ``overrides`` that set them over ``base``, and the largest benign value of each signal."""
     limits: dict[str, float] = {}
+    kept: list[str] = []
     for name, (sig, floor) in LIMITS.items():
         vals = values.get(sig) or []
-        limits[name] = max(floor, MARGIN * max(vals)) if vals else floor
+        if vals:
+            limits[name] = max(floor, MARGIN * max(vals))
+        else:
+            limits[name] = _current(base, name)
+            kept.append(name)
     gate = dict(base.gate)
     overrides: dict[str, Any] = {}
     for name, v in limits.items():
@@ -85,6 +101,7 @@ def choose_limits(values: Mapping[str, Sequence[float]], base: SentryConfig) -> 
     return {
         "rule": f"largest value on benign tuning writes x {MARGIN}, at least the floor",
         "limits": limits,
+        "kept_from_base": kept,
         "overrides": overrides,
         "max_benign": {k: (max(values[k]) if values.get(k) else None) for k in SIGNALS},
     }
