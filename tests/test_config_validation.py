@@ -254,6 +254,13 @@ REGISTRY: list[Entry] = [
             "spfw_mode": ["both"],
             "spfw_slack": [-1, 101],
             "canaries": [[], [5], [""], ["x"] * 17, ("a",)],
+            "refusal_canaries": [
+                "x",
+                [{"prompt": "a"}],
+                [{"prompt": "a", "reply": " "}],
+                [{"prompt": "a", "reply": "b", "extra": 1}],
+                [{"prompt": "a", "reply": "b"}] * 17,
+            ],
             "influence_top_k": [0, 4097],
         },
     ),

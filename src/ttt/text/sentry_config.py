@@ -148,7 +148,7 @@ def check_refusal_canaries(items: Any, where: str = "SentryConfig.refusal_canari
     """A list of at most 16 ``{"prompt", "reply"}`` objects of non-empty strings, or
     ``ValueError`` naming the item and field."""
     if not isinstance(items, list):
-        raise ValueError(f"{where} must be null or a list, got {type(items).__name__}")
+        raise ValueError(f"{where} must be null or a list, got {items!r}")
     if len(items) > MAX_REFUSAL_CANARIES:
         raise ValueError(f"{where}: at most {MAX_REFUSAL_CANARIES} items, got {len(items)}")
     for i, it in enumerate(items):
