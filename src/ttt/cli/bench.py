@@ -111,8 +111,8 @@ def bench_nano_cmd(
     ),
     offline_tol: float = typer.Option(
         1e-3,
-        help="Offline-best fit: stop when the relative loss change per 100 iterations is "
-        "below this at the smallest step size.",
+        help="Offline-best fit: stop when the total training loss improves by less than "
+        "this (relative) over 500 iterations (at most 8,000).",
     ),
     offline_cache: Path | None = typer.Option(
         None,
