@@ -171,3 +171,61 @@ def test_sweep_throughput_reference_runs_sessions_one_by_one(store):
     lo, hi = out["speedup_95ci"]
     assert lo <= out["speedup_vs_one_by_one"] <= hi
     assert out["speedup_vs_one_by_one"] == pytest.approx(t["mean"] * 6 / out["seconds"])
+
+
+def test_rollback_judge_leaves_sessions_unchanged_and_counts_every_stepped_rollback(store):
+    """Judging rollbacks only adds counters: the same numbers with and without it. With a
+    held-out check no write can pass (tol -0.999), every update steps and is rolled back,
+    so every one followed by steps is judged; the judge's verdict is the candidate's error
+    on those steps against the kept weights', recomputed here for the first update."""
+    from ttt.nano.model import mean_over_time
+    from ttt.nano.runner import NanoRunner
+
+    params, mcfg, _ = load_base(store, "tiny-base")
+    cfgs, seeds = setting_sessions(SETTINGS[1], 1, 3, "tuning")
+    pcfg = PlasticityConfig()
+    plain = run_batch(mcfg, params, cfgs, seeds, 160, pcfg)
+    judged = run_batch(mcfg, params, cfgs, seeds, 160, pcfg, judge_rollbacks=True)
+    assert plain.rollbacks_judged is None
+    for k in plain.mse:
+        assert torch.equal(plain.mse[k], judged.mse[k]), k
+    assert torch.equal(plain.commits, judged.commits)
+    rolled = judged.attempts - judged.commits
+    assert judged.rollbacks_judged is not None and judged.rollbacks_justified is not None
+    assert (judged.rollbacks_judged <= rolled).all()
+    assert (judged.rollbacks_justified <= judged.rollbacks_judged).all()
+
+    strict = PlasticityConfig.from_dict(
+        {"checks": {"post": [{"kind": "loss_regression", "tol": -0.999, "key": "holdout_loss"}]}}
+    )
+    every = run_batch(mcfg, params, cfgs, seeds, 160, strict, judge_rollbacks=True)
+    assert every.rollbacks_judged is not None and every.rollbacks_justified is not None
+    # 160 steps, chunk 16: 10 updates; every rolled-back one is judged except the last
+    # (at step 160, no steps after it).
+    stepped_back = every.attempts - every.commits
+    assert int(stepped_back.sum()) >= 27
+    assert (every.rollbacks_judged == stepped_back - 1).all()
+    # Rejecting nearly every write throws away useful ones: most were false alarms.
+    assert int(every.rollbacks_justified.sum()) < int(every.rollbacks_judged.sum()) // 2
+
+    # The first verdict by hand, for session 1.
+    r = NanoRunner.fresh(mcfg, params, cfgs[1], strict, seed=seeds[1])
+    r.judge_rollbacks = True
+    r.run_chunk(16, record=False)  # first update: stepped and rolled back
+    assert r._rejected is not None
+    cand, h_cand, mask = r._rejected
+    assert bool(mask[0])
+    for k in cand:
+        assert not torch.equal(cand[k], r.backend.params[k].detach())  # it had moved
+    kept = {k: v.detach().clone() for k, v in r.backend.params.items()}
+    h_kept = r.h_adapt.clone()
+    out = r.run_chunk(16, record=False)
+    obs = torch.cat([out.obs.unsqueeze(1), r.env.obs.unsqueeze(0)])  # (17, 1, 4)
+    act = out.actions.unsqueeze(1)
+    with torch.no_grad():
+        c = forward({**cand, "a_raw": params["a_raw"]}, mcfg, obs[:-1], act, h_cand)
+        k_ = forward({**kept, "a_raw": params["a_raw"]}, mcfg, obs[:-1], act, h_kept)
+    worse = bool(mean_over_time(mse_per_step(c, obs)) > mean_over_time(mse_per_step(k_, obs)))
+    assert torch.equal(mse_per_step(k_, obs)[:, 0], out.mse["adaptive"][:, 0])
+    assert int(r.rollbacks_judged[0]) == 1 and int(r.rollbacks_justified[0]) == int(worse)
+    assert r._rejected is not None  # the second update was rolled back too: judged next

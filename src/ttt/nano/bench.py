@@ -22,8 +22,10 @@ setting and seed set:
   sessions, so a missed gain target can be told apart from one no learner of this
   architecture (or not even the true simulator) reaches on these sessions;
 * ``commit_rate``: committed / proposed updates; ``rollbacks_by_check``: every rolled-back
-  update classified by the check that decided it (the streams are benign, so each one is
-  either wasted work or a false alarm);
+  update classified by the check that decided it; ``rollbacks_justified_rate``: of the
+  rolled-back writes (``rollbacks_judged``), the share whose candidate weights would have
+  predicted the steps up to the next update worse than the weights kept — the rest were
+  false alarms that threw away a useful write;
 * ``ms_per_step``: one session (the session code path), single-threaded unless told.
 
 ``bench_sweep_throughput`` times a sessions × steps sweep and, in the same run, a random
@@ -257,10 +259,12 @@ def bench_setting(
     offline_cache: Path | None = None,
 ) -> dict[str, Any]:
     cfgs, sds = setting_sessions(s, index, sessions, seeds)
-    res = run_batch(mcfg, base, cfgs, sds, steps, pcfg)
+    res = run_batch(mcfg, base, cfgs, sds, steps, pcfg, judge_rollbacks=True)
     gain = res.gain()
     a100 = res.last100("adaptive")
     attempts, commits = int(res.attempts.sum()), int(res.commits.sum())
+    assert res.rollbacks_judged is not None and res.rollbacks_justified is not None
+    judged, justified = int(res.rollbacks_judged.sum()), int(res.rollbacks_justified.sum())
     single = [
         _run_alone(mcfg, base, c, sd, steps, pcfg)[0]
         for c, sd in zip(cfgs[:single_sessions], sds[:single_sessions], strict=True)
@@ -281,6 +285,10 @@ def bench_setting(
         "mean_commits": float(res.commits.double().mean()),
         "mean_attempts": float(res.attempts.double().mean()),
         "rollbacks_by_check": {k: int(v.sum()) for k, v in sorted(res.rollbacks_by_check.items())},
+        # Of the rolled-back writes, the share whose candidate would have predicted the
+        # steps up to the next update worse than the weights kept (the rest: false alarms).
+        "rollbacks_judged": judged,
+        "rollbacks_justified_rate": justified / judged if judged else None,
         # What the references gain on the same sessions (1 - reference/baseline): a
         # session whose base is already near the noise floor, or whose last 100 steps
         # visit speeds its first 500 never did, cannot gain much whatever learns online.

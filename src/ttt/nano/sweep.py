@@ -78,6 +78,10 @@ class BatchResult:
     spfw_removed_mean: Tensor | None = None  # mean SPFW fraction_removed over stepped updates
     # Rolled-back or blocked updates per deciding check name ("loss_regression", ...): (S,)
     rollbacks_by_check: dict[str, Tensor] = field(default_factory=dict)
+    # With ``judge_rollbacks``: rolled-back writes scored on the steps up to the next update
+    # (S,), and how many of them the candidate predicted worse than the kept weights.
+    rollbacks_judged: Tensor | None = None
+    rollbacks_justified: Tensor | None = None
 
     def last100(self, name: str) -> Tensor:
         return self.mse[name][-100:].double().mean(0)
@@ -96,12 +100,18 @@ def run_batch(
     *,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    judge_rollbacks: bool = False,
 ) -> BatchResult:
-    """Run S sessions for ``steps`` steps in one vectorised loop."""
+    """Run S sessions for ``steps`` steps in one vectorised loop.
+
+    ``judge_rollbacks``: also score every rolled-back write on the steps up to the next
+    update against the weights kept (``NanoRunner.judge_rollbacks``; the sessions' numbers
+    are the same either way)."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     pcfg = pcfg or PlasticityConfig()
     runner = NanoRunner.batch(mcfg, base_params, list(env_cfgs), pcfg, list(seeds))
+    runner.judge_rollbacks = judge_rollbacks
     s = len(seeds)
     parts: dict[str, list[Tensor]] = {k: [] for k in ("baseline", "adaptive", "frozen", "oracle")}
     commits = torch.zeros(s, dtype=torch.int64)
@@ -152,6 +162,8 @@ def run_batch(
         attempts=attempts,
         seconds=time.perf_counter() - t0,
         rollbacks_by_check=by_check,
+        rollbacks_judged=runner.rollbacks_judged if judge_rollbacks else None,
+        rollbacks_justified=runner.rollbacks_justified if judge_rollbacks else None,
         canary_rollbacks=canary_rb if canary_on else None,
         canary_start=c_start if canary_on else None,
         canary_end=c_end if canary_on else None,
