@@ -194,6 +194,23 @@ def test_rollback_judge_leaves_sessions_unchanged_and_counts_every_stepped_rollb
     assert judged.rollbacks_judged is not None and judged.rollbacks_justified is not None
     assert (judged.rollbacks_judged <= rolled).all()
     assert (judged.rollbacks_justified <= judged.rollbacks_judged).all()
+    assert judged.commits_judged is not None and judged.commits_harmful is not None
+    assert (judged.commits_judged <= judged.commits).all()
+    assert (judged.commits_harmful <= judged.commits_judged).all()
+    # Every write that moved the weights is judged, but the last (no steps after it); a
+    # session's first write can be a zero step (the mass at rest: zero gradient).
+    both = judged.commits_judged + judged.rollbacks_judged
+    assert (both <= judged.attempts - 1).all() and (both >= judged.attempts - 2).all()
+
+    # Every write commits: each is judged against the weights before it.
+    lax = PlasticityConfig.from_dict(
+        {"checks": {"post": [{"kind": "loss_regression", "tol": 100.0, "key": "holdout_loss"}]}}
+    )
+    all_in = run_batch(mcfg, params, cfgs, seeds, 160, lax, judge_rollbacks=True)
+    assert all_in.commits.tolist() == all_in.attempts.tolist()
+    assert all_in.rollbacks_judged.tolist() == [0, 0, 0]
+    assert (all_in.commits_judged <= all_in.commits - 1).all()
+    assert (all_in.commits_judged >= all_in.commits - 2).all()
 
     strict = PlasticityConfig.from_dict(
         {"checks": {"post": [{"kind": "loss_regression", "tol": -0.999, "key": "holdout_loss"}]}}
@@ -212,9 +229,9 @@ def test_rollback_judge_leaves_sessions_unchanged_and_counts_every_stepped_rollb
     r = NanoRunner.fresh(mcfg, params, cfgs[1], strict, seed=seeds[1])
     r.judge_rollbacks = True
     r.run_chunk(16, record=False)  # first update: stepped and rolled back
-    assert r._rejected is not None
-    cand, h_cand, mask = r._rejected
-    assert bool(mask[0])
+    assert r._alternative is not None
+    cand, h_cand, rolled_now, committed_now = r._alternative
+    assert bool(rolled_now[0]) and not bool(committed_now[0])
     for k in cand:
         assert not torch.equal(cand[k], r.backend.params[k].detach())  # it had moved
     kept = {k: v.detach().clone() for k, v in r.backend.params.items()}
@@ -228,4 +245,4 @@ def test_rollback_judge_leaves_sessions_unchanged_and_counts_every_stepped_rollb
     worse = bool(mean_over_time(mse_per_step(c, obs)) > mean_over_time(mse_per_step(k_, obs)))
     assert torch.equal(mse_per_step(k_, obs)[:, 0], out.mse["adaptive"][:, 0])
     assert int(r.rollbacks_judged[0]) == 1 and int(r.rollbacks_justified[0]) == int(worse)
-    assert r._rejected is not None  # the second update was rolled back too: judged next
+    assert r._alternative is not None  # the second update was rolled back too: judged next

@@ -25,7 +25,8 @@ setting and seed set:
   update classified by the check that decided it; ``rollbacks_justified_rate``: of the
   rolled-back writes (``rollbacks_judged``), the share whose candidate weights would have
   predicted the steps up to the next update worse than the weights kept — the rest were
-  false alarms that threw away a useful write;
+  false alarms that threw away a useful write; ``commits_harmful_rate``: of the committed
+  writes, the share that predicted those steps worse than the weights before them;
 * ``ms_per_step``: one session (the session code path), single-threaded unless told.
 
 ``bench_sweep_throughput`` times a sessions × steps sweep and, in the same run, a random
@@ -265,6 +266,8 @@ def bench_setting(
     attempts, commits = int(res.attempts.sum()), int(res.commits.sum())
     assert res.rollbacks_judged is not None and res.rollbacks_justified is not None
     judged, justified = int(res.rollbacks_judged.sum()), int(res.rollbacks_justified.sum())
+    assert res.commits_judged is not None and res.commits_harmful is not None
+    c_judged, harmful = int(res.commits_judged.sum()), int(res.commits_harmful.sum())
     single = [
         _run_alone(mcfg, base, c, sd, steps, pcfg)[0]
         for c, sd in zip(cfgs[:single_sessions], sds[:single_sessions], strict=True)
@@ -289,6 +292,10 @@ def bench_setting(
         # steps up to the next update worse than the weights kept (the rest: false alarms).
         "rollbacks_judged": judged,
         "rollbacks_justified_rate": justified / judged if judged else None,
+        # Of the committed writes, the share that predicted those steps worse than the
+        # weights before them (harm the checks let through).
+        "commits_judged": c_judged,
+        "commits_harmful_rate": harmful / c_judged if c_judged else None,
         # What the references gain on the same sessions (1 - reference/baseline): a
         # session whose base is already near the noise floor, or whose last 100 steps
         # visit speeds its first 500 never did, cannot gain much whatever learns online.

@@ -199,16 +199,20 @@ class NanoRunner:
         self.pend_t0 = torch.tensor([int(env.t)], dtype=torch.int64)  # (chunks in window,)
         self.commits = 0
         self.nonlinear = env.nonlinear
-        # Rollback judge (benchmarks; off by default and never changes a session's numbers):
-        # a write the post-checks rolled back is kept aside with the hidden state it would
-        # have carried, and scored on the steps up to the next update against the weights
-        # that were kept. ``rollbacks_justified`` counts those whose candidate predicted
-        # those steps worse (the rollback avoided harm); the rest of ``rollbacks_judged``
-        # were false alarms.
+        # Update judge (benchmarks; off by default and never changes a session's numbers):
+        # after every write that stepped, the alternative the checks did not choose (the
+        # candidate of a rolled-back write, the weights before a committed one) is kept
+        # aside with the hidden state it would have carried, and both are scored on the
+        # steps up to the next update. ``rollbacks_justified``: rolled-back writes whose
+        # candidate predicted those steps worse (the rest of ``rollbacks_judged`` were false
+        # alarms); ``commits_harmful``: committed writes that predicted them worse than the
+        # weights before (of ``commits_judged``).
         self.judge_rollbacks = False
-        self._rejected: tuple[dict[str, Tensor], Tensor, Tensor] | None = None
+        self._alternative: tuple[dict[str, Tensor], Tensor, Tensor, Tensor] | None = None
         self.rollbacks_judged = torch.zeros(self.S, dtype=torch.int64)
         self.rollbacks_justified = torch.zeros(self.S, dtype=torch.int64)
+        self.commits_judged = torch.zeros(self.S, dtype=torch.int64)
+        self.commits_harmful = torch.zeros(self.S, dtype=torch.int64)
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -383,7 +387,7 @@ class NanoRunner:
         t0 = self.t
         obs, act, mus = self.env.rollout(n)  # (n+1, S, 4), (n, S, 2), (n, S)
         mse, preds = self._predict(obs, act)
-        if self._rejected is not None:
+        if self._alternative is not None:
             self._judge(obs, act, mse["adaptive"])
         oracle = oracle_step(obs[:-1], act, mus, self.nonlinear.expand(n, self.S))
         mse["oracle"] = (oracle - obs[1:]).pow(2).mean(-1).to(torch.float32)  # (n, S)
@@ -438,14 +442,17 @@ class NanoRunner:
 
     @torch.no_grad()
     def _judge(self, obs: Tensor, act: Tensor, kept_mse: Tensor) -> None:
-        """Score the rolled-back candidates on the steps just observed (see __init__)."""
-        assert self._rejected is not None
-        cand, h_cand, mask = self._rejected
-        self._rejected = None
-        out = forward(self._params(cand), self.mcfg, obs[:-1], act, h_cand)
-        worse = mean_over_time(mse_per_step(out, obs)) > mean_over_time(kept_mse)
-        self.rollbacks_judged += mask.to(torch.int64)
-        self.rollbacks_justified += (mask & worse).to(torch.int64)
+        """Score the alternatives of the last writes on the steps just observed (see
+        __init__)."""
+        assert self._alternative is not None
+        alt, h_alt, rolled, committed = self._alternative
+        self._alternative = None
+        out = forward(self._params(alt), self.mcfg, obs[:-1], act, h_alt)
+        alt_mse, in_force = mean_over_time(mse_per_step(out, obs)), mean_over_time(kept_mse)
+        self.rollbacks_judged += rolled.to(torch.int64)
+        self.rollbacks_justified += (rolled & (alt_mse > in_force)).to(torch.int64)
+        self.commits_judged += committed.to(torch.int64)
+        self.commits_harmful += (committed & (alt_mse < in_force)).to(torch.int64)
 
     def _transact(
         self, t_last: int, *, events: bool = True
@@ -473,11 +480,12 @@ class NanoRunner:
         h_probed: list[Tensor] = []  # window-end hidden states: before, after the step
 
         candidate: dict[str, Tensor] = {}
+        before: dict[str, Tensor] = {}
 
         def probe_fn() -> dict[str, Tensor]:
             fast = {k: v.detach() for k, v in params.items()}
-            if self.judge_rollbacks and h_probed:  # the post-step probe: the candidate
-                candidate.update({k: v.clone() for k, v in fast.items()})
+            if self.judge_rollbacks:  # pre-step probe: the weights before; post: the candidate
+                (candidate if h_probed else before).update({k: v.clone() for k, v in fast.items()})
             out = forward(self._params(fast), self.mcfg, inp, act, h0, exact=False, x=x)
             h_probed.append(out.h_last)
             per = mse_per_step(out, obs)  # (C, S)
@@ -498,14 +506,17 @@ class NanoRunner:
         h_post = h_probed[1] if len(h_probed) > 1 else h_pre
         self.h_adapt = torch.where(res.committed.view(-1, 1), h_post, h_pre)
         if candidate:
-            # Sessions that stepped and were rolled back: their candidate differs from the
-            # weights now in force (a session blocked before stepping has no candidate).
+            # Sessions that stepped: their candidate differs from the weights before (a
+            # session blocked before stepping has nothing to judge).
             moved = torch.zeros(self.S, dtype=torch.bool)
             for k, v in candidate.items():
-                moved |= (v != params[k].detach()).flatten(1).any(1)
-            rolled = moved & ~res.committed
-            if bool(rolled.any()):
-                self._rejected = (candidate, h_post, rolled)
+                moved |= (v != before[k]).flatten(1).any(1)
+            rolled, kept_new = moved & ~res.committed, moved & res.committed
+            if bool(moved.any()):
+                pick = rolled.view(-1, 1, 1)
+                alt = {k: torch.where(pick, candidate[k], before[k]) for k in candidate}
+                h_alt = torch.where(rolled.view(-1, 1), h_post, h_pre)
+                self._alternative = (alt, h_alt, rolled, kept_new)
         if self.S == 1:
             self.commits += int(res.statuses[0] == "commit")
         records = []

@@ -78,10 +78,13 @@ class BatchResult:
     spfw_removed_mean: Tensor | None = None  # mean SPFW fraction_removed over stepped updates
     # Rolled-back or blocked updates per deciding check name ("loss_regression", ...): (S,)
     rollbacks_by_check: dict[str, Tensor] = field(default_factory=dict)
-    # With ``judge_rollbacks``: rolled-back writes scored on the steps up to the next update
-    # (S,), and how many of them the candidate predicted worse than the kept weights.
+    # With ``judge_rollbacks`` (S,): writes scored on the steps up to the next update
+    # against the alternative (``NanoRunner``): rolled back / of them justified, committed /
+    # of them harmful.
     rollbacks_judged: Tensor | None = None
     rollbacks_justified: Tensor | None = None
+    commits_judged: Tensor | None = None
+    commits_harmful: Tensor | None = None
 
     def last100(self, name: str) -> Tensor:
         return self.mse[name][-100:].double().mean(0)
@@ -104,9 +107,9 @@ def run_batch(
 ) -> BatchResult:
     """Run S sessions for ``steps`` steps in one vectorised loop.
 
-    ``judge_rollbacks``: also score every rolled-back write on the steps up to the next
-    update against the weights kept (``NanoRunner.judge_rollbacks``; the sessions' numbers
-    are the same either way)."""
+    ``judge_rollbacks``: also score every write on the steps up to the next update against
+    the alternative the checks did not choose (``NanoRunner.judge_rollbacks``; the
+    sessions' numbers are the same either way)."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     pcfg = pcfg or PlasticityConfig()
@@ -164,6 +167,8 @@ def run_batch(
         rollbacks_by_check=by_check,
         rollbacks_judged=runner.rollbacks_judged if judge_rollbacks else None,
         rollbacks_justified=runner.rollbacks_justified if judge_rollbacks else None,
+        commits_judged=runner.commits_judged if judge_rollbacks else None,
+        commits_harmful=runner.commits_harmful if judge_rollbacks else None,
         canary_rollbacks=canary_rb if canary_on else None,
         canary_start=c_start if canary_on else None,
         canary_end=c_end if canary_on else None,
