@@ -85,9 +85,7 @@ def main(argv: list[str] | None = None) -> None:
                 {
                     "setting": s.name,
                     "median_gain": statistics.median(gain.tolist()),
-                    "adaptive_last100_median": statistics.median(
-                        res.last100("adaptive").tolist()
-                    ),
+                    "adaptive_last100_median": statistics.median(res.last100("adaptive").tolist()),
                     "worst_gain": float(gain.min()),
                     "win_rate": float((gain > 0).double().mean()),
                     "commit_rate": com / att if att else None,
