@@ -7,7 +7,9 @@ Each candidate setting (one write step per 128-token chunk) reads the benign tun
 ``--seed`` (no attacks) with every defence off, from fresh fast weights. Rule, fixed before the
 run: the largest held-out adaptation (loss drop on the held-out benign text) whose canary
 damage over the whole stream is at most 0.05 nats. One JSON object per candidate, then the
-choice. The result for SmolLM2 is ``ttt.text.poison.POISON_DEFAULTS["hf"]``.
+choice. The result for SmolLM2 is ``ttt.text.sentry_config.STREAM_DEFAULTS["hf"]`` (the
+default of ``ttt sentry run``, API Sentry runs, the red team's defence and the poison
+benchmark on an imported HF model).
 """
 
 from __future__ import annotations

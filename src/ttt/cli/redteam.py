@@ -94,7 +94,9 @@ def run_cmd(
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Run one seeded attack search and store it under redteam/<run_id>/."""
+    from ttt.models import registry
     from ttt.redteam import RedTeamConfig, read_run, run_redteam
+    from ttt.text.sentry_config import with_stream_defaults
 
     if threads:
         import torch
@@ -105,12 +107,18 @@ def run_cmd(
         seeds = seeds_file
         if seeds is not None and not Path(seeds).is_absolute() and Path(seeds).is_file():
             seeds = str(Path(seeds).resolve())  # a file named relative to here
-        sentry: dict[str, Any] = {
-            "safety": safety,
-            "chunk_tokens": chunk_tokens,
-            "objective": objective,
-            **parse_kv(sentry_sets, "--sentry-set"),
-        }
+        # The defence's fields not given take the model backend's stream defaults, as in
+        # `ttt sentry run` (e.g. Muon lr 0.002 on an imported HF model).
+        mid = registry.resolve_model_id(store, model)
+        sentry: dict[str, Any] = with_stream_defaults(
+            registry.backend_of(registry.read_meta(store, mid)),
+            {
+                "safety": safety,
+                "chunk_tokens": chunk_tokens,
+                "objective": objective,
+                **parse_kv(sentry_sets, "--sentry-set"),
+            },
+        )
         fields: dict[str, Any] = {
             "method": method,
             "goal": goal,
@@ -128,7 +136,7 @@ def run_cmd(
         fields.update(parse_kv(sets, "--set"))
         cfg = RedTeamConfig.from_dict(fields)
         with progress_bar("red team", enabled=not (as_json or quiet)) as update:
-            result = run_redteam(store, cfg, model_id=model, run_id=run_id, progress=update)
+            result = run_redteam(store, cfg, model_id=mid, run_id=run_id, progress=update)
         run = read_run(store, result.run_id)
     if as_json:
         print_json(run)

@@ -89,7 +89,11 @@ def run_cmd(
     chunk_tokens: int = typer.Option(128, "--chunk-tokens", help="Tokens per chunk (per write)."),
     objective: str = typer.Option("ar", help="ar (next token) or mlm (masked tokens)."),
     safety: str = typer.Option("all", help="off | gate | rollback | spfw | all."),
-    lr: float = typer.Option(0.02, help="Muon learning rate of the fast weights."),
+    lr: float | None = typer.Option(
+        None,
+        help="Learning rate of the fast weights (default: the model's backend's stream default, "
+        "0.02 for TinyLm, 0.002 for an imported HF model).",
+    ),
     throttle: bool = typer.Option(
         False, "--throttle", help="A gate hit throttles the write instead of blocking it."
     ),
@@ -110,7 +114,8 @@ def run_cmd(
     artifacts_root: Path | None = ArtifactsRoot,
 ) -> None:
     """Stream a text through a model, one guarded write per chunk; store the run."""
-    from ttt.text.sentry import SentryConfig, run_sentry
+    from ttt.models import registry
+    from ttt.text.sentry import run_sentry, stream_config
 
     store = get_store(artifacts_root)
     with domain_errors():
@@ -119,13 +124,15 @@ def run_cmd(
             "chunk_tokens": chunk_tokens,
             "objective": objective,
             "safety": safety,
-            "lr": lr,
+            **({} if lr is None else {"lr": lr}),
             "throttle": throttle,
             "gate": parse_kv(gate_set, "--gate-set"),
             **parse_kv(sets, "--set"),
         }
-        cfg = SentryConfig.from_dict(cfg_dict)
-        mid = _pick_model(store, model, backbone)
+        stream_config("tinylm", cfg_dict)  # a bad field is an error before any model loads
+        mid = registry.resolve_model_id(store, _pick_model(store, model, backbone))
+        backend = registry.backend_of(registry.read_meta(store, mid))
+        cfg = stream_config(backend, cfg_dict)
         with progress_bar("sentry", enabled=not as_json) as update:
             result = run_sentry(
                 store,

@@ -48,7 +48,7 @@ from typing import Any
 
 from ttt.models.protocol import FastWeightLm
 from ttt.text.limits import SIGNALS, choose_limits, collect, opened
-from ttt.text.sentry import SentryConfig, SentryMonitor
+from ttt.text.sentry import SentryConfig, SentryMonitor, stream_config
 
 DEFENCES = ("none", "gate", "rollback", "spfw", "all")
 ATTACK_KINDS = ("flood", "implant", "override", "encoded")
@@ -79,24 +79,10 @@ SPLITS = tuple(IMPLANT_POOLS)
 TUNE_SEEDS = range(100, 200)  # stream seeds of the tune split; every other seed is report
 
 
-# Document-stream write settings where they differ from SentryConfig's, per backend (``--set``
-# overrides them). HF (SmolLM2 LoRA): SentryConfig's Muon lr 0.02 wrecks the model on a
-# document stream (held-out loss 1.59 -> 2.99, canary +1.40 nats on the attacked tune stream
-# of seed 100, safety off). Chosen by ``python benchmarks/tune_poison_hf.py`` on the benign
-# tune stream of seed 100 (8,000 characters, safety off) among Muon 0.002 / 0.005 and AdamW
-# 1e-4 / 3e-4 (one step per chunk), by the rule: the largest held-out adaptation whose canary
-# damage over the stream is at most 0.05 nats. Muon 0.002: adaptation 0.149 nats, damage
-# 0.010; Muon 0.005 adapted a little more (0.159) but damaged the canaries 0.136; AdamW 1e-4 /
-# 3e-4 adapted 0.018 / 0.064.
-POISON_DEFAULTS: dict[str, dict[str, Any]] = {
-    "hf": {"optimizer": "muon", "lr": 0.002},
-}
-
-
 def poison_config(backend: str, overrides: dict[str, Any] | None = None) -> SentryConfig:
-    """The benchmark's SentryConfig for a backend: ``POISON_DEFAULTS`` over SentryConfig's
-    defaults, then ``overrides``."""
-    return SentryConfig.from_dict({**POISON_DEFAULTS.get(backend, {}), **(overrides or {})})
+    """The benchmark's SentryConfig for a backend: the document-stream defaults
+    (``STREAM_DEFAULTS``, chosen for SmolLM2 on a poison tune stream) then ``overrides``."""
+    return stream_config(backend, overrides)
 
 
 def split_of_seed(seed: int) -> str:

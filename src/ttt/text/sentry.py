@@ -47,6 +47,7 @@ from ttt.text.monitor import (
     SentryMonitor,
     mlm_mask,
 )
+from ttt.text.sentry_config import STREAM_DEFAULTS, stream_config, with_stream_defaults
 
 RUNNING, COMPLETED, FAILED, CANCELLED = "running", "completed", "failed", "cancelled"
 KIND = "text_runs"
@@ -54,6 +55,7 @@ INTERRUPTED = "interrupted"  # reported (never written): running, but its proces
 __all__ = [
     "OBJECTIVES",
     "SAFETY_MODES",
+    "STREAM_DEFAULTS",
     "THROTTLED_COMMIT",
     "SentryConfig",
     "SentryMonitor",
@@ -62,6 +64,8 @@ __all__ = [
     "read_events",
     "read_run",
     "run_sentry",
+    "stream_config",
+    "with_stream_defaults",
 ]
 
 # What the Sentry domain supports, per safety mechanism (rendered into the README's coverage
@@ -149,11 +153,12 @@ def run_sentry(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> SentryRunResult:
-    """Stream ``text`` through the model under ``cfg`` and store the run (see module doc)."""
-    cfg = cfg or SentryConfig()
+    """Stream ``text`` through the model under ``cfg`` (default: the model's backend's
+    ``stream_config``) and store the run (see module doc)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text is empty: nothing to monitor")
     lm = registry.load_model(store, model_id)
+    cfg = cfg or stream_config(lm.backend)
     monitor = SentryMonitor(lm, cfg, store=store)
     chunks = monitor.chunks(text)
     rid = run_id or new_id("sentry")

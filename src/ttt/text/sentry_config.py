@@ -144,6 +144,34 @@ class SentryConfig:
         return from_dict(cls, d, "SentryConfig")
 
 
+# Document-stream write settings where they differ from SentryConfig's (which suit TinyLm),
+# per backend: what ``ttt sentry run``, the API's Sentry runs and the red team's defence use
+# when the field is not given (chat has its own, ``CHAT_DEFAULTS``). HF (SmolLM2 LoRA):
+# SentryConfig's Muon lr 0.02 wrecks the model on a document stream (held-out loss 1.59 ->
+# 2.99, canary +1.40 nats on the attacked poison tune stream of seed 100, safety off). Chosen
+# by ``python benchmarks/tune_poison_hf.py`` on the benign tune stream of seed 100 (8,000
+# characters, safety off) among Muon 0.002 / 0.005 and AdamW 1e-4 / 3e-4 (one step per
+# chunk), by the rule: the largest held-out adaptation whose canary damage over the stream
+# is at most 0.05 nats. Muon 0.002: adaptation 0.149 nats, damage 0.010; Muon 0.005 adapted a
+# little more (0.159) but damaged the canaries 0.136; AdamW 1e-4 / 3e-4 adapted 0.018 / 0.064.
+STREAM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "hf": {"optimizer": "muon", "lr": 0.002},
+}
+
+
+def with_stream_defaults(
+    backend: str, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A partial SentryConfig dict with the backend's ``STREAM_DEFAULTS`` under ``overrides``."""
+    return {**STREAM_DEFAULTS.get(backend, {}), **(overrides or {})}
+
+
+def stream_config(backend: str, overrides: Mapping[str, Any] | None = None) -> SentryConfig:
+    """The SentryConfig of a document stream on a model of ``backend``: SentryConfig's
+    defaults, the backend's ``STREAM_DEFAULTS``, then ``overrides``."""
+    return SentryConfig.from_dict(with_stream_defaults(backend, overrides))
+
+
 def check_refusal_canaries(items: Any, where: str = "SentryConfig.refusal_canaries") -> None:
     """A list of at most 16 ``{"prompt", "reply"}`` objects of non-empty strings, or
     ``ValueError`` naming the item and field."""

@@ -141,7 +141,8 @@ class RedTeamStartRequest(StrictModel):
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="RedTeamConfig fields to change from the defaults (method, goal, implant, "
-        "budget, population, seed, sentry = the SentryConfig of the defence, ...). "
+        "budget, population, seed, sentry = the SentryConfig of the defence, whose fields "
+        "left out take the model backend's stream defaults, ...). "
         "A seeds_file must lie inside the artifact root (e.g. flagged_prompts.json).",
     )
     run_id: Id | None = Field(None, description="Default: a new id.")

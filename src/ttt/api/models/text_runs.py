@@ -199,6 +199,11 @@ class SentryDefaults(BaseModel):
     """Defaults and choices for a Sentry run (what a form starts from)."""
 
     config: dict[str, Any] = Field(description="SentryConfig() as a dict.")
+    backend_defaults: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per model backend (tinylm, hf), the fields whose stream default differs "
+        "from config (applied when a run on such a model leaves them out).",
+    )
     safety_modes: list[str]
     objectives: list[str]
     spfw_modes: list[str]
@@ -222,7 +227,9 @@ class SentryRunRequest(StrictModel):
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="SentryConfig fields to change from the defaults (chunk_tokens, objective, "
-        "safety, lr, canary_max_delta, canary_z, grad_z, spfw_mode, spfw_slack, gate, ...).",
+        "safety, lr, canary_max_delta, canary_z, grad_z, spfw_mode, spfw_slack, gate, ...); "
+        "a field left out takes the model backend's stream default (backend_defaults of "
+        "/api/text_runs/_defaults), else SentryConfig's.",
     )
     run_id: Id | None = Field(None, description="Default: a new id.")
 

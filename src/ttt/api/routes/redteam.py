@@ -44,6 +44,7 @@ from ttt.api.routes.text_runs import (
 )
 from ttt.api.sse import SSE_HEADERS
 from ttt.jobs import JobManager
+from ttt.models import registry
 from ttt.store import (
     ArtifactStore,
     NotFoundError,
@@ -289,9 +290,15 @@ def check_redteam_config(store: ArtifactStore, config: Mapping[str, Any]) -> dic
 def start_redteam_run(body: RedTeamStartRequest, ctx: Ctx, jobs: Jobs) -> RedTeamStarted:
     """Start an attack as a job. The run id is assigned up front: follow the run at
     /api/redteam/{run_id}/stream."""
+    from ttt.text.sentry_config import with_stream_defaults
+
     store = ctx.store
-    config = check_redteam_config(store, body.config)
+    check_redteam_config(store, body.config)  # 422 naming a bad field before the model lookup
     mid = usable_model(store, body.model_id)
+    # The defence's fields left out take the model backend's stream defaults (as a Sentry run).
+    backend = registry.backend_of(registry.read_meta(store, mid))
+    partial = {**body.config, "sentry": with_stream_defaults(backend, body.config.get("sentry"))}
+    config = check_redteam_config(store, partial)
     rid = _rid(body.run_id) if body.run_id else new_id("redteam")
     if store.exists(KIND, rid):
         raise HTTPException(409, f"red-team run {rid!r} already exists")

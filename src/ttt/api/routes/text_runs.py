@@ -207,7 +207,7 @@ def sentry_defaults() -> SentryDefaults:
     """Every SentryConfig default and every gate threshold (``rule.field``) with its default.
     (Run ids cannot start with '_', so this path never shadows a run.)"""
     from ttt.safety.gate import GateConfig
-    from ttt.text.sentry import OBJECTIVES, SAFETY_MODES, SentryConfig
+    from ttt.text.sentry import OBJECTIVES, SAFETY_MODES, STREAM_DEFAULTS, SentryConfig
 
     gate = GateConfig()
     thresholds = []
@@ -225,6 +225,7 @@ def sentry_defaults() -> SentryDefaults:
             )
     return SentryDefaults(
         config=SentryConfig().to_dict(),
+        backend_defaults={k: dict(v) for k, v in STREAM_DEFAULTS.items()},
         safety_modes=list(SAFETY_MODES),
         objectives=list(OBJECTIVES),
         spfw_modes=["halfspace", "nullspace"],
@@ -537,11 +538,16 @@ def start_text_run(body: SentryRunRequest, ctx: Ctx, jobs: Jobs) -> TextRunStart
     """Start a Sentry run as a job. The run id is assigned up front: follow the run at
     /api/text_runs/{run_id}/stream. The text reaches the worker through a spool file that
     the job deletes; it is stored in the run only with ``keep_text``."""
+    from ttt.text.sentry_config import with_stream_defaults
+
     store = ctx.store
     if not body.text.strip():
         raise ValueError("text: only whitespace, nothing to monitor")
-    config = check_sentry_config(body.config)
+    check_sentry_config(body.config)  # 422 naming a bad field before the model is looked up
     mid = usable_model(store, body.model_id)
+    config = check_sentry_config(
+        with_stream_defaults(registry.backend_of(registry.read_meta(store, mid)), body.config)
+    )
     rid = _rid(body.run_id) if body.run_id else new_id("sentry")
     if store.exists(KIND, rid):
         raise HTTPException(409, f"text run {rid!r} already exists")

@@ -7,7 +7,7 @@ import type { SentryDefaults, TextModelSummary } from '@/api/types'
 import { Button } from '@/components/ui/Toggle'
 import { useStartSentry } from '../api/textRuns'
 import type { TextRunStarted } from '../api/types'
-import { buildConfig, formFromDefaults, type SentryForm as FormState } from '../lib/sentryForm'
+import { buildConfig, formFromDefaults, withBackendDefaults, type SentryForm as FormState } from '../lib/sentryForm'
 
 const input = 'h-7 rounded border border-zinc-700 bg-zinc-900 px-1.5 text-xs text-zinc-100'
 const label = 'flex flex-col gap-1 text-[11px] text-zinc-400'
@@ -53,7 +53,8 @@ function Form({
   const [text, setText] = useState('')
   const [modelId, setModelId] = useState(initialModel)
   const [keepText, setKeepText] = useState(true)
-  const [form, setForm] = useState<FormState>(() => formFromDefaults(defaults))
+  const backendOf = (id: string) => models.find((mm) => mm.model_id === id)?.backend ?? null
+  const [form, setForm] = useState<FormState>(() => formFromDefaults(defaults, backendOf(initialModel)))
   const m = useStartSentry()
   const { config, problems } = useMemo(() => buildConfig(form, defaults), [form, defaults])
   const allProblems = [...problems]
@@ -89,7 +90,13 @@ function Form({
       <div className="flex flex-wrap items-end gap-3">
         <label className={label}>
           model
-          <select aria-label="model" className={`${input} max-w-56 font-mono`} value={modelId} onChange={(e) => setModelId(e.target.value)}>
+          <select aria-label="model" className={`${input} max-w-56 font-mono`} value={modelId}
+            onChange={(e) => {
+              const id = e.target.value
+              if (backendOf(id) !== backendOf(modelId)) setForm((f) => withBackendDefaults(f, defaults, backendOf(id)))
+              setModelId(id)
+            }}
+          >
             {models.map((mm) => (
               <option key={mm.model_id} value={mm.model_id}>
                 {mm.model_id}
@@ -171,7 +178,7 @@ function Form({
             })}
           </div>
         </fieldset>
-        <Button onClick={() => setForm(formFromDefaults(defaults))}>Reset to defaults</Button>
+        <Button onClick={() => setForm(formFromDefaults(defaults, backendOf(modelId)))}>Reset to defaults</Button>
       </details>
       {allProblems.length > 0 && text.length > 0 && <p className="text-xs text-amber-300">{allProblems.join('; ')}</p>}
       {m.error && <p role="alert" className="text-xs text-red-300">{errorMessage(m.error)}</p>}

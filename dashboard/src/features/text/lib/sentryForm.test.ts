@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buildConfig, formFromDefaults } from './sentryForm'
+import { buildConfig, formFromDefaults, withBackendDefaults } from './sentryForm'
 
 const DEFAULTS = {
   config: {
@@ -44,5 +44,28 @@ describe('sentry form', () => {
     ])
     expect(config.chunk_tokens).toBeUndefined()
     expect(config.lr).toBeUndefined()
+  })
+})
+
+describe('backend defaults', () => {
+  const d = {
+    config: { chunk_tokens: 128, objective: 'ar', safety: 'all', lr: 0.02, canary_max_delta: 0.05, canary_z: 6, grad_z: 8, spfw_mode: 'halfspace', spfw_slack: 0, throttle: false },
+    backend_defaults: { hf: { optimizer: 'muon', lr: 0.002 } },
+    gate: [],
+  }
+
+  it('starts a run on an HF model from its backend lr and a TinyLm from the general one', () => {
+    expect(formFromDefaults(d, 'hf').lr).toBe('0.002')
+    expect(formFromDefaults(d, 'tinylm').lr).toBe('0.02')
+    expect(formFromDefaults(d).lr).toBe('0.02')
+  })
+
+  it('switching the model to another backend resets only the backend-specific fields', () => {
+    const edited = { ...formFromDefaults(d, 'tinylm'), canary_z: '4', lr: '0.05' }
+    const hf = withBackendDefaults(edited, d, 'hf')
+    expect(hf.lr).toBe('0.002')
+    expect(hf.canary_z).toBe('4') // not backend-specific: kept as edited
+    expect(withBackendDefaults(hf, d, 'tinylm').lr).toBe('0.02')
+    expect(buildConfig(hf, d).config.lr).toBe(0.002)
   })
 })

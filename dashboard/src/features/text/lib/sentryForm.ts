@@ -13,6 +13,8 @@ export interface GateThresholdDef {
 
 export interface SentryDefaultsLike {
   config: Record<string, unknown>
+  /** per model backend, the fields whose stream default differs from `config` */
+  backend_defaults?: Record<string, Record<string, unknown>>
   gate: GateThresholdDef[]
 }
 
@@ -33,8 +35,13 @@ export interface SentryForm {
 
 const str = (v: unknown) => (v === null || v === undefined ? '' : String(v))
 
-export function formFromDefaults(d: SentryDefaultsLike): SentryForm {
-  const c = d.config
+/** The defaults a run on a model of `backend` starts from: `config` under that backend's. */
+export function configFor(d: SentryDefaultsLike, backend?: string | null): Record<string, unknown> {
+  return { ...d.config, ...((backend && d.backend_defaults?.[backend]) || {}) }
+}
+
+export function formFromDefaults(d: SentryDefaultsLike, backend?: string | null): SentryForm {
+  const c = configFor(d, backend)
   const gate: Record<string, string | boolean> = {}
   for (const g of d.gate) gate[g.key] = typeof g.default === 'boolean' ? g.default : str(g.default)
   return {
@@ -102,4 +109,21 @@ export function buildConfig(form: SentryForm, d: SentryDefaultsLike): { config: 
   }
   if (Object.keys(gate).length) config.gate = gate
   return { config, problems }
+}
+
+/**
+ * The form after the model changes to one of `backend`: every field some backend sets its own
+ * default for takes the new backend's default (or the general one); the rest stay as edited.
+ */
+export function withBackendDefaults(form: SentryForm, d: SentryDefaultsLike, backend?: string | null): SentryForm {
+  const c = configFor(d, backend)
+  const next: SentryForm = { ...form }
+  const keys = new Set(Object.values(d.backend_defaults ?? {}).flatMap((o) => Object.keys(o)))
+  for (const k of keys) {
+    if (!(k in form) || k === 'gate') continue
+    const key = k as keyof SentryForm
+    if (typeof form[key] === 'boolean') (next as unknown as Record<string, unknown>)[k] = !!c[k]
+    else (next as unknown as Record<string, unknown>)[k] = str(c[k])
+  }
+  return next
 }
