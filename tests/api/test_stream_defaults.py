@@ -26,9 +26,13 @@ TEXT = "the cat sat on a mat and she sells sea shells by the shore while dogs ru
 def test_stream_config_layers_defaults_then_overrides() -> None:
     assert stream_config("tinylm") == SentryConfig()
     hf = stream_config("hf")
-    assert (hf.optimizer, hf.lr) == ("muon", 0.002) == (
-        STREAM_DEFAULTS["hf"]["optimizer"],
-        STREAM_DEFAULTS["hf"]["lr"],
+    assert (
+        (hf.optimizer, hf.lr)
+        == ("muon", 0.002)
+        == (
+            STREAM_DEFAULTS["hf"]["optimizer"],
+            STREAM_DEFAULTS["hf"]["lr"],
+        )
     )
     assert hf.canary_max_delta == SentryConfig().canary_max_delta  # only the listed fields
     assert stream_config("hf", {"lr": 0.01, "safety": "off"}).lr == 0.01
