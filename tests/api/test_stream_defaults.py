@@ -38,7 +38,7 @@ def test_stream_config_layers_defaults_then_overrides() -> None:
     assert stream_config("hf", {"lr": 0.01, "safety": "off"}).lr == 0.01
     assert stream_config("hf", {"optimizer": "adamw"}).optimizer == "adamw"
     assert poison_config("hf", {"seed": 3}) == stream_config("hf", {"seed": 3})
-    with pytest.raises(ValueError, match="SentryConfig.lr"):
+    with pytest.raises(ValueError, match=r"SentryConfig\.lr"):
         stream_config("hf", {"lr": -1.0})
 
 
