@@ -185,7 +185,7 @@ def test_rollback_judge_leaves_sessions_unchanged_and_counts_every_stepped_rollb
     cfgs, seeds = setting_sessions(SETTINGS[1], 1, 3, "tuning")
     pcfg = PlasticityConfig()
     plain = run_batch(mcfg, params, cfgs, seeds, 160, pcfg)
-    judged = run_batch(mcfg, params, cfgs, seeds, 160, pcfg, judge_rollbacks=True)
+    judged = run_batch(mcfg, params, cfgs, seeds, 160, pcfg, judge_updates=True)
     assert plain.rollbacks_judged is None
     for k in plain.mse:
         assert torch.equal(plain.mse[k], judged.mse[k]), k
@@ -206,7 +206,7 @@ def test_rollback_judge_leaves_sessions_unchanged_and_counts_every_stepped_rollb
     lax = PlasticityConfig.from_dict(
         {"checks": {"post": [{"kind": "loss_regression", "tol": 100.0, "key": "holdout_loss"}]}}
     )
-    all_in = run_batch(mcfg, params, cfgs, seeds, 160, lax, judge_rollbacks=True)
+    all_in = run_batch(mcfg, params, cfgs, seeds, 160, lax, judge_updates=True)
     assert all_in.commits.tolist() == all_in.attempts.tolist()
     assert all_in.rollbacks_judged.tolist() == [0, 0, 0]
     assert (all_in.commits_judged <= all_in.commits - 1).all()
@@ -215,7 +215,7 @@ def test_rollback_judge_leaves_sessions_unchanged_and_counts_every_stepped_rollb
     strict = PlasticityConfig.from_dict(
         {"checks": {"post": [{"kind": "loss_regression", "tol": -0.999, "key": "holdout_loss"}]}}
     )
-    every = run_batch(mcfg, params, cfgs, seeds, 160, strict, judge_rollbacks=True)
+    every = run_batch(mcfg, params, cfgs, seeds, 160, strict, judge_updates=True)
     assert every.rollbacks_judged is not None and every.rollbacks_justified is not None
     # 160 steps, chunk 16: 10 updates; every rolled-back one is judged except the last
     # (at step 160, no steps after it).
@@ -227,7 +227,7 @@ def test_rollback_judge_leaves_sessions_unchanged_and_counts_every_stepped_rollb
 
     # The first verdict by hand, for session 1.
     r = NanoRunner.fresh(mcfg, params, cfgs[1], strict, seed=seeds[1])
-    r.judge_rollbacks = True
+    r.judge_updates = True
     r.run_chunk(16, record=False)  # first update: stepped and rolled back
     assert r._alternative is not None
     cand, h_cand, rolled_now, committed_now = r._alternative

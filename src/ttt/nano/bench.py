@@ -260,7 +260,7 @@ def bench_setting(
     offline_cache: Path | None = None,
 ) -> dict[str, Any]:
     cfgs, sds = setting_sessions(s, index, sessions, seeds)
-    res = run_batch(mcfg, base, cfgs, sds, steps, pcfg, judge_rollbacks=True)
+    res = run_batch(mcfg, base, cfgs, sds, steps, pcfg, judge_updates=True)
     gain = res.gain()
     a100 = res.last100("adaptive")
     attempts, commits = int(res.attempts.sum()), int(res.commits.sum())

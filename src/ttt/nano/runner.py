@@ -207,7 +207,7 @@ class NanoRunner:
         # candidate predicted those steps worse (the rest of ``rollbacks_judged`` were false
         # alarms); ``commits_harmful``: committed writes that predicted them worse than the
         # weights before (of ``commits_judged``).
-        self.judge_rollbacks = False
+        self.judge_updates = False
         self._alternative: tuple[dict[str, Tensor], Tensor, Tensor, Tensor] | None = None
         self.rollbacks_judged = torch.zeros(self.S, dtype=torch.int64)
         self.rollbacks_justified = torch.zeros(self.S, dtype=torch.int64)
@@ -484,7 +484,7 @@ class NanoRunner:
 
         def probe_fn() -> dict[str, Tensor]:
             fast = {k: v.detach() for k, v in params.items()}
-            if self.judge_rollbacks:  # pre-step probe: the weights before; post: the candidate
+            if self.judge_updates:  # pre-step probe: the weights before; post: the candidate
                 (candidate if h_probed else before).update({k: v.clone() for k, v in fast.items()})
             out = forward(self._params(fast), self.mcfg, inp, act, h0, exact=False, x=x)
             h_probed.append(out.h_last)

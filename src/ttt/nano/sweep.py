@@ -78,7 +78,7 @@ class BatchResult:
     spfw_removed_mean: Tensor | None = None  # mean SPFW fraction_removed over stepped updates
     # Rolled-back or blocked updates per deciding check name ("loss_regression", ...): (S,)
     rollbacks_by_check: dict[str, Tensor] = field(default_factory=dict)
-    # With ``judge_rollbacks`` (S,): writes scored on the steps up to the next update
+    # With ``judge_updates`` (S,): writes scored on the steps up to the next update
     # against the alternative (``NanoRunner``): rolled back / of them justified, committed /
     # of them harmful.
     rollbacks_judged: Tensor | None = None
@@ -103,18 +103,18 @@ def run_batch(
     *,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-    judge_rollbacks: bool = False,
+    judge_updates: bool = False,
 ) -> BatchResult:
     """Run S sessions for ``steps`` steps in one vectorised loop.
 
-    ``judge_rollbacks``: also score every write on the steps up to the next update against
-    the alternative the checks did not choose (``NanoRunner.judge_rollbacks``; the
+    ``judge_updates``: also score every write on the steps up to the next update against
+    the alternative the checks did not choose (``NanoRunner.judge_updates``; the
     sessions' numbers are the same either way)."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     pcfg = pcfg or PlasticityConfig()
     runner = NanoRunner.batch(mcfg, base_params, list(env_cfgs), pcfg, list(seeds))
-    runner.judge_rollbacks = judge_rollbacks
+    runner.judge_updates = judge_updates
     s = len(seeds)
     parts: dict[str, list[Tensor]] = {k: [] for k in ("baseline", "adaptive", "frozen", "oracle")}
     commits = torch.zeros(s, dtype=torch.int64)
@@ -165,10 +165,10 @@ def run_batch(
         attempts=attempts,
         seconds=time.perf_counter() - t0,
         rollbacks_by_check=by_check,
-        rollbacks_judged=runner.rollbacks_judged if judge_rollbacks else None,
-        rollbacks_justified=runner.rollbacks_justified if judge_rollbacks else None,
-        commits_judged=runner.commits_judged if judge_rollbacks else None,
-        commits_harmful=runner.commits_harmful if judge_rollbacks else None,
+        rollbacks_judged=runner.rollbacks_judged if judge_updates else None,
+        rollbacks_justified=runner.rollbacks_justified if judge_updates else None,
+        commits_judged=runner.commits_judged if judge_updates else None,
+        commits_harmful=runner.commits_harmful if judge_updates else None,
         canary_rollbacks=canary_rb if canary_on else None,
         canary_start=c_start if canary_on else None,
         canary_end=c_end if canary_on else None,
