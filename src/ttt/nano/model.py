@@ -277,8 +277,10 @@ class _Recurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, decay: Tensor, b: Tensor, h0: Tensor) -> Tensor:
         T = b.shape[0]
-        b = b.contiguous()  # one copy: every step below then reads and writes contiguous rows
-        out = torch.empty(b.shape, dtype=b.dtype)  # (T, S, n)
+        # The output keeps b's memory layout (no copy): a training window's b is laid out
+        # session-major (S, T, n) by the batched matmul, and so is h then, which is what the
+        # next matmul wants. Every value is the same elementwise op whatever the layout.
+        out = torch.empty_like(b)  # (T, S, n)
         h = h0
         for t in range(T):
             h = torch.add(torch.mul(h, decay), b[t], out=out[t])
@@ -289,7 +291,6 @@ class _Recurrence(torch.autograd.Function):
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         decay, out, h0 = ctx.saved_tensors
         T = out.shape[0]
-        grad_out = grad_out.contiguous()
         grad_b = torch.empty_like(out)
         g = torch.zeros_like(out[0])
         for t in range(T - 1, -1, -1):
@@ -298,7 +299,9 @@ class _Recurrence(torch.autograd.Function):
         grad_decay = None
         if ctx.needs_input_grad[0]:
             prev = torch.cat([h0.unsqueeze(0).expand(1, *h0.shape[-2:]), out[:-1]])  # h_{t-1}
-            grad_decay = (grad_b * prev).sum(dim=(0, 1))
+            # Contiguous (T, S, n) operands: the reduction order, and so the bits, do not
+            # depend on the layout the forward pass happened to get.
+            grad_decay = (grad_b.contiguous() * prev.contiguous()).sum(dim=(0, 1))
         return grad_decay, grad_b, grad_h0
 
 
