@@ -165,6 +165,13 @@ def test_sweep_throughput_reference_runs_sessions_one_by_one(store):
     params, mcfg, _ = load_base(store, "tiny-base")
     out = bench_sweep_throughput(mcfg, params, sessions=6, steps=64, sample=3, seed=1)
     assert out["sampled_sessions_identical"] == "3/3"
+    # Three timed repeats, the median counts; every repeat gave the same numbers.
+    assert len(out["sweep_seconds_each"]) == 3 and out["repeats_identical"] is True
+    assert out["seconds"] == statistics.median(out["sweep_seconds_each"])
+    lo_r, hi_r = out["speedup_range_over_repeats"]
+    assert lo_r <= out["speedup_vs_one_by_one"] <= hi_r
+    with pytest.raises(ValueError, match="repeats"):
+        bench_sweep_throughput(mcfg, params, sessions=2, steps=16, sample=1, repeats=0)
     assert out["one_by_one_sample"] == 3
     t = out["one_by_one_seconds_per_session"]
     assert 0 < t["min"] <= t["mean"] <= t["max"]
