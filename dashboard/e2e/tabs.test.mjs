@@ -108,6 +108,8 @@ test('transactions: table, breakdown, rollbacks over time and threshold charts',
   // sort by grad norm, descending
   const gradHeader = page.getByTestId('event-table').getByRole('button', { name: /grad norm/ })
   await gradHeader.click()
+  // the second click reads the sort the first one set: wait for it, or it sorts ascending again
+  await page.waitForURL(/sort=grad_norm/)
   await gradHeader.click()
   await page.waitForURL(/sort=-grad_norm/)
   const top = await apiOk(`/sessions/${s.session_id}/runs/${run.run_id}/events?limit=1&sort=-grad_norm`)
