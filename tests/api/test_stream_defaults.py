@@ -17,7 +17,6 @@ from ttt.cli.main import app
 from ttt.models.pretrained import import_model
 from ttt.models.sources import ModelSource
 from ttt.store import ArtifactStore, read_json
-from ttt.text.poison import poison_config
 from ttt.text.sentry import STREAM_DEFAULTS, SentryConfig, run_sentry, stream_config
 
 TEXT = "the cat sat on a mat and she sells sea shells by the shore while dogs run fast. " * 3
@@ -37,7 +36,6 @@ def test_stream_config_layers_defaults_then_overrides() -> None:
     assert hf.canary_max_delta == SentryConfig().canary_max_delta  # only the listed fields
     assert stream_config("hf", {"lr": 0.01, "safety": "off"}).lr == 0.01
     assert stream_config("hf", {"optimizer": "adamw"}).optimizer == "adamw"
-    assert poison_config("hf", {"seed": 3}) == stream_config("hf", {"seed": 3})
     with pytest.raises(ValueError, match=r"SentryConfig\.lr"):
         stream_config("hf", {"lr": -1.0})
 

@@ -221,7 +221,8 @@ def bench_poison_cmd(
     from ttt.models.registry import load_model
     from ttt.models.train import train_model
     from ttt.store import ArtifactStore
-    from ttt.text.poison import TUNE_SEEDS, bench_poison, check_split_seeds, poison_config
+    from ttt.text.poison import TUNE_SEEDS, bench_poison, check_split_seeds
+    from ttt.text.sentry import stream_config
 
     if threads:
         torch.set_num_threads(threads)
@@ -229,14 +230,14 @@ def bench_poison_cmd(
     with domain_errors():
         overrides = parse_kv(sets, "--set")
         # A bad --set or a seed of the other split fails before any model loads.
-        poison_config("tinylm", overrides)
+        stream_config("tinylm", overrides)
         start = (
             first_seed if first_seed is not None else (TUNE_SEEDS.start if split == "tune" else 0)
         )
         check_split_seeds(split, range(start, start + (1 if quick and model is None else seeds)))
 
         def run(lm: Any, store: ArtifactStore, n_seeds: int) -> dict[str, Any]:
-            base = poison_config(lm.backend, overrides)
+            base = stream_config(lm.backend, overrides)
             return bench_poison(
                 lm,
                 seeds=n_seeds,

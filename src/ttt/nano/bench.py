@@ -296,9 +296,8 @@ def bench_setting(
         # weights before them (harm the checks let through).
         "commits_judged": c_judged,
         "commits_harmful_rate": harmful / c_judged if c_judged else None,
-        # What the references gain on the same sessions (1 - reference/baseline): a
-        # session whose base is already near the noise floor, or whose last 100 steps
-        # visit speeds its first 500 never did, cannot gain much whatever learns online.
+        # What the μ-oracle gains on the same sessions (1 - oracle/baseline): a session
+        # whose frozen base is already near the noise floor cannot gain much, whatever learns.
         "oracle_worst_gain": float((1.0 - res.last100("oracle") / res.last100("baseline")).min()),
         "baseline_last100_median": _median(res.last100("baseline")),
         "adaptive_last100_median": _median(a100),

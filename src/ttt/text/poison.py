@@ -48,7 +48,7 @@ from typing import Any
 
 from ttt.models.protocol import FastWeightLm
 from ttt.text.limits import SIGNALS, choose_limits, collect, opened
-from ttt.text.sentry import SentryConfig, SentryMonitor, stream_config
+from ttt.text.sentry import SentryConfig, SentryMonitor
 
 DEFENCES = ("none", "gate", "rollback", "spfw", "all")
 ATTACK_KINDS = ("flood", "implant", "override", "encoded")
@@ -77,12 +77,6 @@ IMPLANT_POOLS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 SPLITS = tuple(IMPLANT_POOLS)
 TUNE_SEEDS = range(100, 200)  # stream seeds of the tune split; every other seed is report
-
-
-def poison_config(backend: str, overrides: dict[str, Any] | None = None) -> SentryConfig:
-    """The benchmark's SentryConfig for a backend: the document-stream defaults
-    (``STREAM_DEFAULTS``, chosen for SmolLM2 on a poison tune stream) then ``overrides``."""
-    return stream_config(backend, overrides)
 
 
 def split_of_seed(seed: int) -> str:
