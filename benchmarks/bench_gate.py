@@ -168,7 +168,7 @@ def leave_one_source_out(
 ) -> dict[str, Any]:
     """Retrain without each source (its attack and benign rows), thresholds re-chosen on the
     other rows' out-of-fold scores (``folds`` folds; 5 for the shipped weights; fewer here
-    only to keep 13 retrainings within an hour on 2 cores), and score it."""
+    only to keep 19 retrainings within half an hour on one thread), and score it."""
     cfg = gate_train.GateTrainConfig(folds=folds)
     out: dict[str, Any] = {"attack": {}, "benign": {}}
     sources = sorted({r["source"] for r in rows})

