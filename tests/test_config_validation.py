@@ -439,7 +439,12 @@ REGISTRY: list[Entry] = [
     ),
     Entry(
         SemanticConfig,
-        {"enabled": ["yes"], "threshold": [-0.1, 1.1], "band_low": [-0.1, 1.1]},
+        {
+            "enabled": ["yes"],
+            "threshold": [-0.1, 1.1],
+            "band_low": [-0.1, 1.1],
+            "max_windows": [0, 65, 1.5, True],
+        },
     ),
     Entry(
         OodHeavyWriteConfig,

@@ -241,17 +241,21 @@ class SemanticConfig:
     window at a time) -> a logistic head, stacked with the n-gram score.
 
     A cascade behind the cheap rules: a window is embedded only when its n-gram probability
-    is at least ``band_low`` (most chunks are far below and never pay for the embedding).
-    Fails when the stacked probability of any embedded window is above ``threshold``."""
+    is at least ``band_low`` (most chunks are far below and never pay for the embedding),
+    only when no other rule has blocked the chunk, and at most ``max_windows`` windows per
+    chunk (the highest n-gram probabilities first; this bounds the latency). Fails when the
+    stacked probability of any embedded window is above ``threshold``."""
 
     enabled: bool = True
     threshold: float = field(default_factory=lambda: _shipped_semantic("threshold"))
     band_low: float = field(default_factory=lambda: _shipped_semantic("band_low"))
+    max_windows: int = 1
 
     def __post_init__(self) -> None:
         _check_bools("semantic", self)
         _check_range("semantic", "threshold", self.threshold, 0.0, 1.0)
         _check_range("semantic", "band_low", self.band_low, 0.0, 1.0)
+        _check_ints("semantic", self, {"max_windows": (1, 64)})
 
 
 @dataclass

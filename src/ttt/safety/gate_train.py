@@ -87,10 +87,16 @@ class GateTrainConfig:
     band_max_benign: float = 0.2  # ... unless more benign windows than this would enter
     window_chars: int = 600
     rescan_min_tokens: int = 4
+    # "row": folds stratified by source and label (every fold has its share of every source);
+    # "source": whole sources dealt to folds, so each out-of-fold score comes from a model that
+    # never saw the row's source (the stacker and thresholds then see cross-source scores).
+    fold_by: str = "row"
 
     def __post_init__(self) -> None:
         if self.folds < 2 or not 0 < self.target_fpr < 1 or not 0 < self.band_recall <= 1:
             raise ValueError(f"invalid GateTrainConfig: {self}")
+        if self.fold_by not in ("row", "source"):
+            raise ValueError(f"fold_by must be 'row' or 'source', got {self.fold_by!r}")
 
 
 # ----------------------------------------------------------------------------- units
@@ -257,19 +263,28 @@ def row_scores(fitted: Fitted, units: Units, row_idx: np.ndarray, rules: np.ndar
 
 
 def gate_scores(
-    rs: RowScores, stage: SemanticStage, scorer_threshold: float, cascade: bool = True
+    rs: RowScores,
+    stage: SemanticStage,
+    scorer_threshold: float,
+    cascade: bool = True,
+    max_windows: int = SemanticConfig.max_windows,
 ) -> np.ndarray:
     """(N,) the gate's learned score of each row in [0, 1], rules aside: 1 where the n-gram
     scorer blocks on its own, else the highest stacked probability over the units the
-    cascade embeds (all units with ``cascade=False``)."""
+    cascade embeds, as the gate picks them: in the band, at most ``max_windows``, highest
+    n-gram probability first (all units with ``cascade=False``)."""
     out = np.zeros(len(rs.ng_max))
     for i, (p, sem) in enumerate(zip(rs.unit_ng, rs.unit_sem, strict=True)):
         if rs.ng_max[i] > scorer_threshold:
             out[i] = 1.0
             continue
-        band = (p >= stage.band_low) if cascade else np.ones(len(p), dtype=bool)
-        if band.any():
-            out[i] = float(stage.stack_prob(logit(p[band]), sem[band]).max())
+        if cascade:
+            inband = np.flatnonzero(p >= stage.band_low)
+            pick = inband[np.argsort(-p[inband], kind="stable")[:max_windows]]
+        else:
+            pick = np.arange(len(p))
+        if len(pick):
+            out[i] = float(stage.stack_prob(logit(p[pick]), sem[pick]).max())
     return out
 
 
@@ -352,6 +367,21 @@ def choose_stage(
     return stage, t_hi, stats
 
 
+def source_folds(sources: Sequence[str], labels: Sequence[str], k: int) -> list[np.ndarray]:
+    """k disjoint index arrays, each source wholly in one fold: sources with attack rows are
+    dealt first, largest first, in a snake order (0..k-1, k-1..0, ...), then benign-only ones
+    the same way, so every fold gets attack sources and a similar share of rows."""
+    size = Counter(sources)
+    has_attack = {s for s, lab in zip(sources, labels, strict=True) if lab == "attack"}
+    order = sorted(size, key=lambda s: (s not in has_attack, -size[s], s))
+    fold_of: dict[str, int] = {}
+    for n, s in enumerate(order):
+        lap, j = divmod(n, k)
+        fold_of[s] = j if lap % 2 == 0 else k - 1 - j
+    folds = [np.flatnonzero([fold_of[s] == f for s in sources]) for f in range(k)]
+    return [f.astype(np.int64) for f in folds if len(f)]
+
+
 def train(
     rows: Sequence[dict[str, Any]],
     units: Units,
@@ -365,8 +395,11 @@ def train(
     idx = np.arange(len(rows)) if row_idx is None else np.asarray(row_idx)
     sub = [rows[int(i)] for i in idx]
     rules_all = rules if rules is not None else rules_block([r["text"] for r in rows])
-    strata = [f"{r['source']}|{r['label']}" for r in sub]
-    folds = stratified_folds(strata, cfg.folds, cfg.seed)
+    if cfg.fold_by == "source":
+        folds = source_folds([r["source"] for r in sub], [r["label"] for r in sub], cfg.folds)
+    else:
+        strata = [f"{r['source']}|{r['label']}" for r in sub]
+        folds = stratified_folds(strata, cfg.folds, cfg.seed)
     parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for test in folds:
         tr = np.setdiff1d(np.arange(len(idx)), test)
