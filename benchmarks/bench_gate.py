@@ -117,18 +117,18 @@ def table(
 
 
 def gate_score(gate: Gate, res: Any) -> float:
-    """One number per decision for AUROC, in [0, 2]: the learned score (0.5 + 0.5 * stacked
-    probability when the cascade embedded a window, else 0.5 * n-gram probability /
-    band_low, below every embedded window), plus 1 when a rule other than the semantic
-    stage blocks (so rule blocks rank above everything, and among themselves by the
-    learned score)."""
+    """One number per decision for AUROC, in [0, 2]. Blocked by a rule other than the
+    semantic stage: 1 + the n-gram probability (rule blocks rank above everything, among
+    themselves by the n-gram score; the cascade does not embed a chunk already blocked).
+    Otherwise the learned score: 0.5 + 0.5 * stacked probability when the cascade embedded a
+    window, else 0.5 * n-gram probability / band_low (below every embedded window)."""
+    p_ng = res.scores.get("injection_scorer", 0.0)
+    if set(res.rules) - {"semantic"}:
+        return 1.0 + p_ng
     sem = res.scores.get("semantic", 0.0)
     if sem > 0.0:
-        learned = 0.5 + 0.5 * sem
-    else:
-        band = max(1e-9, gate.cfg.semantic.band_low)
-        learned = 0.5 * min(1.0, res.scores.get("injection_scorer", 0.0) / band)
-    return learned + float(bool(set(res.rules) - {"semantic"}))
+        return 0.5 + 0.5 * sem
+    return 0.5 * min(1.0, p_ng / max(1e-9, gate.cfg.semantic.band_low))
 
 
 def external(rows: list[dict[str, Any]], gate: Gate) -> dict[str, Any]:

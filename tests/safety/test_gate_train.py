@@ -64,6 +64,21 @@ def test_train_meets_its_targets_on_out_of_fold_scores_and_is_deterministic():
     assert again[0].to_dict() == scorer.to_dict() and again[1].to_dict() == stage.to_dict()
 
 
+def test_source_folds_keep_each_source_in_one_fold_with_attacks_everywhere():
+    sources = ["a"] * 5 + ["b"] * 4 + ["c"] * 3 + ["d"] * 9 + ["e"] * 2 + ["f"] * 7
+    labels = ["attack"] * 12 + ["benign"] * 18  # a, b, c have attacks
+    folds = gate_train.source_folds(sources, labels, 3)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(sources)))
+    for f in folds:
+        assert any(labels[i] == "attack" for i in f)
+    owner = {
+        s: {k for k, f in enumerate(folds) if any(sources[i] == s for i in f)} for s in "abcdef"
+    }
+    assert all(len(v) == 1 for v in owner.values())
+    with pytest.raises(ValueError, match="fold_by"):
+        gate_train.GateTrainConfig(fold_by="category")
+
+
 def test_fit_mlp_separates_and_is_seeded():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 6))
