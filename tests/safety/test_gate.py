@@ -93,6 +93,12 @@ def test_repeated_statement(rules):
     assert "repeated_statement" not in rules.check("Yes. Yes. Yes. Yes. " + filler).rules
     doc = " ".join(f"Argument x{i} is the size of dimension {i}." for i in range(10))
     assert "repeated_statement" not in rules.check(doc).rules
+    # A README's links repeat one path ("github.com/ggml-org/llama.cpp/...") but no sentence.
+    links = " ".join(
+        f"See [{f}](https://github.com/ggml-org/llama.cpp/blob/master/{f}.py) for the {f} step."
+        for f in ("convert", "quantize", "export", "split")
+    )
+    assert "repeated_statement" not in rules.check(links).rules
 
 
 def test_repeated_statement_across_the_chunk_boundary(rules):

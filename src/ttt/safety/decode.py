@@ -239,7 +239,10 @@ def english_ratio(text: str) -> tuple[float, int]:
     return sum(w.lower() in _COMMON for w in ws) / len(ws), len(ws)
 
 
-_WORD_SPAN_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+# Latin-letter words; an ASCII run glued to another letter ("Autenticaci" of "Autenticación")
+# is part of a word of another script or accent, not a word to decode.
+_WORD_SPAN_RE = re.compile(r"(?<![^\W\d_])[A-Za-z]+(?:'[A-Za-z]+)?(?![^\W\d_])")
+CIPHER_MIN_LONG_WORDS = 2
 
 
 def _gibberish_stretches(text: str, min_words: int) -> list[str]:
@@ -277,10 +280,17 @@ def cipher_views(text: str, min_words: int = 3) -> list[tuple[str, str]]:
     return [(name, dec) for name, dec, _ in cipher_spans(text, min_words)]
 
 
+def _long_common_words(text: str) -> int:
+    return sum(len(w) >= 3 and w.lower() in _COMMON for w in _WORD_RE.findall(text))
+
+
 def cipher_spans(text: str, min_words: int = 3) -> list[tuple[str, str, int]]:
     """``[(cipher, decoded stretch, its length)]`` for stretches of ``text`` that a Caesar
-    shift (``rot13`` or ``caesar<k>``), Atbash or reversal turns into English (at least 40%
-    common words and 25 points more than the stretch had)."""
+    shift (``rot13`` or ``caesar<k>``), Atbash or reversal turns into English: at least 40%
+    common words, 25 points more than the stretch had, and at least
+    ``CIPHER_MIN_LONG_WORDS`` common words of three or more letters. (Of 27 candidate
+    decodings of a short stretch of another language, one often reads as a run of short
+    English words by chance: "a", "in", "to"; a real message decodes to longer ones.)"""
     out: list[tuple[str, str, int]] = []
     for stretch in _gibberish_stretches(text, min_words):
         base, _ = english_ratio(stretch)
@@ -289,7 +299,9 @@ def cipher_spans(text: str, min_words: int = 3) -> list[tuple[str, str, int]]:
         candidates += [("atbash", atbash(stretch)), ("reversed", stretch[::-1])]
         for name, dec in candidates:
             r, _ = english_ratio(dec)
-            if r >= 0.4 and r >= base + 0.25 and (best is None or r > best[0]):
+            if r < 0.4 or r < base + 0.25 or _long_common_words(dec) < CIPHER_MIN_LONG_WORDS:
+                continue
+            if best is None or r > best[0]:
                 best = (r, name, dec)
         if best is not None:
             out.append((best[1], best[2], len(stretch)))

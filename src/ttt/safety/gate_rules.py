@@ -77,15 +77,17 @@ _PROSE_CHARS_RE = re.compile(r"[^\W\d_]|\s|[,'’-]")
 
 
 def statement_counts(folded: str, cfg: RepeatedStatementConfig) -> dict[str, int]:
-    """Occurrences of each statement (skeleton of a prose sentence of ``min_words``+ words,
-    ended by sentence punctuation, at least 80% letters and spaces) in the folded text."""
+    """Occurrences of each statement (skeleton of a prose sentence of ``min_words``+
+    space-separated words, ended by sentence punctuation, at least 80% letters and spaces)
+    in the folded text."""
     counts: dict[str, int] = {}
     for m in _STATEMENT_RE.finditer(folded):
         sentence, end = m.group(1), m.group(2)
         if not any(c in end for c in ".!?;"):
             continue
         words = textnorm.words(sentence)
-        if len(words) < cfg.min_words:
+        # Words apart by spaces: "com/org/repo/blob/README" of a repeated link is one word.
+        if len(words) < cfg.min_words or len(sentence.split()) < cfg.min_words:
             continue
         body = sentence.strip()
         if len(_PROSE_CHARS_RE.findall(body)) < 0.8 * len(body) or "http" in body:

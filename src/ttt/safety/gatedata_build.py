@@ -503,47 +503,52 @@ def bastioncorpus_rows(z: zipfile.ZipFile) -> list[dict[str, Any]]:
     return out
 
 
-def _fstring_constants(src: str, attr: str) -> list[str]:
-    """Values of every ``attr = "..."`` / ``attr = f"..."`` class attribute in ``src``, the
-    f-string fields filled from the module's and class's string constants (never executed)."""
+def ast_value(node: ast.AST, names: dict[str, Any]) -> Any:
+    """The value of a literal expression read from a syntax tree (never executed): constants,
+    lists/tuples, ``+``, f-strings, and names bound in ``names``; ``ValueError`` otherwise."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.List | ast.Tuple):
+        return [ast_value(e, names) for e in node.elts]
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            str(ast_value(v.value if isinstance(v, ast.FormattedValue) else v, names))
+            for v in node.values
+        )
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return ast_value(node.left, names) + ast_value(node.right, names)
+    raise ValueError(f"unsupported node {ast.dump(node)[:80]}")
+
+
+def _class_strings(src: str, attr: str) -> list[str]:
+    """Values of every string class attribute ``attr`` in ``src`` (``attr = "..."``,
+    f-strings, ``+``), names filled from the module's and the class's earlier string
+    assignments (read with :func:`ast_value`, never executed)."""
     tree = ast.parse(src)
-    env: dict[str, str] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
-            for t in node.targets:
-                if isinstance(t, ast.Name) and isinstance(node.value.value, str):
-                    env[t.id] = node.value.value
-    out = []
-    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
-        local = dict(env)
-        for node in cls.body:
+
+    def bind(env: dict[str, Any], body: list[ast.stmt], hits: list[str] | None) -> None:
+        for node in body:
             if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
                 continue
             target = node.targets[0]
             if not isinstance(target, ast.Name):
                 continue
-            value: str | None = None
-            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                value = node.value.value
-            elif isinstance(node.value, ast.JoinedStr):
-                parts = []
-                for v in node.value.values:
-                    if isinstance(v, ast.Constant):
-                        parts.append(str(v.value))
-                    elif (
-                        isinstance(v, ast.FormattedValue)
-                        and isinstance(v.value, ast.Name)
-                        and v.value.id in local
-                    ):
-                        parts.append(local[v.value.id])
-                    else:
-                        parts = []
-                        break
-                value = "".join(parts) or None
-            if value is not None:
-                local[target.id] = value
-                if target.id == attr:
-                    out.append(value)
+            try:
+                value = ast_value(node.value, env)
+            except (ValueError, TypeError):
+                continue
+            if isinstance(value, str):
+                env[target.id] = value
+                if hits is not None and target.id == attr:
+                    hits.append(value)
+
+    module: dict[str, Any] = {}
+    bind(module, tree.body, None)
+    out: list[str] = []
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        bind(dict(module), cls.body, out)
     return out
 
 
@@ -557,9 +562,9 @@ def agentdojo_rows(z: zipfile.ZipFile) -> list[dict[str, Any]]:
     prompts: set[str] = set()
     for name in sorted(z.namelist()):
         if re.match(r"agentdojo/default_suites/v1[^/]*/\w+/injection_tasks\.py$", name):
-            goals.update(_fstring_constants(z.read(name).decode("utf-8"), "GOAL"))
+            goals.update(_class_strings(z.read(name).decode("utf-8"), "GOAL"))
         elif re.match(r"agentdojo/default_suites/v1[^/]*/\w+/user_tasks\.py$", name):
-            prompts.update(_fstring_constants(z.read(name).decode("utf-8"), "PROMPT"))
+            prompts.update(_class_strings(z.read(name).decode("utf-8"), "PROMPT"))
     templates: set[str] = set()
     for name in sorted(n for n in z.namelist() if n.startswith("agentdojo/attacks/")):
         if not name.endswith(".py"):

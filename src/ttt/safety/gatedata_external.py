@@ -55,7 +55,7 @@ import yaml
 
 from ttt.safety import attackgen, decode
 from ttt.safety.gatedata import DATA_DIR, EXTERNAL_FILE, load_training_rows, write_jsonl
-from ttt.safety.gatedata_build import _docstrings, _row, open_wheel, split_doc
+from ttt.safety.gatedata_build import _docstrings, _row, ast_value, open_wheel, split_doc
 
 __all__ = ["build_external", "near_duplicates"]
 
@@ -127,22 +127,6 @@ _MARKERS = {
 }
 
 
-def _eval(node: ast.AST) -> Any:
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.List | ast.Tuple):
-        return [_eval(e) for e in node.elts]
-    if isinstance(node, ast.Name) and node.id in _MARKERS:
-        return _MARKERS[node.id]
-    if isinstance(node, ast.JoinedStr):
-        return "".join(
-            str(_eval(v.value if isinstance(v, ast.FormattedValue) else v)) for v in node.values
-        )
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _eval(node.left) + _eval(node.right)
-    raise ValueError(f"unsupported node {ast.dump(node)[:80]}")
-
-
 def _classes(src: str) -> dict[str, tuple[list[str], dict[str, Any]]]:
     out = {}
     for node in ast.parse(src).body:
@@ -152,7 +136,7 @@ def _classes(src: str) -> dict[str, tuple[list[str], dict[str, Any]]]:
         for stmt in node.body:
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 try:
-                    attrs[stmt.targets[0].id] = _eval(stmt.value)
+                    attrs[stmt.targets[0].id] = ast_value(stmt.value, _MARKERS)
                 except (ValueError, TypeError):
                     continue
         bases = [b.id if isinstance(b, ast.Name) else "" for b in node.bases]

