@@ -19,7 +19,9 @@ the whole gate's decision is set to block at most 1% of tuning benign rows):
   benign rows themselves (``oracle_tpr_at_1pct_fpr``: not a tuned figure).
 * ``leave_one_source_out``: for each training source, both stages are retrained without
   it and every threshold re-chosen on the remaining rows' out-of-fold scores; the held-out
-  source's attack rows give the TPR, its benign rows the FPR.
+  source's attack rows give the TPR, its benign rows the FPR. ``outcome`` splits its attack
+  rows by the stage that caught them (rules, n-gram scorer, semantic) and the missed ones
+  by whether the semantic stage embedded them (a window in its band) or not.
 * ``over_defence``: false-positive rate per benign family (trigger-word hard negatives,
   READMEs, security documentation, non-English text, dialogue, prose), each from held-out
   rows only (external rows, or the leave-one-source-out fold of that source).
@@ -191,6 +193,17 @@ def leave_one_source_out(
         learned = gate_train.gate_scores(rs, stage, scorer.threshold)
         decision = rs.rules_block | (rs.ng_max > scorer.threshold) | (learned > stage.threshold)
         y = np.asarray([int(rows[i]["label"] == "attack") for i in held])
+        # Which stage caught each attack row, and for a missed one whether the semantic
+        # stage embedded it at all (a window in the band) or it never reached the band.
+        ngram = ~rs.rules_block & (rs.ng_max > scorer.threshold)
+        in_band = np.asarray([bool((p >= stage.band_low).any()) for p in rs.unit_ng])
+        stages = {
+            "rules": rs.rules_block,
+            "ngram_scorer": ngram,
+            "semantic": ~rs.rules_block & ~ngram & (learned > stage.threshold),
+            "missed_embedded": ~decision & in_band,
+            "missed_below_band": ~decision & ~in_band,
+        }
         for label, want in (("attack", 1), ("benign", 0)):
             mask = y == want
             if not mask.any():
@@ -205,6 +218,10 @@ def leave_one_source_out(
                 "by_family": {f: round(sum(v) / len(v), 4) for f, v in sorted(by_family.items())},
                 "seconds": round(time.perf_counter() - t0, 1),
             }
+            if want:
+                out[label][source]["outcome"] = {
+                    k: round(float(v[mask].mean()), 4) for k, v in stages.items()
+                }
         print(f"loso {source}: done in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     att = out["attack"]
     if att:
