@@ -55,10 +55,10 @@ from ttt.safety.embedder import (
     EmbedderUnavailableError,
     get_embedder,
 )
-from ttt.safety.semantic_data import heldout_set, labelled_set, training_set
-from ttt.safety.shipped import read_shipped, read_weights_file
 from ttt.safety.gate import decoded_views
 from ttt.safety.gate_config import GateConfig
+from ttt.safety.semantic_data import heldout_set, labelled_set, training_set
+from ttt.safety.shipped import read_shipped, read_weights_file
 from ttt.safety.textnorm import segments, sentences, strip_invisible
 from ttt.store.io import atomic_write_text
 
