@@ -379,10 +379,10 @@ class Gate:
         ``max_windows`` band windows with the highest n-gram probability are embedded."""
         assert self.semantic is not None
         cfg = self.cfg.semantic
-        best = 0.0
         if findings:
-            scores["semantic"] = best  # not needed: the chunk is blocked already
+            scores["semantic"] = 0.0  # not needed: the chunk is blocked already
             return
+        best = 0.0
         # Highest n-gram probability first; ties keep the scan's order (stable sort).
         chosen = sorted(band, key=lambda pw: -pw[0])[: cfg.max_windows]
         for p, w in chosen:

@@ -85,7 +85,13 @@ SCHEMA_VERSION = 1
 HEAD_KIND = "embedding_logreg"
 DEFAULT_HEAD = "semantic_head.json"
 SEGMENT_CHARS = 320  # a few sentences: well inside MiniLM's 256-wordpiece window
-_VIEWS_CFG = GateConfig()  # the gate's default decoders give the views a text is read in
+
+
+@lru_cache(maxsize=1)
+def _views_config() -> GateConfig:
+    """The gate's default config, whose decoders give the views a text is read in (built on
+    first use: its defaults read the shipped gate weights)."""
+    return GateConfig()
 
 
 def _plain_units(text: str, max_chars: int) -> list[str]:
@@ -105,7 +111,7 @@ def units(text: str, max_chars: int = SEGMENT_CHARS) -> list[str]:
     sentence packed between ordinary ones is diluted in its segment's embedding but not in
     its own; one encoded or split by zero-width characters is read as the gate reads it."""
     out = _plain_units(text, max_chars)
-    for _, view in decoded_views(text, _VIEWS_CFG):
+    for _, view in decoded_views(text, _views_config()):
         out += _plain_units(view, max_chars)
     visible = strip_invisible(text)
     if visible != text:
