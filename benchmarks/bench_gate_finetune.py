@@ -153,6 +153,11 @@ class FineTuned:
             self.layers = inject_adapter_in_model(cfg, self.layers)
         self.head = torch.nn.Linear(384, 1)
 
+    def n_trainable(self) -> int:
+        """Parameters a shipped stage would have to carry (adapters or layers, and the head)."""
+        params = [*self.layers.parameters(), *self.head.parameters()]
+        return sum(p.numel() for p in params if p.requires_grad)
+
     def logits(self, hidden: Any, mask: Any) -> Any:
         # x8: the pooled vector has norm 1, so the head starts with usable logit scale.
         return self.head(8.0 * mean_pool(run_layers(hidden, mask, self.layers), mask)).squeeze(-1)
@@ -322,7 +327,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "attack_rows": int(y_row[held].sum()),
             "benign_rows": int((y_row[held] == 0).sum()),
             "frozen_mlp": evaluate(frozen_rows, y_row, val, held),
-            "finetuned": {**evaluate(ft_rows, y_row, val, held), "train_loss": losses},
+            "finetuned": {
+                **evaluate(ft_rows, y_row, val, held),
+                "train_loss": losses,
+                "trainable_params": ft.n_trainable(),
+            },
             "seconds": round(time.perf_counter() - t0, 1),
         }
         print(f"{s}: {json.dumps(result['sources'][s])}", file=sys.stderr, flush=True)
