@@ -19,8 +19,9 @@ Protocol, the same for both models (fixed before any result was seen):
 
 * rows: ``data/gate`` (:func:`ttt.safety.gatedata.load_training_rows`); units: each row's
   windows and decoded views as :mod:`ttt.safety.gate_train` builds them, 128 wordpieces;
-* weights as ``gate_train``: 1/sqrt(rows of the source and label), an attack row's weight
-  shared by its units, each class half the mass;
+* weights as ``gate_train``: 1/sqrt(rows of the source and label, counted over all rows),
+  an attack row's weight shared by its units, each class half the mass; unlike
+  ``gate_train``, no multiple-instance step (every unit of an attack row is trained on);
 * the held-in rows are split 80/20 by a seeded permutation; models train on the 80%; the
   threshold is the 99th percentile of the 20% validation benign rows' scores (1% FPR); a
   row's score is the maximum over its units;
@@ -49,7 +50,7 @@ import numpy as np
 from bench_gate import auroc
 from ttt.safety import gatedata
 from ttt.safety.gate_semantic import fit_mlp, mlp_logit
-from ttt.safety.gate_train import GateTrainConfig, _bootstrap_config, row_units, row_weights
+from ttt.safety.gate_train import GateTrainConfig, row_weights, unit_texts
 
 MAX_TOKENS = 128
 VAL_SHARE = 0.2
@@ -266,19 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"--sources: unknown source(s) {unknown}; known: {sources}")
 
     cfg = GateTrainConfig()
-    gate_cfg = _bootstrap_config(cfg)
-    texts: list[str] = []
-    owner_l: list[int] = []
-    for i, r in enumerate(rows):
-        us = row_units(r["text"], cfg, gate_cfg)
-        texts += us
-        owner_l += [i] * len(us)
-    owner = np.asarray(owner_l)  # (U,)
+    texts, owner = unit_texts(rows, cfg)  # (U,), (U,)
     y_row = np.asarray([int(r["label"] == "attack") for r in rows])  # (N,)
     src = np.asarray([r["source"] for r in rows])
-    n_units = Counter(owner_l)
+    n_units = Counter(owner.tolist())
     rw = row_weights(rows)
-    unit_w = np.asarray([rw[o] / (n_units[o] if y_row[o] else 1.0) for o in owner_l])
+    unit_w = np.asarray([rw[o] / (n_units[o] if y_row[o] else 1.0) for o in owner.tolist()])
 
     tok, model = load_encoder()
     split = 6 - args.top_layers

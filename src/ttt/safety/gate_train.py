@@ -66,6 +66,7 @@ __all__ = [
     "fit_stages",
     "gate_scores",
     "train",
+    "unit_texts",
 ]
 
 PKG = Path(__file__).resolve().parent
@@ -152,7 +153,10 @@ def embed_cached(texts: Sequence[str], cache: Path | None) -> np.ndarray:
     return np.stack([store[k] for k in keys]).astype(np.float32)
 
 
-def build_units(rows: Sequence[dict[str, Any]], cfg: GateTrainConfig, cache: Path | None) -> Units:
+def unit_texts(
+    rows: Sequence[dict[str, Any]], cfg: GateTrainConfig
+) -> tuple[list[str], np.ndarray]:
+    """(unit texts (U,), owner (U,): the row index of each unit) of ``rows``."""
     gate_cfg = _bootstrap_config(cfg)
     texts: list[str] = []
     owner: list[int] = []
@@ -160,8 +164,13 @@ def build_units(rows: Sequence[dict[str, Any]], cfg: GateTrainConfig, cache: Pat
         us = row_units(r["text"], cfg, gate_cfg)
         texts.extend(us)
         owner.extend([i] * len(us))
+    return texts, np.asarray(owner)
+
+
+def build_units(rows: Sequence[dict[str, Any]], cfg: GateTrainConfig, cache: Path | None) -> Units:
+    texts, owner = unit_texts(rows, cfg)
     feats = [extract_features(t, cfg.ngram.spec) for t in texts]
-    return Units(texts, np.asarray(owner), feats, embed_cached(texts, cache))
+    return Units(texts, owner, feats, embed_cached(texts, cache))
 
 
 def _bootstrap_config(cfg: GateTrainConfig, **kw: float) -> GateConfig:
