@@ -169,12 +169,19 @@ def leave_one_source_out(
     folds: int,
     fold_by: str = gate_train.GateTrainConfig.fold_by,
     only: Sequence[str] = (),
+    semantic: str = gate_train.GateTrainConfig.semantic,
 ) -> dict[str, Any]:
     """Retrain without each source (its attack and benign rows), thresholds re-chosen on the
     other rows' out-of-fold scores (``folds`` folds; 5 for the shipped weights; fewer here
     only to keep 19 retrainings within half an hour on one thread), and score it."""
-    cfg = gate_train.GateTrainConfig(folds=folds, fold_by=fold_by)
-    out: dict[str, Any] = {"attack": {}, "benign": {}, "folds": folds, "fold_by": fold_by}
+    cfg = gate_train.GateTrainConfig(folds=folds, fold_by=fold_by, semantic=semantic)
+    out: dict[str, Any] = {
+        "attack": {},
+        "benign": {},
+        "folds": folds,
+        "fold_by": fold_by,
+        "semantic": semantic,
+    }
     sources = sorted({r["source"] for r in rows})
     if only:
         unknown = sorted(set(only) - set(sources))
@@ -188,7 +195,7 @@ def leave_one_source_out(
         keep = np.asarray([i for i, r in enumerate(rows) if r["source"] != source])
         t0 = time.perf_counter()
         scorer, stage, meta = gate_train.train(rows, units, cfg, rules=rules, row_idx=keep)
-        fitted = gate_train.Fitted(scorer, (stage.w1, stage.b1, stage.w2, stage.b2))
+        fitted = gate_train.Fitted(scorer, gate_train.head_of(stage))
         rs = gate_train.row_scores(fitted, units, held, rules)
         learned = gate_train.gate_scores(rs, stage, scorer.threshold)
         decision = rs.rules_block | (rs.ng_max > scorer.threshold) | (learned > stage.threshold)
@@ -277,6 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="inner folds of each LOSO retraining (default: as the shipped weights were trained)",
     )
     ap.add_argument("--sources", default="", help="LOSO only these sources (comma-separated)")
+    ap.add_argument(
+        "--semantic",
+        choices=("lora", "frozen"),
+        default=gate_train.GateTrainConfig.semantic,
+        help="the semantic stage each LOSO retraining fits (lora: about 8 min per source)",
+    )
     args = ap.parse_args(argv)
     import torch
 
@@ -306,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rows = gatedata.load_training_rows(args.data)
     if not args.no_loso:
-        cfg = gate_train.GateTrainConfig()
+        cfg = gate_train.GateTrainConfig(semantic=args.semantic)
         units = gate_train.build_units(rows, cfg, gate_train.CACHE)
         rules = gate_train.rules_block([r["text"] for r in rows])
         result["leave_one_source_out"] = leave_one_source_out(
@@ -317,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.loso_folds,
             args.fold_by,
             [s for s in args.sources.split(",") if s],
+            args.semantic,
         )
     over: dict[str, Any] = {}
     fam = result.get("external", {}).get("by_family", {})

@@ -3,13 +3,16 @@
     python benchmarks/bench_gate_finetune.py [--sources a,b] [--epochs 2] [--lora-rank 8]
         [--top-layers 2] [--threads 2] [--quick] [--out result.json]
 
-The gate's semantic stage is a small MLP on *frozen* all-MiniLM-L6-v2 embeddings; leave-one-
-source-out (``bench_gate.py``) shows it does not carry to an attack source it never saw. This
-benchmark asks whether a fine-tuned encoder would, before anyone builds one into the gate.
-For each held-out source, on the same units and weights, in the same run:
+The gate's first semantic stage was a small MLP on *frozen* all-MiniLM-L6-v2 embeddings;
+leave-one-source-out (``bench_gate.py``) showed it does not carry to an attack source it never
+saw. This benchmark asked whether a fine-tuned encoder would, before one was built into the
+gate (it now is: ``gate_train --semantic lora``, :mod:`ttt.safety.gate_lora`, with these
+settings). It isolates the embedding stage. For each held-out source, on the same units and
+weights, in the same run:
 
-* ``frozen_mlp`` (the reference): the gate's head (:func:`ttt.safety.gate_semantic.fit_mlp`,
-  64 hidden units) on frozen mean-pooled MiniLM embeddings;
+* ``frozen_mlp`` (the reference): the frozen kind's head
+  (:func:`ttt.safety.gate_semantic.fit_mlp`, 64 hidden units) on frozen mean-pooled MiniLM
+  embeddings;
 * ``finetuned``: MiniLM's top ``--top-layers`` layers with peft LoRA adapters of rank
   ``--lora-rank`` on every Linear (``--lora-rank 0``: those layers fully trainable), mean
   pooling and a linear head, trained ``--epochs`` epochs by AdamW on a weighted
@@ -49,6 +52,7 @@ import numpy as np
 
 from bench_gate import auroc
 from ttt.safety import gatedata
+from ttt.safety.gate_lora import length_batches, mean_pool, run_layers, weighted_bce_step
 from ttt.safety.gate_semantic import fit_mlp, mlp_logit
 from ttt.safety.gate_train import GateTrainConfig, row_weights, unit_texts
 
@@ -68,29 +72,6 @@ def load_encoder() -> tuple[Any, Any]:
     # Eager attention: the layers are called one by one with an additive mask we build.
     model = AutoModel.from_pretrained(path, attn_implementation="eager").eval()
     return AutoTokenizer.from_pretrained(path), model
-
-
-def additive_mask(mask: Any) -> Any:
-    """(B, T) 0/1 -> (B, 1, 1, T) additive attention mask (0 or -1e9)."""
-    return (1.0 - mask[:, None, None, :].float()) * -1e9
-
-
-def run_layers(h: Any, mask: Any, layers: Sequence[Any]) -> Any:
-    """Hidden states (B, T, 384) through ``layers`` (BertLayer modules)."""
-    am = additive_mask(mask)
-    for layer in layers:
-        out = layer(h, attention_mask=am)
-        h = out[0] if isinstance(out, tuple) else out
-    return h
-
-
-def mean_pool(h: Any, mask: Any) -> Any:
-    """(B, T, 384), (B, T) -> (B, 384) L2-normalised mean over real tokens (as MiniLM pools)."""
-    import torch
-
-    m = mask[..., None].float()
-    v = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
-    return torch.nn.functional.normalize(v, dim=-1)
 
 
 class Cached:
@@ -116,9 +97,9 @@ class Cached:
                     x[j, : self.lens[i]] = torch.tensor(ids[i])
                     mask[j, : self.lens[i]] = 1
                 h = model.embeddings(input_ids=x, token_type_ids=torch.zeros_like(x))
-                h = run_layers(h, mask, model.encoder.layer[:split])  # (B, t, 384)
+                h = run_layers(model.encoder.layer[:split], h, mask)  # (B, t, 384)
                 self.hidden[idx, :t] = h.numpy().astype(np.float16)
-                top = run_layers(h, mask, model.encoder.layer[split:])
+                top = run_layers(model.encoder.layer[split:], h, mask)
                 self.emb[idx] = mean_pool(top, mask).numpy()
 
     def batch(self, idx: np.ndarray) -> tuple[Any, Any]:
@@ -161,7 +142,7 @@ class FineTuned:
 
     def logits(self, hidden: Any, mask: Any) -> Any:
         # x8: the pooled vector has norm 1, so the head starts with usable logit scale.
-        return self.head(8.0 * mean_pool(run_layers(hidden, mask, self.layers), mask)).squeeze(-1)
+        return self.head(8.0 * mean_pool(run_layers(self.layers, hidden, mask), mask)).squeeze(-1)
 
     def fit(
         self, cache: Cached, units: np.ndarray, y: np.ndarray, w: np.ndarray, epochs: int, lr: float
@@ -178,24 +159,11 @@ class FineTuned:
         losses = []
         for epoch in range(epochs):
             rng = np.random.default_rng(epoch)
-            perm = rng.permutation(len(units))
-            batches = []
-            for s in range(0, len(perm), 512):  # length buckets of 512, batches of 32 inside
-                block = perm[s : s + 512]
-                block = block[np.argsort(cache.lens[units[block]], kind="stable")]
-                batches += [block[i : i + 32] for i in range(0, len(block), 32)]
             total = 0.0
-            for k in rng.permutation(len(batches)):
-                b = batches[k]
+            for b in length_batches(rng, cache.lens[units], 32):
                 hidden, mask = cache.batch(units[b])
                 z = self.logits(hidden, mask)  # (B,)
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    z, torch.from_numpy(y[b]), weight=torch.from_numpy(w[b]), reduction="sum"
-                ) / len(units)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach())
+                total += weighted_bce_step(opt, z, y[b], w[b], len(units))
             losses.append(round(total, 5))
         self.layers.eval()
         return losses

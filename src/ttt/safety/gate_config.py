@@ -238,7 +238,8 @@ class InjectionScorerConfig:
 @dataclass
 class SemanticConfig:
     """The semantic stage (``gate_semantic.json``): MiniLM sentence embeddings (int8, one
-    window at a time) -> a logistic head, stacked with the n-gram score.
+    window at a time; in a ``--semantic lora`` stage, with fine-tuned adapters merged into
+    its top layers) -> a logistic head, stacked with the n-gram score.
 
     A cascade behind the cheap rules: a window is embedded only when its n-gram probability
     is at least ``band_low`` (most chunks are far below and never pay for the embedding),

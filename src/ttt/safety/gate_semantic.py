@@ -3,11 +3,19 @@
 For one window of text with n-gram probability ``p_ng``:
 
     e      = MiniLM_int8(window)                       # (384,), L2-normalised
-    h      = relu(e · W1 + b1)                         # (H,), H = 64
-    p_sem  = σ(h · w2 + b2)                            # the embedding head (a small MLP)
+    h      = act(e · W1 + b1)                          # (H,)
+    p_sem  = σ(h · w2 + b2)                            # the embedding head
     p      = σ(a_ng · logit(p_ng) + a_sem · logit(p_sem) + c)   # the stacked probability
 
-Both heads and the stacker are fitted by our code (:mod:`ttt.safety.gate_train`), the
+Two kinds of stage, told apart by ``lora`` in the file:
+
+* **frozen** (schema 1 and 2): MiniLM as shipped; the head is a small MLP (``act`` = ReLU,
+  H = 64) on its embeddings.
+* **fine-tuned** (schema 2 with ``lora``): LoRA adapters on MiniLM's top layers, merged into
+  the weights before int8 quantisation (:mod:`ttt.safety.gate_lora`), and a linear head
+  (``act`` = identity, H = 1). A window costs the same as with the frozen model.
+
+Heads, adapters and the stacker are fitted by our code (:mod:`ttt.safety.gate_train`), the
 stacker on out-of-fold scores; ``threshold`` (on ``p``) and ``band_low`` (the n-gram
 probability from which a window is embedded at all) are chosen on out-of-fold scores of
 the training data too. Weights ship as JSON (``gate_semantic.json``; no pickle). The
@@ -26,12 +34,14 @@ from typing import Any
 import numpy as np
 
 from ttt.safety.embedder import EMBED_DIM, EMBED_MODEL, EMBED_PACKAGE, Embedder, get_embedder
+from ttt.safety.gate_lora import LoraHead, check_finite
 from ttt.safety.shipped import read_shipped, read_weights_file
 from ttt.store.io import atomic_write_text
 
 __all__ = ["DEFAULT_STAGE", "SemanticStage", "fit_mlp", "load_default_stage", "logit", "mlp_logit"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: frozen stages written before the fine-tuned kind existed
 KIND = "gate_semantic_stack"
 DEFAULT_STAGE = "gate_semantic.json"
 _CLIP = 12.0  # logits are clipped to +-12 (probabilities 6e-6 .. 1 - 6e-6)
@@ -44,10 +54,18 @@ def logit(p: float | np.ndarray) -> Any:
 
 
 def mlp_logit(
-    emb: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: float
+    emb: np.ndarray,
+    w1: np.ndarray,
+    b1: np.ndarray,
+    w2: np.ndarray,
+    b2: float,
+    act: str = "relu",
 ) -> np.ndarray:
-    """emb (N, 384) -> (N,) logits of a one-hidden-layer ReLU network (clipped)."""
-    h = np.maximum(0.0, emb.astype(np.float64) @ w1 + b1)  # (N, H)
+    """emb (N, 384) -> (N,) logits of a one-hidden-layer network (clipped); ``act`` is
+    "relu" or "identity" (then the network is linear)."""
+    h = emb.astype(np.float64) @ w1 + b1  # (N, H)
+    if act == "relu":
+        h = np.maximum(0.0, h)
     return np.clip(h @ w2 + b2, -_CLIP, _CLIP)
 
 
@@ -113,6 +131,8 @@ class SemanticStage:
     threshold: float
     band_low: float
     meta: dict[str, Any] = field(default_factory=dict)
+    act: str = "relu"  # the head's hidden activation: "relu" or "identity"
+    lora: LoraHead | None = None  # adapters of the fine-tuned kind (None: frozen MiniLM)
     _embedder: Embedder | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -136,16 +156,53 @@ class SemanticStage:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v!r}")
+        if self.act not in ("relu", "identity"):
+            raise ValueError(f"act must be 'relu' or 'identity', got {self.act!r}")
+        if self.lora is not None:
+            if self.act != "identity" or h != 1:
+                raise ValueError("a fine-tuned (lora) stage has a linear head: act 'identity', H 1")
+            check_finite(self.lora)
+
+    @classmethod
+    def from_lora(
+        cls,
+        head: LoraHead,
+        stack: tuple[float, float, float],
+        threshold: float,
+        band_low: float,
+        meta: dict[str, Any] | None = None,
+    ) -> SemanticStage:
+        """A fine-tuned stage: the linear head ``e · w + b`` as a one-unit identity layer."""
+        return cls(
+            w1=head.w[:, None],
+            b1=np.asarray([head.b]),
+            w2=np.ones(1),
+            b2=0.0,
+            stack=stack,
+            threshold=threshold,
+            band_low=band_low,
+            meta=dict(meta or {}),
+            act="identity",
+            lora=head,
+        )
 
     @property
     def embedder(self) -> Embedder:
+        """int8 MiniLM: the shared frozen one, or (fine-tuned) this stage's own, adapters
+        merged before quantisation (loaded on first use, a few seconds)."""
         if self._embedder is None:
-            self._embedder = get_embedder(quantized=True)
+            if self.lora is None:
+                self._embedder = get_embedder(quantized=True)
+            else:
+                lora = self.lora
+                self._embedder = Embedder(
+                    quantized=True, adapt=lambda m: lora.merge_into(m[0].auto_model)
+                )
         return self._embedder
 
     def head_logit(self, emb: np.ndarray) -> np.ndarray:
         """emb (N, 384) -> (N,) logits of the embedding head (clipped)."""
-        return mlp_logit(emb, self.w1, self.b1, self.w2, self.b2)
+        return mlp_logit(emb, self.w1, self.b1, self.w2, self.b2, self.act)
 
     def stack_prob(self, ng_logit: np.ndarray, sem_logit: np.ndarray) -> np.ndarray:
         a, b, c = self.stack
@@ -160,6 +217,16 @@ class SemanticStage:
     # -- persistence (JSON only)
 
     def to_dict(self) -> dict[str, Any]:
+        lora = None
+        if self.lora is not None:
+            lora = {
+                "scale": float(f"{self.lora.scale:.7g}"),
+                "merge": "W += scale * B @ A before int8 quantisation",
+                "modules": {
+                    name: {"A": _rounded(a), "B": _rounded(b)}
+                    for name, (a, b) in sorted(self.lora.modules.items())
+                },
+            }
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": KIND,
@@ -170,6 +237,8 @@ class SemanticStage:
                 "variant": "int8 dynamic quantisation of every Linear, one text per batch",
                 "normalize": True,
             },
+            "act": self.act,
+            "lora": lora,
             "stack": [float(f"{x:.7g}") for x in self.stack],
             "threshold": float(f"{self.threshold:.6g}"),
             "band_low": float(f"{self.band_low:.6g}"),
@@ -182,13 +251,36 @@ class SemanticStage:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str = "semantic stage") -> SemanticStage:
-        if d.get("schema_version") != SCHEMA_VERSION or d.get("kind") != KIND:
+        if d.get("schema_version") not in READABLE_VERSIONS or d.get("kind") != KIND:
             raise ValueError(
                 f"{where}: unsupported file (schema_version {d.get('schema_version')!r}, kind "
-                f"{d.get('kind')!r}); expected {SCHEMA_VERSION} / {KIND!r}"
+                f"{d.get('kind')!r}); expected one of {READABLE_VERSIONS} / {KIND!r}"
             )
         try:
             a, b, c = (float(x) for x in d["stack"])
+            lora = None
+            if d.get("lora") is not None:
+                mods = d["lora"]["modules"]
+                if not isinstance(mods, dict) or not mods:
+                    raise ValueError("lora.modules must be a non-empty object")
+                lora = LoraHead(
+                    {
+                        str(k): (
+                            np.asarray(v["A"], dtype=np.float64),
+                            np.asarray(v["B"], dtype=np.float64),
+                        )
+                        for k, v in mods.items()
+                    },
+                    float(d["lora"]["scale"]),
+                    np.asarray(d["w1"], dtype=np.float64)[:, 0],
+                    float(np.asarray(d["b1"], dtype=np.float64)[0]),
+                )
+                for name, (la, lb) in lora.modules.items():
+                    if la.ndim != 2 or lb.ndim != 2 or la.shape[0] != lb.shape[1]:
+                        raise ValueError(
+                            f"lora.modules.{name}: A (r, in) and B (out, r) expected, got "
+                            f"{la.shape} and {lb.shape}"
+                        )
             return cls(
                 w1=np.asarray(d["w1"], dtype=np.float64),
                 b1=np.asarray(d["b1"], dtype=np.float64),
@@ -198,8 +290,10 @@ class SemanticStage:
                 threshold=float(d["threshold"]),
                 band_low=float(d["band_low"]),
                 meta=dict(d.get("meta", {})),
+                act=str(d.get("act", "relu")),
+                lora=lora,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"{where}: malformed semantic stage ({exc})") from exc
 
     def save(self, path: str | Path) -> None:
@@ -210,6 +304,11 @@ class SemanticStage:
     def load(cls, path: str | Path) -> SemanticStage:
         d, where = read_weights_file(path)
         return cls.from_dict(d, where=where)
+
+
+def _rounded(a: np.ndarray) -> list[Any]:
+    """A 2-D array as nested lists of 7-significant-digit floats."""
+    return [[float(f"{w:.7g}") for w in row] for row in np.asarray(a)]
 
 
 @lru_cache(maxsize=1)

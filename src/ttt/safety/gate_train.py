@@ -2,8 +2,14 @@
 
     python -m ttt.safety.gate_train                 # writes gate_scorer.json, gate_semantic.json
     python -m ttt.safety.gate_train --check         # rebuild into a temp folder, compare bytes
+    python -m ttt.safety.gate_train --semantic lora --out DIR   # the fine-tuned stage
 
-Steps (all deterministic: fixed seeds, full-batch optimisers, MiniLM int8 on one thread):
+Two kinds of semantic stage (``--semantic``): ``frozen`` (shipped) fits a small MLP on frozen
+int8 MiniLM embeddings; ``lora`` fine-tunes MiniLM's top two layers with peft LoRA adapters
+and a linear head (:mod:`ttt.safety.gate_lora`). The n-gram scorer, the weights, the
+multiple-instance step and every threshold rule are the same for both.
+
+Steps (all deterministic: fixed seeds, fixed thread counts, MiniLM int8 one text at a time):
 
 1. Rows: ``data/gate`` development + training rows (:func:`gatedata.load_training_rows`;
    sources reserved for evaluation are refused). Each row becomes *units*: its windows
@@ -24,8 +30,10 @@ Steps (all deterministic: fixed seeds, full-batch optimisers, MiniLM int8 on one
    benign rows.
 5. Final fits on every row; the out-of-fold figures go into the weights' ``meta``.
 
-Embeddings are cached under ``.cache/gate-emb`` by text hash (``--cache``; the cache holds
-exactly what the embedder returns, so a warm and a cold run write the same bytes).
+Frozen embeddings are cached under ``.cache/gate-emb`` by text hash (``--cache``; the cache
+holds exactly what the embedder returns, so a warm and a cold run write the same bytes). The
+``lora`` kind recomputes the int8 states below the adapters each run (about 3 minutes) and
+fine-tunes once per fold and once on everything (about 40 minutes on 2 threads in all).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import json
 import math
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -48,6 +57,7 @@ import numpy as np
 from ttt.safety import gatedata, textnorm
 from ttt.safety.gate import Gate, decoded_views, windows
 from ttt.safety.gate_config import GateConfig, InjectionScorerConfig, SemanticConfig
+from ttt.safety.gate_lora import LoraHead, LoraSettings, LowerStates, fit_lora
 from ttt.safety.gate_semantic import SemanticStage, fit_mlp, logit, mlp_logit
 from ttt.safety.scorer import (
     NgramScorer,
@@ -65,6 +75,7 @@ __all__ = [
     "build_units",
     "fit_stages",
     "gate_scores",
+    "head_of",
     "train",
     "unit_texts",
 ]
@@ -92,12 +103,18 @@ class GateTrainConfig:
     # "source": whole sources dealt to folds, so each out-of-fold score comes from a model that
     # never saw the row's source (the stacker and thresholds then see cross-source scores).
     fold_by: str = "row"
+    # "frozen": the MLP head on frozen MiniLM embeddings (shipped); "lora": LoRA adapters on
+    # MiniLM's top layers + a linear head (gate_lora; measured beside it, not better overall).
+    semantic: str = "frozen"
+    lora: LoraSettings = field(default_factory=LoraSettings)
 
     def __post_init__(self) -> None:
         if self.folds < 2 or not 0 < self.target_fpr < 1 or not 0 < self.band_recall <= 1:
             raise ValueError(f"invalid GateTrainConfig: {self}")
         if self.fold_by not in ("row", "source"):
             raise ValueError(f"fold_by must be 'row' or 'source', got {self.fold_by!r}")
+        if self.semantic not in ("lora", "frozen"):
+            raise ValueError(f"semantic must be 'lora' or 'frozen', got {self.semantic!r}")
 
 
 # ----------------------------------------------------------------------------- units
@@ -110,7 +127,8 @@ class Units:
     texts: list[str]  # (U,)
     owner: np.ndarray  # (U,) row index of each unit
     feats: list[set[str]]  # (U,) n-gram features
-    emb: np.ndarray  # (U, 384) int8-MiniLM embeddings
+    emb: np.ndarray | None  # (U, 384) int8-MiniLM embeddings (the frozen kind)
+    lower: LowerStates | None = None  # int8 states below the adapted layers (the lora kind)
 
 
 def row_units(text: str, cfg: GateTrainConfig, gate_cfg: GateConfig) -> list[str]:
@@ -170,6 +188,8 @@ def unit_texts(
 def build_units(rows: Sequence[dict[str, Any]], cfg: GateTrainConfig, cache: Path | None) -> Units:
     texts, owner = unit_texts(rows, cfg)
     feats = [extract_features(t, cfg.ngram.spec) for t in texts]
+    if cfg.semantic == "lora":
+        return Units(texts, owner, feats, None, LowerStates.compute(texts, cfg.lora.split))
     return Units(texts, owner, feats, embed_cached(texts, cache))
 
 
@@ -194,15 +214,29 @@ def row_weights(rows: Sequence[dict[str, Any]]) -> np.ndarray:
     return np.asarray([1.0 / math.sqrt(n[(r["source"], r["label"])]) for r in rows])
 
 
+Head = tuple[np.ndarray, np.ndarray, np.ndarray, float] | LoraHead  # frozen (w1, b1, w2, b2)
+
+
 @dataclass
 class Fitted:
     ngram: NgramScorer
-    head: tuple[np.ndarray, np.ndarray, np.ndarray, float]  # (w1, b1, w2, b2)
+    head: Head
 
     def unit_logits(self, units: Units, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n-gram logits, head logits) of units ``idx``."""
-        ng = np.asarray([self.ngram.logit_feats(units.feats[i]) for i in idx])
-        return np.clip(ng, -12, 12), mlp_logit(units.emb[idx], *self.head)
+        ng = np.clip(np.asarray([self.ngram.logit_feats(units.feats[i]) for i in idx]), -12, 12)
+        if isinstance(self.head, LoraHead):
+            if units.lower is None:
+                raise ValueError("a LoRA head scores units built with semantic='lora'")
+            return ng, self.head.unit_logits(units.lower, idx)
+        if units.emb is None:
+            raise ValueError("a frozen head scores units built with semantic='frozen'")
+        return ng, mlp_logit(units.emb[idx], *self.head)
+
+
+def head_of(stage: SemanticStage) -> Head:
+    """The head a stage was built from (for scoring units as :class:`Fitted` does)."""
+    return stage.lora if stage.lora is not None else (stage.w1, stage.b1, stage.w2, stage.b2)
 
 
 def fit_stages(
@@ -237,7 +271,17 @@ def fit_stages(
     sel = uidx[keep]
     ys, ws = label[units.owner[sel]], unit_weights(sel)
     ngram = fit_features([units.feats[i] for i in sel], ys.tolist(), cfg.ngram, weight=ws)
-    head = fit_mlp(units.emb[sel], ys, ws, hidden=cfg.head_hidden, l2=cfg.head_l2, seed=cfg.seed)
+    head: Head
+    if cfg.semantic == "lora":
+        if units.lower is None:
+            raise ValueError("semantic='lora' needs units built with semantic='lora'")
+        head = fit_lora(units.lower, sel, ys, ws, cfg.lora, seed=cfg.seed)
+    else:
+        if units.emb is None:
+            raise ValueError("semantic='frozen' needs units built with semantic='frozen'")
+        head = fit_mlp(
+            units.emb[sel], ys, ws, hidden=cfg.head_hidden, l2=cfg.head_l2, seed=cfg.seed
+        )
     return Fitted(ngram, head)
 
 
@@ -321,7 +365,7 @@ def choose_stage(
     rows: Sequence[dict[str, Any]],
     oof: RowScores,
     cfg: GateTrainConfig,
-    head: tuple[np.ndarray, np.ndarray, np.ndarray, float],
+    head: Head,
 ) -> tuple[SemanticStage, float, dict[str, Any]]:
     """Stacker and thresholds from out-of-fold scores (see the module docstring)."""
     y = np.asarray([int(r["label"] == "attack") for r in rows])
@@ -349,7 +393,11 @@ def choose_stage(
         float(np.quantile(benign_units, 1.0 - cfg.band_max_benign)),
     )
     band_low = min(band_low, t_hi)
-    stage = SemanticStage(*head, (float(sw[0]), float(sw[1]), sb), 0.5, band_low)
+    stack = (float(sw[0]), float(sw[1]), sb)
+    if isinstance(head, LoraHead):
+        stage = SemanticStage.from_lora(head, stack, 0.5, band_low)
+    else:
+        stage = SemanticStage(*head, stack, 0.5, band_low)
     score = gate_scores(oof, stage, t_hi)
     blocked_before = oof.rules_block | (oof.ng_max > t_hi)
     budget = cfg.target_fpr * ben.sum() - (blocked_before & ben).sum()
@@ -412,12 +460,15 @@ def train(
         strata = [f"{r['source']}|{r['label']}" for r in sub]
         folds = stratified_folds(strata, cfg.folds, cfg.seed)
     parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for test in folds:
+    for k, test in enumerate(folds):
+        t0 = time.perf_counter()
         tr = np.setdiff1d(np.arange(len(idx)), test)
         fitted = fit_stages(rows, units, idx[tr], cfg)
         for t in idx[test].tolist():
             u = np.flatnonzero(units.owner == t)
             parts[t] = fitted.unit_logits(units, u)
+        if cfg.semantic == "lora":  # minutes per fold: say where training is
+            print(f"fold {k + 1}/{len(folds)}: {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     unit_ng = [1.0 / (1.0 + np.exp(-parts[t][0])) for t in idx.tolist()]
     unit_sem = [parts[t][1] for t in idx.tolist()]
     oof = RowScores(rules_all[idx], np.asarray([p.max() for p in unit_ng]), unit_ng, unit_sem)
@@ -488,9 +539,15 @@ def main(argv: Sequence[str] | None = None, *, log: Callable[[str], None] = prin
     ap.add_argument(
         "--no-auditor", action="store_true", help="skip the auditor's semantic_head.json"
     )
+    ap.add_argument(
+        "--semantic",
+        choices=("lora", "frozen"),
+        default=GateTrainConfig.semantic,
+        help="an MLP on frozen embeddings (the shipped kind) or fine-tuned MiniLM (LoRA)",
+    )
     args = ap.parse_args(argv)
     cache = args.cache if str(args.cache) else None
-    cfg = GateTrainConfig()
+    cfg = GateTrainConfig(semantic=args.semantic)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # one BLAS thread: the same sums in the same order on every run
