@@ -130,3 +130,34 @@ def test_real_subprocess_run_of_the_installed_command():
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [(o["id"], o["allowed"]) for o in out] == [("ok", True), ("bad", False)]
     assert "injection_scorer" in out[0]["scores"]  # the shipped scorer is on by default
+
+
+def test_weights_folder_replaces_the_learned_stages_and_their_thresholds(tmp_path):
+    """``--weights DIR`` loads the two files gate_train writes; their thresholds become the
+    defaults (a scorer saved with threshold 0 blocks everything), --set still wins, and a
+    missing file or a contradicting --no-scorer exits 2 naming the problem."""
+    import shutil
+
+    from ttt.safety import gate_train
+
+    for name in ("gate_scorer.json", "gate_semantic.json"):
+        shutil.copy(gate_train.PKG / name, tmp_path / name)
+    line = [json.dumps({"text": BENIGN})]
+    res, out = run(line, "--weights", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    assert out[0]["allowed"] is True
+    d = json.loads((tmp_path / "gate_scorer.json").read_text())
+    (tmp_path / "gate_scorer.json").write_text(json.dumps({**d, "threshold": 0.0}))
+    _, out = run(line, "--weights", str(tmp_path))
+    assert out[0]["allowed"] is False and out[0]["rules"] == ["injection_scorer"]
+    _, out = run(line, "--weights", str(tmp_path), "--set", "injection_scorer.threshold=1.0")
+    assert out[0]["allowed"] is True
+    cfg = tmp_path / "gate.json"
+    cfg.write_text(json.dumps({"injection_scorer": {"threshold": 1.0}}))
+    _, out = run(line, "--weights", str(tmp_path), "--config", str(cfg))
+    assert out[0]["allowed"] is True
+    (tmp_path / "gate_semantic.json").unlink()
+    res = runner.invoke(app, ["gate", "check", "--weights", str(tmp_path)], input="")
+    assert res.exit_code == 2 and "gate_semantic.json is missing" in " ".join(res.output.split())
+    res = runner.invoke(app, ["gate", "check", "--weights", str(tmp_path), "--no-scorer"], input="")
+    assert res.exit_code == 2 and "contradict" in res.output

@@ -4,6 +4,8 @@ ttt gate check < chunks.jsonl                 # {"id"?, "text"} per line -> a de
 ttt gate check --stream < document.jsonl      # lines are consecutive chunks of one document
 ttt gate check --set instruction_override.enabled=false --set injection_scorer.threshold=0.7
 ttt gate check --config gate.json --no-scorer # thresholds from a file; rules only
+ttt gate check --weights DIR                  # learned stages + thresholds from DIR (as
+                                              # python -m ttt.safety.gate_train --out DIR writes)
 ttt gate config                               # the default thresholds as JSON
 
 Each output line is ``{"id", "allowed", "reasons", "rules", "scores"}`` in input order; a
@@ -29,17 +31,51 @@ app = typer.Typer(
 )
 
 
-def _load_config(config: Path | None, overrides: list[str] | None) -> Any:
+def _load_config(
+    config: Path | None, overrides: list[str] | None, learned: dict[str, float] | None = None
+) -> Any:
+    """Defaults, then ``learned`` ({"rule.field": value}: the thresholds stored with trained
+    weights), then the ``config`` file, then ``--set`` overrides."""
     from ttt.safety.gate import GateConfig
 
-    cfg = GateConfig()
+    base = GateConfig().with_overrides(learned or {})
+    cfg = base
     if config is not None:
         try:
             data = json.loads(config.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"cannot read gate config {config}: {exc}") from exc
-        cfg = GateConfig.from_dict(data)
+        if not isinstance(data, dict):
+            raise ValueError(f"gate config {config} must be a JSON object")
+        merged = {r: dict(v) for r, v in base.to_dict().items()}
+        for rule, values in data.items():
+            if rule in merged and isinstance(values, dict):
+                merged[rule].update(values)
+            else:
+                merged[rule] = values  # from_dict names what is wrong with it
+        cfg = GateConfig.from_dict(merged)
     return cfg.with_overrides(parse_kv(overrides, "gate"))
+
+
+def _load_weights(folder: Path) -> tuple[Any, Any, dict[str, float]]:
+    """(n-gram scorer, semantic stage, their thresholds as overrides) from ``folder``."""
+    from ttt.safety.gate_semantic import SemanticStage
+    from ttt.safety.scorer import NgramScorer
+
+    paths = [folder / "gate_scorer.json", folder / "gate_semantic.json"]
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(
+                f"--weights: {path} is missing (python -m ttt.safety.gate_train --out {folder} "
+                "writes gate_scorer.json and gate_semantic.json)"
+            )
+    scorer, stage = NgramScorer.load(paths[0]), SemanticStage.load(paths[1])
+    learned = {
+        "injection_scorer.threshold": scorer.threshold,
+        "semantic.threshold": stage.threshold,
+        "semantic.band_low": stage.band_low,
+    }
+    return scorer, stage, learned
 
 
 def _decision(line_no: int, raw: str, check: Any) -> tuple[dict[str, Any], bool]:
@@ -107,15 +143,28 @@ def check(
     scorer: bool = typer.Option(
         True, "--scorer/--no-scorer", help="Use the shipped learned scorer (default) or rules only."
     ),
+    weights: Path | None = typer.Option(
+        None,
+        "--weights",
+        help="Folder with gate_scorer.json and gate_semantic.json (as `python -m "
+        "ttt.safety.gate_train --out DIR` writes them, e.g. a --semantic lora stage) to use "
+        "instead of the shipped ones; their thresholds become the defaults.",
+    ),
 ) -> None:
     """Read JSON lines {"id"?, "text"} on stdin; write one JSON decision per line, in order."""
     from ttt.safety.gate import Gate
 
+    if weights is not None and not scorer:
+        raise fail("--weights and --no-scorer contradict each other: pick one", 2)
     try:
-        cfg = _load_config(config, set_)
+        learned = _load_weights(weights) if weights is not None else None
+        cfg = _load_config(config, set_, learned[2] if learned else None)
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
-    gate = Gate(cfg, scorer="default" if scorer else None)
+    if learned is not None:
+        gate = Gate(cfg, scorer=learned[0], semantic=learned[1])
+    else:
+        gate = Gate(cfg, scorer="default" if scorer else None)
     checker = gate.stream().check if stream else gate.check
     bad = 0
     for line_no, raw in enumerate(sys.stdin, 1):
