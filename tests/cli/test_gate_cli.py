@@ -156,6 +156,9 @@ def test_weights_folder_replaces_the_learned_stages_and_their_thresholds(tmp_pat
     cfg.write_text(json.dumps({"injection_scorer": {"threshold": 1.0}}))
     _, out = run(line, "--weights", str(tmp_path), "--config", str(cfg))
     assert out[0]["allowed"] is True
+    cfg.write_text(json.dumps({"injection_scorer": {"window_chars": 400}}))  # not the threshold
+    _, out = run(line, "--weights", str(tmp_path), "--config", str(cfg))
+    assert out[0]["allowed"] is False  # the weights' threshold 0 still applies
     (tmp_path / "gate_semantic.json").unlink()
     res = runner.invoke(app, ["gate", "check", "--weights", str(tmp_path)], input="")
     assert res.exit_code == 2 and "gate_semantic.json is missing" in " ".join(res.output.split())

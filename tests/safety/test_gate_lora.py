@@ -51,10 +51,11 @@ def test_peft_adapted_layers_equal_the_merged_layers():
             torch.nn.init.normal_(mod.lora_B["default"].weight, std=0.05)
             a = mod.lora_A["default"].weight.detach().numpy().astype(np.float64)
             b = mod.lora_B["default"].weight.detach().numpy().astype(np.float64)
-            modules[name] = (a, b)
+            i, path = name.split(".", 1)
+            modules[f"{int(i) + 4}.{path}"] = (a, b)  # MiniLM's layer index
     assert len(modules) == 2 * len(LORA_TARGETS)
     merged = torch.nn.ModuleList(_float_layers(4))
-    merge_adapters(merged, modules, 8 / 4)
+    merge_adapters(merged, modules, 8 / 4, first=4)
     h = torch.randn(2, 7, 384)
     mask = torch.ones(2, 7)
     mask[1, 5:] = 0.0

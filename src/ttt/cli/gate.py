@@ -38,22 +38,13 @@ def _load_config(
     weights), then the ``config`` file, then ``--set`` overrides."""
     from ttt.safety.gate import GateConfig
 
-    base = GateConfig().with_overrides(learned or {})
-    cfg = base
+    cfg = GateConfig().with_overrides(learned or {})
     if config is not None:
         try:
             data = json.loads(config.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"cannot read gate config {config}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ValueError(f"gate config {config} must be a JSON object")
-        merged = {r: dict(v) for r, v in base.to_dict().items()}
-        for rule, values in data.items():
-            if rule in merged and isinstance(values, dict):
-                merged[rule].update(values)
-            else:
-                merged[rule] = values  # from_dict names what is wrong with it
-        cfg = GateConfig.from_dict(merged)
+        cfg = GateConfig.from_dict(data, base=cfg)
     return cfg.with_overrides(parse_kv(overrides, "gate"))
 
 

@@ -351,9 +351,9 @@ class GateConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> GateConfig:
-        """Build from ``{rule: {field: value}}``; missing rules and fields keep defaults,
-        unknown ones raise ``ValueError`` naming the key."""
+    def from_dict(cls, d: Mapping[str, Any], base: GateConfig | None = None) -> GateConfig:
+        """Build from ``{rule: {field: value}}``; missing rules and fields keep the defaults
+        (or ``base``'s values), unknown ones raise ``ValueError`` naming the key."""
         if not isinstance(d, Mapping):
             raise ValueError(f"gate config must be a JSON object, got {type(d).__name__}")
         parts: dict[str, Any] = {}
@@ -362,8 +362,8 @@ class GateConfig:
                 raise ValueError(f"unknown gate rule {rule!r} (rules: {', '.join(RULE_NAMES)})")
             if not isinstance(values, Mapping):
                 raise ValueError(f"{rule} must be an object of fields, got {values!r}")
-            parts[rule] = _build_rule(rule, values)
-        return cls(**parts)
+            parts[rule] = _build_rule(rule, values, getattr(base, rule, None))
+        return replace(base, **parts) if base is not None else cls(**parts)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> GateConfig:
         """A copy with ``{"rule.field": value}`` overrides applied and validated."""

@@ -26,7 +26,7 @@ import math
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,12 +38,11 @@ __all__ = [
     "LoraHead",
     "LoraSettings",
     "LowerStates",
-    "check_finite",
+    "check_adapters",
     "fit_lora",
     "length_batches",
     "mean_pool",
     "merge_adapters",
-    "n_params",
     "run_layers",
     "weighted_bce_step",
 ]
@@ -178,7 +177,7 @@ class LoraHead:
     scale: float  # alpha / rank
     w: np.ndarray  # (384,)
     b: float
-    _top: Any = None  # int8 merged top layers, built on first use
+    _top: Any = field(default=None, repr=False, compare=False)  # int8 merged top, built once
 
     @property
     def split(self) -> int:
@@ -186,7 +185,7 @@ class LoraHead:
 
     def merge_into(self, bert: Any) -> None:
         """Add ``scale · B A`` to each adapted Linear of ``bert`` (a BertModel), in place."""
-        merge_adapters(bert.encoder.layer, self.modules, self.scale)
+        merge_adapters(bert.encoder.layer, self.modules, self.scale, first=0)
 
     def top_layers_int8(self) -> Any:
         """Layers ``split..5``, adapters merged, every Linear int8 (the deployed top)."""
@@ -194,11 +193,7 @@ class LoraHead:
 
         if self._top is None:
             layers = torch.nn.ModuleList(_float_layers(self.split))
-            shifted = {
-                f"{int(k.split('.', 1)[0]) - self.split}.{k.split('.', 1)[1]}": v
-                for k, v in self.modules.items()
-            }
-            merge_adapters(layers, shifted, self.scale)
+            merge_adapters(layers, self.modules, self.scale, first=self.split)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._top = torch.ao.quantization.quantize_dynamic(
@@ -231,15 +226,16 @@ class LoraHead:
 
 
 def merge_adapters(
-    layers: Any, modules: dict[str, tuple[np.ndarray, np.ndarray]], scale: float
+    layers: Any, modules: dict[str, tuple[np.ndarray, np.ndarray]], scale: float, *, first: int
 ) -> None:
-    """W += scale · B A for each ``"<index into layers>.<path>"`` of ``modules``."""
+    """W += scale · B A for each ``"<layer>.<path>"`` of ``modules``; ``layers`` holds MiniLM's
+    layers from index ``first`` on (0: all of them)."""
     import torch
 
     with torch.no_grad():
         for name, (a, b) in modules.items():
             i, path = name.split(".", 1)
-            lin = layers[int(i)].get_submodule(path)
+            lin = layers[int(i) - first].get_submodule(path)
             delta = torch.from_numpy(
                 np.asarray(b, dtype=np.float32) @ np.asarray(a, dtype=np.float32)
             )
@@ -353,12 +349,7 @@ def fit_lora(
     return LoraHead(modules, s.alpha / s.rank, wv, float(head.bias.detach()[0]))
 
 
-def n_params(head: LoraHead) -> int:
-    """Numbers a shipped stage carries for the adapters and the head."""
-    return sum(a.size + b.size for a, b in head.modules.values()) + head.w.size + 1
-
-
-def check_finite(head: LoraHead) -> None:
+def check_adapters(head: LoraHead) -> None:
     """``ValueError`` naming the adapter that is not ``"<layer>.<Linear path>"`` or not finite."""
     for name, (a, b) in head.modules.items():
         i, _, path = name.partition(".")

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ttt.safety.embedder import EMBED_DIM, EMBED_MODEL, EMBED_PACKAGE, Embedder, get_embedder
-from ttt.safety.gate_lora import LoraHead, check_finite
+from ttt.safety.gate_lora import LoraHead, check_adapters
 from ttt.safety.shipped import read_shipped, read_weights_file
 from ttt.store.io import atomic_write_text
 
@@ -161,7 +161,7 @@ class SemanticStage:
         if self.lora is not None:
             if self.act != "identity" or h != 1:
                 raise ValueError("a fine-tuned (lora) stage has a linear head: act 'identity', H 1")
-            check_finite(self.lora)
+            check_adapters(self.lora)
 
     @classmethod
     def from_lora(
