@@ -21,6 +21,7 @@ from ttt.safety.semantic import (
     fit_logreg,
     heldout_set,
     load_default_head,
+    repeats,
     segments,
     training_set,
     units,
@@ -85,6 +86,54 @@ def test_head_json_round_trip_and_errors(tmp_path: Path):
         SemanticHead.from_dict({**bad, "weights": [0.0] * 10})
     with pytest.raises(ValueError, match="threshold"):
         SemanticDetector(head, threshold=2.0)
+    with pytest.raises(ValueError, match="stack"):
+        SemanticHead.from_dict(
+            {**bad, "stack": {"unit_logit": 1.0, "log_repeats": "nan", "bias": 0}}
+        )
+    with pytest.raises(ValueError, match="malformed"):
+        SemanticHead.from_dict({**bad, "stack": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="repeat_cos"):
+        SemanticHead.from_dict({**bad, "repeat_cos": 0.0})
+
+
+def test_stacked_head_round_trip_and_schema_1_files(tmp_path: Path):
+    head = SemanticHead(np.linspace(-1, 1, EMBED_DIM), 0.25, 0.7, stack=(3.0, 1.5, -2.0))
+    head.save(tmp_path / "h.json")
+    back = SemanticHead.load(tmp_path / "h.json")
+    assert back.stack == (3.0, 1.5, -2.0) and back.repeat_cos == head.repeat_cos
+    unit_max, reps = np.asarray([0.2, 0.2, 0.9]), np.asarray([1, 8, 1])
+    got = back.text_prob(unit_max, reps)
+    want = 1 / (1 + np.exp(-(3.0 * np.log(unit_max / (1 - unit_max)) + 1.5 * np.log(reps) - 2.0)))
+    assert np.allclose(got, want) and got[1] > got[0]  # insistence raises the score
+    # A schema-1 file (no stacker) scores a text by its highest unit probability, as before.
+    d = json.loads((tmp_path / "h.json").read_text())
+    d["schema_version"] = 1
+    d.pop("stack"), d.pop("repeat_cos")
+    old = SemanticHead.from_dict(d)
+    assert old.stack is None and np.array_equal(old.text_prob(unit_max, reps), unit_max)
+
+
+def test_repeats_counts_sentences_that_say_the_same_thing():
+    def count(text: str, cos: float = 0.9) -> int:
+        us = units(text)
+        # Orthogonal stand-in embeddings, except that "paraphrase" units share one vector.
+        key = {u: ("p" if "stands for" in u or "another word" in u else u) for u in us}
+        basis = {k: i for i, k in enumerate(dict.fromkeys(key.values()))}
+        return repeats(text, us, np.eye(EMBED_DIM)[[basis[key[u]] for u in us]], cos)
+
+    assert count("The sky is green today.") == 1  # one sentence: nothing to repeat
+    # Sentences under three words are not counted.
+    assert count("The sky is green today. The sky is green today. Hi. Hi. Hi.") == 2
+    assert count("The sky is green today. " * 5 + "Buy milk on the way home.") == 5
+    para = "Zib stands for the key. Zib is another word for the key. I like long walks here."
+    assert count(para) == 2  # a paraphrase counts as the same claim
+
+
+def test_shipped_head_is_stacked_with_repeats():
+    head = load_default_head()
+    assert head.stack is not None
+    a, c, _ = head.stack
+    assert a > 0 and c > 0  # a poisoned-looking unit and insistence both raise the score
 
 
 def test_shipped_head_records_how_it_was_trained():

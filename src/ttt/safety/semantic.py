@@ -6,14 +6,22 @@ offline and lazily by :mod:`ttt.safety.embedder` (float32, batched, here).
 A text is cut into *units* (``units``: segments of a few sentences, plus each sentence on
 its own when there are several, of the text, of every view the gate decodes from it and of
 the text without invisible characters); each unit is embedded (384-d, L2-normalised, mean pooling)
-and scored by the head ``p = σ(w·e + b)``; the text's score is the maximum over its units,
-so a payload hidden between ordinary sentences is not averaged away.
+and scored by the head ``p = σ(w·e + b)``; the highest unit probability is the text's
+semantic evidence, so a payload hidden between ordinary sentences is not averaged away.
+A second, text-level signal is *insistence*: ``repeats`` counts how many of the text's
+sentences say what its most repeated sentence says (cosine ≥ ``repeat_cos`` between their
+embeddings, so a paraphrase counts; 1 when nothing repeats). Repetition is how a memory
+pushes a claim into the weights, but people repeat themselves too, so the two are stacked:
+``score = σ(a·logit(max unit p) + c·log(repeats) + d)``, fitted on out-of-fold scores.
 
 The head is trained by our own code (:func:`fit_logreg`: L2-regularised, class-balanced
 logistic regression by Newton's method in numpy, deterministic) on labelled data built here
 (:func:`training_set`): poisoned memories (instruction overrides, trigger implants "X means
 Y" repeated, repeated false facts, encoded payloads, the obfuscated attacks of
-:mod:`ttt.safety.attackgen`) against ordinary chat prompts and statements. The shared
+:mod:`ttt.safety.attackgen`) against ordinary chat prompts and statements, and ordinary
+text that repeats itself (songs, lines, a repeated question, a true fact memorised). An
+embedding cannot tell a repeated false fact from a repeated true one: the held-out set has
+both, so the figures show it. The shared
 ``gate_dev.jsonl`` can be added at training time only (``--gate-dev``); the shipped head does
 not use it (its noisy attack labels lowered held-out recall). The threshold is chosen on
 5-fold out-of-fold text scores at a target false-positive rate of 0.5%. Weights ship as JSON
@@ -75,14 +83,16 @@ __all__ = [
     "heldout_set",
     "labelled_set",
     "load_default_head",
+    "repeats",
     "segments",
     "sentences",
     "training_set",
     "units",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the text-level stacker (``stack``, ``repeat_cos``); reads 1
 HEAD_KIND = "embedding_logreg"
+REPEAT_COS = 0.9  # two sentences whose embeddings are at least this close say the same
 DEFAULT_HEAD = "semantic_head.json"
 SEGMENT_CHARS = 320  # a few sentences: well inside MiniLM's 256-wordpiece window
 
@@ -122,14 +132,27 @@ def units(text: str, max_chars: int = SEGMENT_CHARS) -> list[str]:
 # ----------------------------------------------------------------------------- the head
 
 
+def _sigmoid(z: np.ndarray | float) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1.0 - 1e-12)
+    return np.asarray(np.log(q / (1.0 - q)))
+
+
 @dataclass
 class SemanticHead:
-    """Logistic regression on the embedding: ``p = σ(w·e + b)``, flagged when ``p > threshold``."""
+    """Logistic regression on the embedding, ``p = σ(w·e + b)`` per unit, and the text-level
+    stacker ``σ(a·logit(max p) + c·log(repeats) + d)`` (``stack = (a, c, d)``; without one,
+    as in schema-1 files, the text's score is ``max p``); flagged when above ``threshold``."""
 
     weights: np.ndarray  # (384,)
     bias: float
     threshold: float
     meta: dict[str, Any] = field(default_factory=dict)
+    stack: tuple[float, float, float] | None = None
+    repeat_cos: float = REPEAT_COS
 
     def __post_init__(self) -> None:
         self.weights = np.asarray(self.weights, dtype=np.float64)
@@ -139,11 +162,26 @@ class SemanticHead:
             raise ValueError(f"bias must be finite, got {self.bias!r}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold!r}")
+        if self.stack is not None:
+            st = tuple(float(v) for v in self.stack)
+            if len(st) != 3 or not all(math.isfinite(v) for v in st):
+                raise ValueError(f"stack must be 3 finite numbers (a, c, d), got {self.stack!r}")
+            self.stack = (st[0], st[1], st[2])
+        if not 0.0 < self.repeat_cos <= 1.0:
+            raise ValueError(f"repeat_cos must be in (0, 1], got {self.repeat_cos!r}")
 
     def prob(self, emb: np.ndarray) -> np.ndarray:
-        """emb (N, 384) -> (N,) probabilities."""
-        z = emb.astype(np.float64) @ self.weights + self.bias
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
+        """emb (N, 384) -> (N,) unit probabilities."""
+        return _sigmoid(emb.astype(np.float64) @ self.weights + self.bias)
+
+    def text_prob(self, unit_max: np.ndarray, n_repeats: np.ndarray) -> np.ndarray:
+        """(N,) texts' scores from their highest unit probability and :func:`repeats`."""
+        unit_max = np.asarray(unit_max, dtype=np.float64)
+        if self.stack is None:
+            return unit_max
+        a, c, d = self.stack
+        rep = np.log(np.maximum(np.asarray(n_repeats, dtype=np.float64), 1.0))
+        return _sigmoid(a * _logit(unit_max) + c * rep + d)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,23 +197,34 @@ class SemanticHead:
             },
             "bias": float(self.bias),
             "threshold": float(self.threshold),
+            "stack": None
+            if self.stack is None
+            else dict(zip(("unit_logit", "log_repeats", "bias"), self.stack, strict=True)),
+            "repeat_cos": self.repeat_cos,
             "meta": self.meta,
             "weights": [float(f"{w:.7g}") for w in self.weights],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str = "semantic head") -> SemanticHead:
-        if d.get("schema_version") != SCHEMA_VERSION or d.get("kind") != HEAD_KIND:
+        if d.get("schema_version") not in (1, SCHEMA_VERSION) or d.get("kind") != HEAD_KIND:
             raise ValueError(
                 f"{where}: unsupported head file (schema_version {d.get('schema_version')!r}, "
-                f"kind {d.get('kind')!r}); expected {SCHEMA_VERSION} / {HEAD_KIND!r}"
+                f"kind {d.get('kind')!r}); expected 1 or {SCHEMA_VERSION} / {HEAD_KIND!r}"
             )
         try:
+            st = d.get("stack")
+            if st is not None and not isinstance(st, dict):
+                raise TypeError("'stack' must be an object or null")
             return cls(
                 weights=np.asarray(d["weights"], dtype=np.float64),
                 bias=float(d["bias"]),
                 threshold=float(d["threshold"]),
                 meta=dict(d.get("meta", {})),
+                stack=None
+                if st is None
+                else (float(st["unit_logit"]), float(st["log_repeats"]), float(st["bias"])),
+                repeat_cos=float(d.get("repeat_cos", REPEAT_COS)),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{where}: malformed head file ({exc})") from exc
@@ -203,13 +252,16 @@ def load_default_head() -> SemanticHead:
 
 @dataclass
 class SemanticScore:
-    """One text's verdict: the highest segment probability and where it was found."""
+    """One text's verdict: its score, the highest unit probability and where it was found,
+    and how often its most repeated sentence is said."""
 
     score: float
     threshold: float
     flagged: bool
     segment: int  # index (in ``units(text)``) of the highest-scoring unit
     n_segments: int  # number of units scored
+    unit_prob: float = 0.0  # the highest unit probability
+    repeats: int = 1  # sentences saying what the most repeated one says (1: no repetition)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -218,7 +270,26 @@ class SemanticScore:
             "flagged": self.flagged,
             "segment": self.segment,
             "n_segments": self.n_segments,
+            "unit_prob": self.unit_prob,
+            "repeats": self.repeats,
         }
+
+
+def repeats(text: str, text_units: Sequence[str], emb: np.ndarray, cos: float = REPEAT_COS) -> int:
+    """How many of ``text``'s sentences (of three or more words, counted with repeats) say
+    what its most repeated sentence says: their embeddings' cosine is at least ``cos``.
+    ``text_units`` / ``emb`` (U, 384, L2-normalised) are the text's :func:`units` and their
+    embeddings, which hold every such sentence when the text has more than one. 1 when no
+    sentence repeats."""
+    said = [s[:SEGMENT_CHARS] for s in sentences(text) if len(s.split()) >= 3]
+    if len(said) < 2:
+        return 1
+    where = {u: i for i, u in enumerate(text_units)}
+    uniq = list(dict.fromkeys(said))
+    count = np.asarray([said.count(u) for u in uniq], dtype=np.int64)
+    e = emb[[where[u] for u in uniq]].astype(np.float64)
+    same = (e @ e.T) >= cos  # (V, V)
+    return int((same * count[None, :]).sum(axis=1).max())
 
 
 class SemanticDetector:
@@ -243,23 +314,31 @@ class SemanticDetector:
             self._embedder = get_embedder()
         return self._embedder
 
-    def segment_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Per text, the probabilities of its ``units`` (one batched embed for all texts)."""
+    def _embed(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Per text, its ``units`` and their embeddings (one batched embed for all texts)."""
         segs = [units(t) for t in texts]
         flat = [s for ss in segs for s in ss]
-        probs = self.head.prob(self.embedder.embed(flat)) if flat else np.zeros(0)
+        emb = self.embedder.embed(flat) if flat else np.zeros((0, EMBED_DIM), np.float32)
         out, i = [], 0
         for ss in segs:
-            out.append(probs[i : i + len(ss)])
+            out.append((ss, emb[i : i + len(ss)]))
             i += len(ss)
         return out
 
+    def segment_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per text, the probabilities of its ``units``."""
+        return [self.head.prob(e) for _, e in self._embed(texts)]
+
     def score(self, texts: Sequence[str]) -> list[SemanticScore]:
         out = []
-        for p in self.segment_probs(texts):
+        for t, (us, e) in zip(texts, self._embed(texts), strict=True):
+            p = self.head.prob(e)
             j = int(np.argmax(p))
-            s = float(p[j])
-            out.append(SemanticScore(s, self.threshold, s > self.threshold, j, len(p)))
+            rep = repeats(t, us, e, self.head.repeat_cos)
+            s = float(self.head.text_prob(np.asarray([p[j]]), np.asarray([rep]))[0])
+            out.append(
+                SemanticScore(s, self.threshold, s > self.threshold, j, len(p), float(p[j]), rep)
+            )
         return out
 
 
@@ -299,6 +378,9 @@ def fit_logreg(
         if float(np.abs(step).max()) < 1e-10:
             break
     return theta[:-1], float(theta[-1])
+
+
+STACK_L2 = 1e-4  # the text-level stacker's two weights
 
 
 def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -357,21 +439,39 @@ def train_head(
 ) -> SemanticHead:
     """Fit the head on the segments of ``rows`` and calibrate its threshold on k-fold
     out-of-fold text scores (max over each text's segments, as the detector scores) at
-    ``target_fpr``; folds split texts, never the segments of one text."""
+    ``target_fpr``; folds split texts, never the segments of one text. The text-level
+    stacker is fitted on the out-of-fold unit maxima and :func:`repeats`; the threshold is
+    chosen on the stacker's own out-of-fold scores (the same folds)."""
     emb = embedder or get_embedder()
     labels = np.asarray([int(r["label"]) for r in rows])  # (N,)
     row_units = [units(r["text"]) for r in rows]
     x_all = emb.embed([u for us in row_units for u in us])  # (S, 384)
-    owner = np.repeat(np.arange(len(rows)), [len(us) for us in row_units])  # (S,)
+    sizes = [len(us) for us in row_units]
+    owner = np.repeat(np.arange(len(rows)), sizes)  # (S,)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    n_rep = np.asarray(
+        [
+            repeats(r["text"], us, x_all[starts[i] : starts[i + 1]])
+            for i, (r, us) in enumerate(zip(rows, row_units, strict=True))
+        ]
+    )  # (N,)
     keep = _training_mask(rows, row_units)  # (S,)
     seg_labels = labels[owner]
-    oof = np.zeros(len(rows))
-    for test in _folds([str(i) for i in range(len(rows))], k, seed):
+    folds = _folds([str(i) for i in range(len(rows))], k, seed)
+    oof = np.zeros(len(rows))  # out-of-fold highest unit probability
+    for test in folds:
         in_test = np.isin(owner, test)
         w, b = fit_logreg(x_all[keep & ~in_test], seg_labels[keep & ~in_test], l2=l2)
         p = SemanticHead(w, b, 0.5).prob(x_all[in_test])
         np.maximum.at(oof, owner[in_test], p)
-    threshold = _threshold_at_fpr(oof, labels, target_fpr)
+    feats = np.stack([_logit(oof), np.log(n_rep)], axis=1)  # (N, 2)
+    oof_text = np.zeros(len(rows))
+    for test in folds:
+        train = np.setdiff1d(np.arange(len(rows)), test)
+        sw, sb = fit_logreg(feats[train], labels[train], l2=STACK_L2)
+        oof_text[test] = _sigmoid(feats[test] @ sw + sb)
+    threshold = _threshold_at_fpr(oof_text, labels, target_fpr)
+    sw, sb = fit_logreg(feats, labels, l2=STACK_L2)
     w, b = fit_logreg(x_all[keep], seg_labels[keep], l2=l2)
     cats = sorted({r["category"] for r in rows})
     meta = {
@@ -385,14 +485,15 @@ def train_head(
         "n_ordinary": int((labels == 0).sum()),
         "categories": {c: sum(1 for r in rows if r["category"] == c) for c in cats},
         "oof": {
-            "tpr": float((oof[labels == 1] > threshold).mean()),
-            "fpr": float((oof[labels == 0] > threshold).mean()),
-            "auc": _auc(oof, labels),
+            "tpr": float((oof_text[labels == 1] > threshold).mean()),
+            "fpr": float((oof_text[labels == 0] > threshold).mean()),
+            "auc": _auc(oof_text, labels),
+            "auc_units_only": _auc(oof, labels),
             "folds": k,
         },
         "embedding_package_version": emb.package_version,
     }
-    return SemanticHead(w, b, threshold, meta)
+    return SemanticHead(w, b, threshold, meta, stack=(float(sw[0]), float(sw[1]), sb))
 
 
 def evaluate(
