@@ -14,6 +14,9 @@ Without ``--root`` a temporary artifact root is made and a ``demo``-preset model
   ``*_flagged_by_auditor_checks``: the auditor's own checks (strict re-check, semantic) on
   every row; ``*_flagged_by_auditor_past_live_gate``: what the auditor adds. Per category,
   and which check caught what. Targets: ≥ 0.90 of poisoned rejected, ≤ 0.05 of ordinary.
+  The ordinary rows include texts that repeat themselves (``ordinary_repeated``,
+  ``true_fact_repeated``); the gate's repetition rules block those whatever they say, so
+  ``rejected_by_category`` shows them apart.
 * ``latency``: embedding-model load time, embedding ms per prompt (batched, and one at a
   time), strict gate ms per prompt, model-signal ms per prompt.
 * ``sleep``: real chat sessions (``ttt.text.chat``, defences on) fed ordinary prompts and
