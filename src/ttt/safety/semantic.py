@@ -293,7 +293,8 @@ def repeats(text: str, text_units: Sequence[str], emb: np.ndarray, cos: float = 
 
 
 class SemanticDetector:
-    """Scores texts with the head on their segment embeddings (max over segments)."""
+    """Scores texts with the head: the highest unit probability stacked with
+    :func:`repeats` (see :class:`SemanticHead`)."""
 
     def __init__(
         self,
