@@ -57,7 +57,7 @@ import numpy as np
 from ttt.safety import gate_train, gatedata
 from ttt.safety.gate import Gate, windows
 from ttt.safety.gate_semantic import load_default_stage
-from ttt.safety.scorer import load_default_scorer
+from ttt.safety.scorer import choose_threshold, load_default_scorer
 
 TARGET_FPR = 0.01
 BENCH_WHEELS = Path(__file__).resolve().parents[1] / "scripts" / "bench-wheels.txt"
@@ -190,11 +190,9 @@ class Jailguard:
         return float(r.score), bool(r.is_injection)
 
 
-def _threshold_at(benign: Sequence[float], fpr: float) -> float:
-    """The lowest threshold that flags (score > t) at most ``fpr`` of ``benign``."""
-    neg = np.sort(np.asarray(benign, dtype=np.float64))[::-1]
-    k = math.floor(fpr * len(neg))
-    return float(neg[k]) if k < len(neg) else -math.inf
+def _at_1pct(benign: Sequence[float]) -> float:
+    """The lowest threshold that flags (score > t) at most 1% of ``benign``."""
+    return choose_threshold(np.asarray(benign), np.zeros(len(benign)), TARGET_FPR)
 
 
 def public_detector(
@@ -207,20 +205,23 @@ def public_detector(
             "not_run": f"{exc}; install: .venv/bin/pip install --no-deps --require-hashes "
             f"-r {BENCH_WHEELS.relative_to(BENCH_WHEELS.parents[1])}"
         }
+
+    def windowed(rows: Sequence[dict[str, Any]], whole: Sequence[float]) -> list[float]:
+        """Max of the text's score and its ~600-character windows' (long texts only)."""
+        out = []
+        for r, s in zip(rows, whole, strict=True):
+            ws = windows(r["text"], 600)
+            out.append(max([s, *(det.detect(w)[0] for w in ws)]) if len(ws) > 1 else s)
+        return out
+
     t0 = time.perf_counter()
     tune = [det.detect(r["text"])[0] for r in tuning_benign]
-    thr = _threshold_at(tune, TARGET_FPR)
+    thr = _at_1pct(tune)
     y = [int(r["label"] == "attack") for r in ext_rows]
     given = [det.detect(r["text"]) for r in ext_rows]
-    windowed = []
-    for r, g in zip(ext_rows, given, strict=True):
-        ws = list(windows(r["text"], 600))
-        windowed.append(max([g[0], *(det.detect(w)[0] for w in ws)]) if len(ws) > 1 else g[0])
-    tune_w = []
-    for r, s in zip(tuning_benign, tune, strict=True):
-        ws = list(windows(r["text"], 600))
-        tune_w.append(max([s, *(det.detect(w)[0] for w in ws)]) if len(ws) > 1 else s)
-    thr_w = _threshold_at(tune_w, TARGET_FPR)
+    s_given = [g[0] for g in given]
+    ext_w = windowed(ext_rows, s_given)
+    thr_w = _at_1pct(windowed(tuning_benign, tune))
 
     def block(scores: Sequence[float], flagged: Sequence[bool], t: float) -> dict[str, Any]:
         att = sum(y)
@@ -234,13 +235,12 @@ def public_detector(
             "by_family": table(ext_rows, flagged, scores, "family"),
         }
 
-    s_given = [g[0] for g in given]
     out: dict[str, Any] = {
         "detector": det.name,
         "tuning_benign_rows": len(tune),
         "tuning_fpr": _rate(sum(v > thr for v in tune), len(tune)),
         "external_as_given": block(s_given, [v > thr for v in s_given], thr),
-        "external_windowed": block(windowed, [v > thr_w for v in windowed], thr_w),
+        "external_windowed": block(ext_w, [v > thr_w for v in ext_w], thr_w),
         "external_default_decision": {
             k: v
             for k, v in block(s_given, [g[1] for g in given], float("nan")).items()

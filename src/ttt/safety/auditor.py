@@ -468,12 +468,12 @@ class Auditor:
         if sem is not None:
             checks["semantic"] = sem
             if sem["flagged"]:
-                said = sem.get("repeats", 1)
+                said = sem["repeats"]
                 why = f"; one claim said {said} times" if said > 1 else ""
                 own.append(
                     f"semantic: embedding classifier score {_fmt(sem['score'])} above the "
                     f"threshold {_fmt(sem['threshold'])} (most suspicious sentence "
-                    f"{_fmt(sem.get('unit_prob', sem['score']))}{why})"
+                    f"{_fmt(sem['unit_prob'])}{why})"
                 )
 
         if self.llm is not None:

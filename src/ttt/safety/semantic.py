@@ -47,6 +47,7 @@ import json
 import math
 import random
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -65,6 +66,7 @@ from ttt.safety.embedder import (
 )
 from ttt.safety.gate import decoded_views
 from ttt.safety.gate_config import GateConfig
+from ttt.safety.gate_semantic import logit
 from ttt.safety.semantic_data import heldout_set, labelled_set, training_set
 from ttt.safety.shipped import read_shipped, read_weights_file
 from ttt.safety.textnorm import segments, sentences, strip_invisible
@@ -136,11 +138,6 @@ def _sigmoid(z: np.ndarray | float) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
 
 
-def _logit(p: np.ndarray | float) -> np.ndarray:
-    q = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1.0 - 1e-12)
-    return np.asarray(np.log(q / (1.0 - q)))
-
-
 @dataclass
 class SemanticHead:
     """Logistic regression on the embedding, ``p = σ(w·e + b)`` per unit, and the text-level
@@ -181,7 +178,7 @@ class SemanticHead:
             return unit_max
         a, c, d = self.stack
         rep = np.log(np.maximum(np.asarray(n_repeats, dtype=np.float64), 1.0))
-        return _sigmoid(a * _logit(unit_max) + c * rep + d)
+        return _sigmoid(a * logit(unit_max) + c * rep + d)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -285,9 +282,9 @@ def repeats(text: str, text_units: Sequence[str], emb: np.ndarray, cos: float = 
     if len(said) < 2:
         return 1
     where = {u: i for i, u in enumerate(text_units)}
-    uniq = list(dict.fromkeys(said))
-    count = np.asarray([said.count(u) for u in uniq], dtype=np.int64)
-    e = emb[[where[u] for u in uniq]].astype(np.float64)
+    said_n = Counter(said)  # insertion-ordered: the unique sentences, first seen first
+    count = np.asarray(list(said_n.values()), dtype=np.int64)
+    e = emb[[where[u] for u in said_n]].astype(np.float64)
     same = (e @ e.T) >= cos  # (V, V)
     return int((same * count[None, :]).sum(axis=1).max())
 
@@ -465,7 +462,7 @@ def train_head(
         w, b = fit_logreg(x_all[keep & ~in_test], seg_labels[keep & ~in_test], l2=l2)
         p = SemanticHead(w, b, 0.5).prob(x_all[in_test])
         np.maximum.at(oof, owner[in_test], p)
-    feats = np.stack([_logit(oof), np.log(n_rep)], axis=1)  # (N, 2)
+    feats = np.stack([logit(oof), np.log(n_rep)], axis=1)  # (N, 2)
     oof_text = np.zeros(len(rows))
     for test in folds:
         train = np.setdiff1d(np.arange(len(rows)), test)
